@@ -1,0 +1,510 @@
+/*
+ * onnxc — read, run, train and write ONNX models on the CPU.
+ *
+ * Usage:
+ *
+ *     onnxc_error err;
+ *     onnxc_model *model = NULL;
+ *     onnxc_session *sess = NULL;
+ *     if (onnxc_model_load("mnist.onnx", NULL, &model, &err) != ONNXC_OK ||
+ *         onnxc_session_create(model, NULL, &sess, &err) != ONNXC_OK) {
+ *         fprintf(stderr, "%s\n", err.message);
+ *         ...
+ *     }
+ *     float x[3 * 784] = {0};
+ *     onnxc_tensor in = {.dtype = ONNXC_FLOAT, .rank = 2, .dims = {3, 784}, .data = x};
+ *     onnxc_tensor out = {0};                 // data == NULL: session-owned result
+ *     onnxc_session_run(sess, &in, 1, &out, 1, &err);
+ *     // out.data points at [3, 10] floats, valid until the next run or free
+ *     onnxc_session_free(sess);
+ *     onnxc_model_free(model);
+ *
+ * Conventions:
+ *   - Every fallible function returns an onnxc_status and, when `err` is not
+ *     NULL, writes a message naming the file, node or tensor involved, what was
+ *     expected and what was found. Several independent problems are reported
+ *     one per line. The library never exits, aborts or prints on bad input.
+ *   - Handles are opaque. Each `_create`/`_load` has a matching `_free`, and
+ *     `_free(NULL)` is a no-op.
+ *   - Strings and arrays returned by query functions are owned by the handle
+ *     they came from and stay valid until it is freed, unless stated otherwise.
+ */
+#ifndef ONNXC_H
+#define ONNXC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Everything declared here is the library's exported interface. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
+#define ONNXC_VERSION_MAJOR 0
+#define ONNXC_VERSION_MINOR 1
+#define ONNXC_VERSION_PATCH 0
+
+/* Version of the library actually linked, "MAJOR.MINOR.PATCH". Static string. */
+const char *onnxc_version(void);
+
+/* ------------------------------------------------------------------------ */
+/* Status and errors                                                         */
+
+typedef enum onnxc_status {
+    ONNXC_OK = 0,
+    ONNXC_ERR_ARGUMENT,     /* caller passed something invalid (NULL, bad count) */
+    ONNXC_ERR_IO,           /* a file could not be opened, read or written */
+    ONNXC_ERR_PARSE,        /* bytes are not a well-formed protobuf / npy / json ... */
+    ONNXC_ERR_MODEL,        /* well-formed, but the model is not valid ONNX */
+    ONNXC_ERR_UNSUPPORTED,  /* valid ONNX that onnxc does not implement */
+    ONNXC_ERR_LIMIT,        /* a configured safety limit was exceeded */
+    ONNXC_ERR_SHAPE,        /* a tensor's dtype or shape does not fit */
+    ONNXC_ERR_RUNTIME,      /* a kernel failed on the data (index out of range, ...) */
+    ONNXC_ERR_NOMEM,        /* an allocation failed */
+    ONNXC_ERR_NUMERIC       /* NaN or Inf where a finite value is required */
+} onnxc_status;
+
+#define ONNXC_ERROR_MESSAGE_SIZE 8192
+
+/* Filled by failing calls. Several problems are separated by '\n'. */
+typedef struct onnxc_error {
+    onnxc_status status;
+    char message[ONNXC_ERROR_MESSAGE_SIZE];
+} onnxc_error;
+
+/* Short constant name of a status, e.g. "parse error". Static string. */
+const char *onnxc_status_name(onnxc_status status);
+
+/* ------------------------------------------------------------------------ */
+/* Element types: the values of ONNX TensorProto.DataType.                   */
+
+typedef enum onnxc_dtype {
+    ONNXC_UNDEFINED = 0,
+    ONNXC_FLOAT = 1,
+    ONNXC_UINT8 = 2,
+    ONNXC_INT8 = 3,
+    ONNXC_UINT16 = 4,
+    ONNXC_INT16 = 5,
+    ONNXC_INT32 = 6,
+    ONNXC_INT64 = 7,
+    ONNXC_STRING = 8,
+    ONNXC_BOOL = 9,
+    ONNXC_FLOAT16 = 10,
+    ONNXC_DOUBLE = 11,
+    ONNXC_UINT32 = 12,
+    ONNXC_UINT64 = 13,
+    ONNXC_COMPLEX64 = 14,
+    ONNXC_COMPLEX128 = 15,
+    ONNXC_BFLOAT16 = 16,
+    ONNXC_FLOAT8E4M3FN = 17,
+    ONNXC_FLOAT8E4M3FNUZ = 18,
+    ONNXC_FLOAT8E5M2 = 19,
+    ONNXC_FLOAT8E5M2FNUZ = 20,
+    ONNXC_UINT4 = 21,
+    ONNXC_INT4 = 22
+} onnxc_dtype;
+
+/* Lower-case ONNX name ("float", "int64", ...), or "unknown". Static string. */
+const char *onnxc_dtype_name(onnxc_dtype dtype);
+
+#define ONNXC_MAX_RANK 8
+
+/*
+ * A dense, C-ordered tensor owned by whoever filled `data`.
+ * As a run input: data points at prod(dims) elements the caller owns.
+ * As a run output: see onnxc_session_run.
+ */
+typedef struct onnxc_tensor {
+    const char *name;              /* optional: bind by name instead of position */
+    onnxc_dtype dtype;
+    int rank;
+    int64_t dims[ONNXC_MAX_RANK];
+    void *data;
+    size_t capacity;               /* bytes available at data, for caller-owned outputs */
+} onnxc_tensor;
+
+/* ------------------------------------------------------------------------ */
+/* Tensor files                                                              */
+
+/*
+ * Read a tensor file; the extension picks the format: ".npy" (numpy format
+ * versions 1-3, C order; float16/32/64, int8/16/32/64, uint8/16/32/64, bool) or
+ * ".pb" (a serialized TensorProto). On success out->data is allocated by the
+ * library and owned by the caller: release it with onnxc_tensor_release.
+ * out->name is NULL.
+ */
+onnxc_status onnxc_tensor_load(const char *path, onnxc_tensor *out, onnxc_error *err);
+
+/* Write `t` to `path` (format by extension, as above), atomically. */
+onnxc_status onnxc_tensor_save(const char *path, const onnxc_tensor *t, onnxc_error *err);
+
+/* Free the data of a tensor filled by onnxc_tensor_load; sets data to NULL. */
+void onnxc_tensor_release(onnxc_tensor *t);
+
+/* ------------------------------------------------------------------------ */
+/* Loading and saving                                                        */
+
+/* Safety limits applied while loading untrusted files. */
+typedef struct onnxc_limits {
+    uint64_t max_file_bytes;       /* size of the .onnx file itself */
+    uint64_t max_tensor_bytes;     /* one initializer or constant */
+    uint64_t max_total_bytes;      /* all initializers together */
+    uint64_t max_nodes;            /* nodes in all graphs together */
+    uint32_t max_graph_depth;      /* nesting of subgraphs and protobuf messages */
+} onnxc_limits;
+
+/* The defaults: 4 GiB file, 4 GiB tensor, 16 GiB total, 10 M nodes, depth 64. */
+void onnxc_limits_default(onnxc_limits *limits);
+
+typedef struct onnxc_model onnxc_model;
+
+/*
+ * Load an ONNX model from a file. External data files are resolved relative
+ * to the model's folder and must stay inside it. `limits` may be NULL for the
+ * defaults. On success *out owns the model; free it with onnxc_model_free.
+ */
+onnxc_status onnxc_model_load(const char *path, const onnxc_limits *limits,
+                              onnxc_model **out, onnxc_error *err);
+
+/*
+ * Load from memory. The bytes are copied where needed; the caller keeps
+ * ownership of `data`. `base_dir` resolves external data (NULL: external data
+ * is refused). `label` names the model in messages (NULL: "<memory>").
+ */
+onnxc_status onnxc_model_load_memory(const void *data, size_t size, const char *base_dir,
+                                     const char *label, const onnxc_limits *limits,
+                                     onnxc_model **out, onnxc_error *err);
+
+void onnxc_model_free(onnxc_model *model);
+
+/*
+ * Load a Keras model (.h5 from Keras 2.0-3.x, or a Keras 3 .keras zip),
+ * converted in memory to ONNX in the tf2onnx layout. onnxc_model_load does
+ * the same when it sees an HDF5 or zip signature. `arch_spec` supplies the
+ * architecture for weights-only files (same syntax as onnxc_model_from_spec),
+ * else NULL. No code in the file is ever run; Lambda layers are refused.
+ */
+onnxc_status onnxc_model_load_keras(const char *path, const char *arch_spec,
+                                    const onnxc_limits *limits, onnxc_model **out,
+                                    onnxc_error *err);
+
+/*
+ * Build a new dense network from a spec such as "784,64:relu,64:relu,10:softmax":
+ * the input width, then one "units[:activation]" per Dense layer (activation
+ * linear, relu, sigmoid, tanh, softmax, elu, selu, softplus, gelu). The graph is
+ * in the tf2onnx layout (MatMul + Add + activation node per layer) with a
+ * symbolic batch dim; kernels are Glorot-uniform from `seed`, biases zero.
+ */
+onnxc_status onnxc_model_from_spec(const char *spec, uint64_t seed, onnxc_model **out,
+                                   onnxc_error *err);
+
+typedef struct onnxc_save_options {
+    /* Move initializers of at least `external_threshold` bytes into a side
+     * file next to the model, named `external_file` (NULL: "<model>.data"). */
+    int external_data;
+    size_t external_threshold;
+    const char *external_file;
+} onnxc_save_options;
+
+/*
+ * Serialize the model, with its current initializer values, to `path`. Every
+ * field the model was loaded with is kept, unknown ones included. The write
+ * is atomic: a temporary file in the same folder is written, fsync'd and
+ * renamed over `path`; on failure the old file is untouched. `options` may
+ * be NULL (everything inline).
+ */
+onnxc_status onnxc_model_save(const onnxc_model *model, const char *path,
+                              const onnxc_save_options *options, onnxc_error *err);
+
+/*
+ * Serialize to a new buffer. On success *data is malloc'd and owned by the
+ * caller (free with free()). External data is always written inline.
+ */
+onnxc_status onnxc_model_save_memory(const onnxc_model *model, void **data, size_t *size,
+                                     onnxc_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Model introspection                                                       */
+
+/* One graph input or output as declared in the file. */
+typedef struct onnxc_value_info {
+    const char *name;
+    onnxc_dtype dtype;
+    int rank;                         /* -1 when the file declares no shape */
+    int64_t dims[ONNXC_MAX_RANK];     /* -1 for a symbolic or unknown dim */
+    const char *dim_names[ONNXC_MAX_RANK]; /* dim_param, or NULL */
+} onnxc_value_info;
+
+size_t onnxc_model_input_count(const onnxc_model *model);
+size_t onnxc_model_output_count(const onnxc_model *model);
+/* Inputs exclude initializers that are also listed as graph inputs. */
+onnxc_status onnxc_model_input(const onnxc_model *model, size_t index, onnxc_value_info *info);
+onnxc_status onnxc_model_output(const onnxc_model *model, size_t index, onnxc_value_info *info);
+
+typedef struct onnxc_model_meta {
+    int64_t ir_version;
+    const char *producer_name;        /* "" when absent */
+    const char *producer_version;
+    const char *graph_name;
+    int64_t opset_onnx;               /* version of the default domain, 0 if absent */
+    size_t opset_count;
+} onnxc_model_meta;
+
+void onnxc_model_get_meta(const onnxc_model *model, onnxc_model_meta *meta);
+/* The index-th opset_import entry. */
+onnxc_status onnxc_model_opset(const onnxc_model *model, size_t index, const char **domain,
+                               int64_t *version);
+
+/* One node of the main graph, in execution order. */
+typedef struct onnxc_node_info {
+    const char *name;                 /* node name, or "" */
+    const char *op_type;
+    const char *domain;               /* "" for ai.onnx */
+    size_t input_count, output_count;
+    const char *first_output;         /* name of output 0 */
+    uint64_t param_count;             /* float initializer elements it reads */
+} onnxc_node_info;
+
+size_t onnxc_model_node_count(const onnxc_model *model);
+onnxc_status onnxc_model_node(const onnxc_model *model, size_t index, onnxc_node_info *info);
+
+/*
+ * Everything that stops the model from running: every unsupported op (each
+ * with its domain and opset, once per op type), then, if all ops are
+ * supported, shape and type errors found by inferring shapes with probe
+ * values for symbolic dims. ONNXC_OK when the model can run. Loading only
+ * checks structure, so a model with unsupported ops still loads, prints and
+ * re-saves.
+ */
+onnxc_status onnxc_model_check(const onnxc_model *model, onnxc_error *err);
+
+/* Floating-point initializer elements (the parameters, as Keras counts
+ * them) and the bytes of all initializers. */
+void onnxc_model_param_totals(const onnxc_model *model, uint64_t *count, uint64_t *bytes);
+
+/*
+ * Shape of every node's first output when each symbolic input dim is bound
+ * to a probe value. `dims` receives rank and dims per node (node order, -1 for
+ * a dim that varies with the symbolic input dims); `dim_names` names a dim
+ * that equals one input symbol. Arrays must hold node_count entries.
+ */
+typedef struct onnxc_node_shape {
+    onnxc_dtype dtype;
+    int rank;                          /* -1 when unknown */
+    int64_t dims[ONNXC_MAX_RANK];
+    const char *dim_names[ONNXC_MAX_RANK];
+} onnxc_node_shape;
+
+onnxc_status onnxc_model_infer_shapes(const onnxc_model *model, onnxc_node_shape *shapes,
+                                      onnxc_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Inference                                                                 */
+
+typedef struct onnxc_session onnxc_session;
+
+typedef struct onnxc_session_options {
+    int threads;                       /* 0: OpenMP default (OMP_NUM_THREADS) */
+    uint64_t seed;                     /* RNG for ops without their own seed */
+} onnxc_session_options;
+
+/*
+ * Create a session that runs `model`. The session borrows the model, which
+ * must outlive it. `options` may be NULL. The execution plan is built on the
+ * first run for each set of input shapes and reused after that.
+ */
+onnxc_status onnxc_session_create(const onnxc_model *model, const onnxc_session_options *options,
+                                  onnxc_session **out, onnxc_error *err);
+void onnxc_session_free(onnxc_session *session);
+
+/* Threads used by this session's kernels. Results do not depend on it. */
+onnxc_status onnxc_session_set_threads(onnxc_session *session, int threads, onnxc_error *err);
+int onnxc_session_threads(const onnxc_session *session);
+
+/*
+ * Run the model.
+ * inputs: one tensor per graph input; bound by `name` when set, else by
+ *   position. Data is read during the call only.
+ * outputs: n_outputs <= graph outputs, in graph-output order. For each, when
+ *   `data` is NULL the call fills dtype/rank/dims and points `data` at a
+ *   session-owned buffer valid until the next run or onnxc_session_free; when
+ *   `data` is set, the result is written there and `capacity` must be large
+ *   enough (else ONNXC_ERR_SHAPE, with the size needed in the message).
+ */
+onnxc_status onnxc_session_run(onnxc_session *session, const onnxc_tensor *inputs, size_t n_inputs,
+                               onnxc_tensor *outputs, size_t n_outputs, onnxc_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Training data                                                             */
+
+/*
+ * A labelled dataset held in its stored type (uint8 images stay uint8 and are
+ * scaled to [0,1] floats one batch at a time). Samples whose element count
+ * equals the model's per-sample input are reshaped to fit (28x28 -> 784).
+ */
+typedef struct onnxc_dataset onnxc_dataset;
+
+/* MNIST-style idx files in `dir`: "<split>-images-idx3-ubyte[.gz]" and
+ * "<split>-labels-idx1-ubyte[.gz]", split "train" or "t10k". */
+onnxc_status onnxc_dataset_load_idx(const char *dir, const char *split, onnxc_dataset **out,
+                                    onnxc_error *err);
+/* X.npy [n, ...] (float32/float64/uint8 -> uint8 scaled by 1/255) and
+ * Y.npy [n] integer labels or [n, classes] float targets. */
+onnxc_status onnxc_dataset_load_npy(const char *x_path, const char *y_path, onnxc_dataset **out,
+                                    onnxc_error *err);
+/* From caller tensors (copied): x [n, ...], y [n] or [n, k]. */
+onnxc_status onnxc_dataset_from_tensors(const onnxc_tensor *x, const onnxc_tensor *y,
+                                        onnxc_dataset **out, onnxc_error *err);
+size_t onnxc_dataset_size(const onnxc_dataset *ds);
+/* Elements per sample of x, and of y (1 for integer labels). */
+size_t onnxc_dataset_sample_elems(const onnxc_dataset *ds);
+size_t onnxc_dataset_label_elems(const onnxc_dataset *ds);
+/* Largest integer label + 1 (0 for float targets). */
+size_t onnxc_dataset_classes(const onnxc_dataset *ds);
+void onnxc_dataset_free(onnxc_dataset *ds);
+
+/* ------------------------------------------------------------------------ */
+/* Training                                                                  */
+
+typedef enum onnxc_loss {
+    ONNXC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, /* integer labels, softmax output */
+    ONNXC_LOSS_CATEGORICAL_CROSSENTROPY,        /* one-hot targets, softmax output */
+    ONNXC_LOSS_BINARY_CROSSENTROPY,             /* 0/1 targets, sigmoid output */
+    ONNXC_LOSS_MSE                              /* mean squared error */
+} onnxc_loss;
+
+/* Keras names ("sparse_categorical_crossentropy", "mse", ...). */
+onnxc_status onnxc_loss_from_name(const char *name, onnxc_loss *out, onnxc_error *err);
+const char *onnxc_loss_name(onnxc_loss loss);
+
+typedef enum onnxc_optimizer_kind {
+    ONNXC_OPT_SGD,       /* Keras SGD, momentum 0 */
+    ONNXC_OPT_MOMENTUM,  /* SGD with momentum 0.9 */
+    ONNXC_OPT_NESTEROV,  /* SGD with Nesterov momentum 0.9 */
+    ONNXC_OPT_ADAM,
+    ONNXC_OPT_ADAMW,
+    ONNXC_OPT_RMSPROP,
+    ONNXC_OPT_ADAGRAD
+} onnxc_optimizer_kind;
+
+/* Hyper-parameters; onnxc_optimizer_defaults fills Keras's defaults. */
+typedef struct onnxc_optimizer {
+    onnxc_optimizer_kind kind;
+    double learning_rate;    /* Adam/AdamW/RMSprop/Adagrad 1e-3, SGD 1e-2 */
+    double beta_1, beta_2;   /* Adam/AdamW 0.9, 0.999 */
+    double epsilon;          /* 1e-7 */
+    double momentum;         /* SGD variants */
+    double rho;              /* RMSprop 0.9 */
+    double weight_decay;     /* AdamW 0.004 */
+    double initial_accumulator_value; /* Adagrad 0.1 */
+} onnxc_optimizer;
+
+void onnxc_optimizer_defaults(onnxc_optimizer_kind kind, onnxc_optimizer *out);
+/* "sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", with defaults. */
+onnxc_status onnxc_optimizer_from_name(const char *name, onnxc_optimizer *out, onnxc_error *err);
+
+typedef struct onnxc_trainer onnxc_trainer;
+
+typedef struct onnxc_trainer_options {
+    onnxc_loss loss;
+    onnxc_optimizer optimizer;   /* kind and hyper-parameters */
+    int threads;                 /* 0: OpenMP default */
+    uint64_t seed;               /* Dropout and shuffling */
+} onnxc_trainer_options;
+
+/* Keras defaults: sparse categorical cross-entropy, Adam, seed 1. */
+void onnxc_trainer_options_default(onnxc_trainer_options *opt);
+
+/*
+ * Prepare `model` for training. The trainer borrows the model and updates its
+ * floating-point initializers in place, so onnxc_model_save writes the trained
+ * weights with every other field unchanged. When the graph ends in Softmax
+ * (or Sigmoid) and the loss is a cross-entropy, the loss is computed from the
+ * logits in one fused, numerically stable kernel, as Keras does.
+ */
+onnxc_status onnxc_trainer_create(onnxc_model *model, const onnxc_trainer_options *options,
+                                  onnxc_trainer **out, onnxc_error *err);
+void onnxc_trainer_free(onnxc_trainer *trainer);
+onnxc_status onnxc_trainer_set_threads(onnxc_trainer *trainer, int threads, onnxc_error *err);
+
+/* Number of trainable tensors and their total elements. */
+void onnxc_trainer_params(const onnxc_trainer *trainer, size_t *tensors, size_t *elements);
+
+typedef struct onnxc_batch_result {
+    double loss;                 /* mean over the batch */
+    size_t correct;              /* samples whose prediction matches (classification) */
+    size_t count;                /* samples in the batch */
+} onnxc_batch_result;
+
+/*
+ * One optimizer step on a batch: zero gradients, forward, loss, backward,
+ * update. x: [batch, ...] float; y: [batch] int32/int64 labels or
+ * [batch, k] float targets. Stops with ONNXC_ERR_NUMERIC, weights untouched,
+ * when the loss or a gradient is not finite.
+ */
+onnxc_status onnxc_trainer_step(onnxc_trainer *trainer, const onnxc_tensor *x,
+                                const onnxc_tensor *y, onnxc_batch_result *result,
+                                onnxc_error *err);
+
+/* Forward only, inference semantics (no dropout); for evaluation.
+ * confusion: NULL or [classes * classes] counts to add into, row = label. */
+onnxc_status onnxc_trainer_evaluate_batch(onnxc_trainer *trainer, const onnxc_tensor *x,
+                                          const onnxc_tensor *y, onnxc_batch_result *result,
+                                          uint64_t *confusion, size_t classes, onnxc_error *err);
+
+/* Optimizer steps taken so far. */
+uint64_t onnxc_trainer_iterations(const onnxc_trainer *trainer);
+
+typedef struct onnxc_epoch_log {
+    int epoch;                   /* 1-based */
+    double loss, accuracy;
+    bool has_validation;
+    double val_loss, val_accuracy;
+    double seconds;              /* training time of the epoch, data loading excluded */
+    double samples_per_second;
+} onnxc_epoch_log;
+
+/* Progress callback: called after every batch (step counts within the epoch)
+ * and at the end of each epoch (log != NULL). Return nonzero to stop. */
+typedef int (*onnxc_progress_fn)(void *user, int epoch, int epochs, size_t step, size_t steps,
+                                 double loss, double accuracy, const onnxc_epoch_log *log);
+
+typedef struct onnxc_fit_options {
+    int epochs;                  /* default 1 */
+    int batch_size;              /* default 32 */
+    double validation_split;     /* last fraction of `train`, taken before shuffling */
+    const onnxc_dataset *validation; /* or an explicit validation set (overrides split) */
+    bool no_shuffle;
+    const char *checkpoint_path; /* saved atomically after every epoch, or NULL */
+    const char *resume_path;     /* continue from this checkpoint, or NULL */
+    onnxc_progress_fn progress;
+    void *progress_user;
+} onnxc_fit_options;
+
+/*
+ * Keras fit(): epochs of shuffled mini-batches (shuffling seeded by the
+ * trainer's seed and the epoch), validation after each epoch. `history`
+ * receives up to `history_capacity` epoch logs (may be NULL).
+ */
+onnxc_status onnxc_trainer_fit(onnxc_trainer *trainer, const onnxc_dataset *train,
+                               const onnxc_fit_options *options, onnxc_epoch_log *history,
+                               size_t history_capacity, onnxc_error *err);
+
+/* Loss, accuracy and (optional) confusion matrix over a whole dataset. */
+onnxc_status onnxc_trainer_evaluate(onnxc_trainer *trainer, const onnxc_dataset *data,
+                                    int batch_size, double *loss, double *accuracy,
+                                    uint64_t *confusion, size_t classes, onnxc_error *err);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ONNXC_H */

@@ -1,0 +1,133 @@
+/*
+ * Numpy-style (ONNX "multidirectional") broadcasting, and a strided iterator
+ * that walks a broadcast in contiguous row segments, for elementwise kernels.
+ *
+ * Shapes are aligned at the right; each dim pair must be equal or one of them
+ * 1, and the result takes the larger. E.g. [2,3,4] with [3,1] -> [2,3,4].
+ *
+ * Kernel pattern (see runtime/ops/binary.c):
+ *
+ *     oc_bcast bc;
+ *     oc_bcast_init(&bc, &out->shape, 2, (const oc_shape *[]){&a->shape, &b->shape});
+ *     // per thread, for a range [lo, hi) of output elements:
+ *     oc_bcast_iter it;
+ *     oc_bcast_iter_begin(&it, &bc, lo, hi);
+ *     int64_t o, len;
+ *     while ((len = oc_bcast_iter_next(&it, &o)) > 0)
+ *         row(y + o, a + it.seg[0], bc.inner[0], b + it.seg[1], bc.inner[1], len);
+ *
+ * (oc_bcast_iter_block hands out several whole rows at once, for kernels
+ * that loop over rows themselves; binary.c uses it.)
+ *
+ * oc_bcast_init merges adjacent dims that broadcast the same way for every
+ * operand, so the common cases become one or two loops with no index math:
+ *   same shapes        -> rank 1, inner strides {1,1}: one flat loop
+ *   scalar operand     -> rank 1, inner stride 0 for the scalar
+ *   [N,K] + [K] bias   -> rank 2, rows of K with inner strides {1,1}
+ *   [N,K] * [N,1]      -> rank 2, rows of K with inner strides {1,0}
+ * Inner strides are always 0 (operand repeats along the row) or 1
+ * (contiguous), so a kernel needs at most four loop variants.
+ */
+#ifndef OC_BROADCAST_H
+#define OC_BROADCAST_H
+
+#include <stdint.h>
+
+#include "error.h"
+#include "graph.h"
+#include "tensor.h"
+
+#define OC_BCAST_MAX_IN 4
+
+/* Elementwise work below this many elements stays on one thread: starting a
+ * parallel region costs more than it saves (measured scale: ~10 us). */
+#define OC_EW_PARALLEL_MIN 32768
+
+/* `#pragma omp parallel for` that compiles to nothing without OpenMP (so
+ * -Wunknown-pragmas stays quiet). Use before a for loop over independent
+ * chunks, e.g. OC_EW_PARALLEL_FOR(parts) for (int c = 0; c < parts; c++). */
+#define OC_EW_PRAGMA_(x) _Pragma(#x)
+#ifdef _OPENMP
+#define OC_EW_PARALLEL_FOR(parts) \
+    OC_EW_PRAGMA_(omp parallel for num_threads(parts) schedule(static) if((parts) > 1))
+#else
+#define OC_EW_PARALLEL_FOR(parts)
+#endif
+
+/*
+ * Result shape of broadcasting a with b into *out. On mismatch fails with
+ * ONNXC_ERR_SHAPE naming node n and showing both shapes and the first dim
+ * that disagrees. n may be NULL (message without a node label).
+ */
+onnxc_status oc_broadcast_shape(const oc_node *n, const oc_shape *a, const oc_shape *b,
+                                oc_shape *out, onnxc_error *err);
+
+/* True when `in` broadcasts to exactly `out` (unidirectional: in -> out). */
+bool oc_broadcast_to_ok(const oc_shape *in, const oc_shape *out);
+
+/*
+ * Element strides of `in` seen through `out` (in must broadcast to out):
+ * strides[d] for d in [0, out->rank), 0 where `in` is missing or has dim 1.
+ * For kernels that need their own index math (e.g. reductions of a
+ * broadcast gradient).
+ */
+void oc_broadcast_strides(const oc_shape *in, const oc_shape *out, int64_t *strides);
+
+/* A broadcast of n operands into one output, dims merged (see above). */
+typedef struct oc_bcast {
+    int n;                                    /* operands, <= OC_BCAST_MAX_IN */
+    int rank;                                 /* merged rank, >= 1 */
+    int64_t numel;                            /* output elements */
+    int64_t dims[OC_MAX_RANK];                /* merged output dims */
+    int64_t strides[OC_BCAST_MAX_IN][OC_MAX_RANK]; /* [operand][dim], elements */
+    int64_t inner[OC_BCAST_MAX_IN];           /* strides[k][rank-1]: 0 or 1 */
+    int64_t outer[OC_BCAST_MAX_IN];           /* strides[k][rank-2], 0 if rank 1 */
+} oc_bcast;
+
+/* Every in[k] must broadcast to out (checked by the op's infer). */
+void oc_bcast_init(oc_bcast *bc, const oc_shape *out, int n, const oc_shape *const *in);
+
+/* Walks output elements [pos, end) of a broadcast, one row segment at a time. */
+typedef struct oc_bcast_iter {
+    const oc_bcast *bc;
+    int64_t pos, end;                         /* next output element, stop */
+    int64_t idx[OC_MAX_RANK];                 /* multi-index of pos */
+    int64_t off[OC_BCAST_MAX_IN];             /* operand offsets of pos */
+    int64_t seg[OC_BCAST_MAX_IN];             /* operand offsets of the segment
+                                                 returned by the last _next */
+} oc_bcast_iter;
+
+void oc_bcast_iter_begin(oc_bcast_iter *it, const oc_bcast *bc, int64_t begin, int64_t end);
+
+/*
+ * The next segment: returns its length (0 when done) and its output offset
+ * in *out_off; it->seg[k] is operand k's offset of the segment's first
+ * element, and along the segment operand k advances by bc->inner[k].
+ */
+int64_t oc_bcast_iter_next(oc_bcast_iter *it, int64_t *out_off);
+
+/*
+ * Like _next, but returns whole rows at once where it can: *rows rows of
+ * the returned length `len` (the last merged dim), row r of the output
+ * starting at *out_off + r * len and of operand k at it->seg[k] +
+ * r * bc->outer[k]. Lets a kernel loop over short rows ([N,10] + [10])
+ * without one call per row. *rows is 1 for a partial row.
+ */
+int64_t oc_bcast_iter_block(oc_bcast_iter *it, int64_t *out_off, int64_t *rows);
+
+/* Split [0, n) into `parts` near-equal ranges; range i is [*lo, *hi). */
+static inline void oc_split_range(int64_t n, int parts, int i, int64_t *lo, int64_t *hi)
+{
+    int64_t q = n / parts, r = n % parts;
+    *lo = (int64_t)i * q + (i < r ? i : r);
+    *hi = *lo + q + (i < r ? 1 : 0);
+}
+
+/* Chunks for an elementwise loop over n elements with up to nthreads threads:
+ * 1 below OC_EW_PARALLEL_MIN, else nthreads. */
+static inline int oc_ew_parts(int64_t n, int nthreads)
+{
+    return (n > OC_EW_PARALLEL_MIN && nthreads > 1) ? nthreads : 1;
+}
+
+#endif

@@ -1,0 +1,12 @@
+/* ModelProto.graph -> oc_graph: values, name lookup, topological order, ops. */
+#ifndef OC_GRAPH_BUILD_H
+#define OC_GRAPH_BUILD_H
+
+#include "graph.h"
+
+/* Builds m->graph from m->proto. Reports every undefined input and every
+ * unsupported op at once (one per line); structural errors stop early. */
+onnxc_status oc_graph_build(onnxc_model *m, onnxc_error *err);
+void oc_graph_free(oc_graph *g);
+
+#endif

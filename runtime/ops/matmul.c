@@ -1,0 +1,200 @@
+/*
+ * MatMul (opset 1, 9, 13): numpy.matmul.
+ *
+ *   A [..., M, K] x B [..., K, N] -> Y [broadcast(A..., B...), M, N]
+ *
+ * A 1-D A [K] is read as [1, K] and that 1 is dropped from Y; a 1-D B [K] is
+ * read as [K, 1], likewise (both 1-D: Y is a scalar). The batch dims (all
+ * but the last two) broadcast numpy-style. Types: float, double at every
+ * version; int32, int64, uint32, uint64 from 9 (they wrap on overflow, like
+ * numpy). 13 only added bfloat16, which onnxc does not compute in.
+ *
+ * Float products go through oc_sgemm/oc_dgemm. When B has no batch dims
+ * (the usual [batch, in] x [in, out] layer, or [b, t, in] x [in, out]) the
+ * batches of A are contiguous rows, so the whole product is one GEMM with
+ * M' = batches * M; otherwise one GEMM per output batch, the batches spread
+ * over threads when there are enough of them. Every output element sums in
+ * ascending k either way, so the split never changes a bit.
+ */
+#include "nn.h"
+
+#include "../gemm_ref.h"
+
+typedef struct mm_geom {
+    int64_t M, K, N;
+    int batch_rank;                    /* output batch dims */
+    int64_t batch[OC_MAX_RANK];
+    int64_t a_step[OC_MAX_RANK];       /* A matrices per batch index step, 0: broadcast */
+    int64_t b_step[OC_MAX_RANK];
+    int64_t nbatch;                    /* prod(batch) */
+    bool b_single;                     /* B has no batch dims (rank <= 2) */
+} mm_geom;
+
+/* Geometry and output shape from the input shapes, with the node-naming
+ * errors of infer (run calls it again on the same, already checked shapes). */
+static onnxc_status mm_geom_make(const oc_op_ctx *ctx, mm_geom *g, oc_shape *out)
+{
+    const oc_shape *a = &ctx->in[0]->shape, *b = &ctx->in[1]->shape;
+    char sa[160], sb[160];
+    for (int i = 0; i < 2; i++)
+        if (ctx->in[i]->shape.rank == 0)
+            return oc_node_fail(ctx->node, ctx->err, ONNXC_ERR_SHAPE,
+                                "input %d '%s': expected rank >= 1, got a scalar", i,
+                                oc_nn_in_name(ctx->node, i));
+    g->M = a->rank >= 2 ? a->dims[a->rank - 2] : 1;
+    g->K = a->dims[a->rank - 1];
+    int64_t kb = b->rank >= 2 ? b->dims[b->rank - 2] : b->dims[0];
+    g->N = b->rank >= 2 ? b->dims[b->rank - 1] : 1;
+    if (g->K != kb)
+        return oc_node_fail(ctx->node, ctx->err, ONNXC_ERR_SHAPE,
+                            "inner dims differ: A is %s, B is %s (A's last dim %lld, "
+                            "B's %s dim %lld)",
+                            oc_shape_str(a, sa, sizeof sa), oc_shape_str(b, sb, sizeof sb),
+                            (long long)g->K, b->rank >= 2 ? "second-to-last" : "only",
+                            (long long)kb);
+
+    int ra = a->rank > 2 ? a->rank - 2 : 0, rb = b->rank > 2 ? b->rank - 2 : 0;
+    int br = ra > rb ? ra : rb;
+    g->batch_rank = br;
+    g->b_single = rb == 0;
+    int64_t step_a = 1, step_b = 1;
+    g->nbatch = 1;
+    for (int d = br - 1; d >= 0; d--) {
+        int da = d - (br - ra), db = d - (br - rb);
+        int64_t x = da >= 0 ? a->dims[da] : 1, y = db >= 0 ? b->dims[db] : 1;
+        if (x != y && x != 1 && y != 1)
+            return oc_node_fail(ctx->node, ctx->err, ONNXC_ERR_SHAPE,
+                                "batch dims do not broadcast: A is %s, B is %s (batch dim %d "
+                                "is %lld vs %lld, expected equal or one of them 1)",
+                                oc_shape_str(a, sa, sizeof sa), oc_shape_str(b, sb, sizeof sb),
+                                d, (long long)x, (long long)y);
+        g->batch[d] = x == 1 ? y : x;
+        g->a_step[d] = x == 1 ? 0 : step_a;
+        g->b_step[d] = y == 1 ? 0 : step_b;
+        step_a *= x;
+        step_b *= y;
+        g->nbatch *= g->batch[d];
+    }
+    out->rank = 0;
+    for (int d = 0; d < br; d++) out->dims[out->rank++] = g->batch[d];
+    if (a->rank >= 2) out->dims[out->rank++] = g->M;
+    if (b->rank >= 2) out->dims[out->rank++] = g->N;
+    return ONNXC_OK;
+}
+
+/* y[M,N] = a[M,K] * b[K,N] for one matrix of each, `nt` threads. */
+typedef void (*mm_fn)(const void *a, const void *b, void *y, int64_t M, int64_t N, int64_t K,
+                      int nt);
+
+static void mm_f32(const void *a, const void *b, void *y, int64_t M, int64_t N, int64_t K, int nt)
+{
+    oc_sgemm(0, 0, M, N, K, 1.0f, a, K, b, N, 0.0f, y, N, nt);
+}
+
+static void mm_f64(const void *a, const void *b, void *y, int64_t M, int64_t N, int64_t K, int nt)
+{
+    oc_dgemm(0, 0, M, N, K, 1.0, a, K, b, N, 0.0, y, N, nt);
+}
+
+/* Integer products in the unsigned type of the same width: wraps like numpy
+ * instead of overflowing (signed results are the same bits). Exact, so the
+ * i-k-j order (contiguous inner loop) is free to choose; single-threaded. */
+#define MM_INT(NAME, U)                                                                    \
+    static void NAME(const void *av, const void *bv, void *yv, int64_t M, int64_t N,       \
+                     int64_t K, int nt)                                                    \
+    {                                                                                      \
+        const U *a = av, *b = bv;                                                          \
+        U *y = yv;                                                                         \
+        (void)nt;                                                                          \
+        for (int64_t i = 0; i < M; i++) {                                                  \
+            U *restrict yr = y + i * N;                                                    \
+            for (int64_t j = 0; j < N; j++) yr[j] = 0;                                     \
+            for (int64_t k = 0; k < K; k++) {                                              \
+                const U aik = a[i * K + k];                                                \
+                const U *restrict br = b + k * N;                                          \
+                for (int64_t j = 0; j < N; j++) yr[j] += aik * br[j];                      \
+            }                                                                              \
+        }                                                                                  \
+    }
+MM_INT(mm_u32, uint32_t)
+MM_INT(mm_u64, uint64_t)
+
+static mm_fn mm_kernel(oc_dtype t, int since)
+{
+    switch (t) {
+    case ONNXC_FLOAT: return mm_f32;
+    case ONNXC_DOUBLE: return mm_f64;
+    case ONNXC_INT32: case ONNXC_UINT32: return since >= 9 ? mm_u32 : NULL;
+    case ONNXC_INT64: case ONNXC_UINT64: return since >= 9 ? mm_u64 : NULL;
+    default: return NULL;
+    }
+}
+
+static onnxc_status mm_infer(oc_op_ctx *ctx, size_t *ws)
+{
+    *ws = 0;
+    if (!mm_kernel(ctx->in[0]->dtype, ctx->node->since))
+        return oc_nn_bad_dtype(ctx, 0,
+                               ctx->node->since >= 9 ? "float, double, int32, int64, uint32, uint64"
+                                                     : "float, double");
+    OC_TRY(oc_nn_same_dtype(ctx, 0, 1));
+    mm_geom g;
+    oc_shape out;
+    OC_TRY(mm_geom_make(ctx, &g, &out));
+    ctx->out[0]->dtype = ctx->in[0]->dtype;
+    ctx->out[0]->shape = out;
+    return ONNXC_OK;
+}
+
+/* Offsets (in matrices) of A and B for output batch t. */
+static void mm_batch_offsets(const mm_geom *g, int64_t t, int64_t *oa, int64_t *ob)
+{
+    *oa = *ob = 0;
+    for (int d = g->batch_rank - 1; d >= 0; d--) {
+        int64_t i = t % g->batch[d];
+        t /= g->batch[d];
+        *oa += i * g->a_step[d];
+        *ob += i * g->b_step[d];
+    }
+}
+
+static onnxc_status mm_run(oc_op_ctx *ctx)
+{
+    const oc_tensor *A = ctx->in[0], *B = ctx->in[1];
+    oc_tensor *Y = ctx->out[0];
+    mm_geom g;
+    oc_shape out;
+    OC_TRY(mm_geom_make(ctx, &g, &out));
+    mm_fn fn = mm_kernel(A->dtype, ctx->node->since);
+    const size_t es = oc_dtype_size(A->dtype);
+    if (g.b_single) {
+        fn(A->data, B->data, Y->data, g.nbatch * g.M, g.N, g.K, ctx->nthreads);
+        return ONNXC_OK;
+    }
+    const size_t a_mat = (size_t)(g.M * g.K) * es, b_mat = (size_t)(g.K * g.N) * es,
+                 y_mat = (size_t)(g.M * g.N) * es;
+    /* Many small products: one batch per thread. Few large ones: threads
+     * inside each GEMM. */
+    const bool per_batch = ctx->nthreads > 1 && g.nbatch >= ctx->nthreads &&
+                           (double)g.nbatch * (double)g.M * (double)g.N * (double)g.K >= 65536.0;
+    const int parts = per_batch ? ctx->nthreads : 1;
+    const int inner = per_batch ? 1 : ctx->nthreads;
+    OC_EW_PARALLEL_FOR(parts)
+    for (int c = 0; c < parts; c++) {
+        int64_t lo, hi;
+        oc_split_range(g.nbatch, parts, c, &lo, &hi);
+        for (int64_t t = lo; t < hi; t++) {
+            int64_t oa, ob;
+            mm_batch_offsets(&g, t, &oa, &ob);
+            fn((const char *)A->data + (size_t)oa * a_mat, (const char *)B->data + (size_t)ob * b_mat,
+               (char *)Y->data + (size_t)t * y_mat, g.M, g.N, g.K, inner);
+        }
+    }
+    return ONNXC_OK;
+}
+
+const oc_op_def oc_op_matmul = {
+    .name = "MatMul", .domain = "", .versions = {1, 9, 13},
+    .min_inputs = 2, .max_inputs = 2, .min_outputs = 1, .max_outputs = 1,
+    .infer = mm_infer, .run = mm_run,
+};

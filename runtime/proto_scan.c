@@ -1,0 +1,174 @@
+#include "proto_scan.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "error.h"
+#include "onnx.pb-c.h"
+
+typedef struct scan {
+    const uint8_t *base;
+    const onnxc_limits *limits;
+    const char *label;
+    oc_scan_stats *stats;
+    uint32_t max_depth;
+    onnxc_error *err;
+    /* Field path for messages, e.g. "graph.node[3].attribute". */
+    const char *path[80];
+} scan;
+
+static onnxc_status fail_at(scan *s, const uint8_t *p, int depth, onnxc_status st, const char *what)
+{
+    char path[512] = "";
+    size_t used = 0;
+    for (int i = 0; i < depth && i < 80 && used + 2 < sizeof path; i++) {
+        int n = snprintf(path + used, sizeof path - used, "%s%s", i ? "." : "", s->path[i]);
+        if (n > 0) used += (size_t)n;
+    }
+    return oc_fail(s->err, st, "%s: %s at byte %zu%s%s", s->label, what, (size_t)(p - s->base),
+                   used ? " in " : "", path);
+}
+
+/* Reads a varint of at most 10 bytes; returns bytes consumed or 0 on error. */
+static size_t read_varint(const uint8_t *p, const uint8_t *end, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < 10; i++) {
+        if (p + i >= end) return 0;
+        uint8_t b = p[i];
+        if (i == 9 && b > 1) return 0; /* would overflow 64 bits */
+        v |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            *out = v;
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+static onnxc_status scan_message(scan *s, const uint8_t *p, const uint8_t *end,
+                                 const ProtobufCMessageDescriptor *d, int depth);
+
+static bool is_tensor_payload(const ProtobufCMessageDescriptor *d, uint32_t id)
+{
+    /* raw_data, float/int32/int64/double/uint64 data of TensorProto */
+    return d == &onnx__tensor_proto__descriptor &&
+           (id == 9 || id == 4 || id == 5 || id == 7 || id == 10 || id == 11);
+}
+
+static onnxc_status scan_field_bytes(scan *s, const uint8_t *p, uint64_t len,
+                                     const ProtobufCMessageDescriptor *d,
+                                     const ProtobufCFieldDescriptor *f, int depth)
+{
+    if (!f) return ONNXC_OK; /* unknown field: kept verbatim, contents opaque */
+    if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+        if ((uint32_t)depth + 1 > s->max_depth)
+            return fail_at(s, p, depth, ONNXC_ERR_LIMIT,
+                           "messages nested too deeply (limit from max_graph_depth)");
+        if (depth < 80) s->path[depth] = f->name;
+        return scan_message(s, p, p + len, f->descriptor, depth + 1);
+    }
+    if (f->type == PROTOBUF_C_TYPE_STRING) {
+        /* protobuf-c copies strings NUL-terminated; an embedded NUL would
+         * silently truncate a name, so refuse it here. */
+        if (memchr(p, 0, len))
+            return fail_at(s, p, depth, ONNXC_ERR_PARSE, "string contains a NUL byte");
+    }
+    if (is_tensor_payload(d, f->id)) {
+        if (len > s->limits->max_tensor_bytes)
+            return fail_at(s, p, depth, ONNXC_ERR_LIMIT, "tensor data larger than max_tensor_bytes");
+        s->stats->tensor_bytes += len;
+        if (s->stats->tensor_bytes > s->limits->max_total_bytes)
+            return fail_at(s, p, depth, ONNXC_ERR_LIMIT, "tensor data exceeds max_total_bytes");
+    }
+    return ONNXC_OK;
+}
+
+static onnxc_status scan_message(scan *s, const uint8_t *p, const uint8_t *end,
+                                 const ProtobufCMessageDescriptor *d, int depth)
+{
+    if (d == &onnx__node_proto__descriptor && ++s->stats->nodes > s->limits->max_nodes)
+        return fail_at(s, p, depth, ONNXC_ERR_LIMIT, "more nodes than max_nodes");
+    while (p < end) {
+        const uint8_t *field_start = p;
+        uint64_t tag;
+        size_t n = read_varint(p, end, &tag);
+        if (!n) return fail_at(s, p, depth, ONNXC_ERR_PARSE, "truncated or overlong field tag");
+        p += n;
+        uint64_t id = tag >> 3;
+        unsigned wire = (unsigned)(tag & 7);
+        if (id == 0 || id > 536870911)
+            return fail_at(s, field_start, depth, ONNXC_ERR_PARSE, "invalid field number");
+        const ProtobufCFieldDescriptor *f =
+            protobuf_c_message_descriptor_get_field(d, (unsigned)id);
+        uint64_t v;
+        switch (wire) {
+        case 0:
+            n = read_varint(p, end, &v);
+            if (!n) return fail_at(s, p, depth, ONNXC_ERR_PARSE, "truncated or overlong varint");
+            p += n;
+            break;
+        case 1:
+            if (end - p < 8) return fail_at(s, p, depth, ONNXC_ERR_PARSE, "truncated 64-bit field");
+            p += 8;
+            break;
+        case 5:
+            if (end - p < 4) return fail_at(s, p, depth, ONNXC_ERR_PARSE, "truncated 32-bit field");
+            p += 4;
+            break;
+        case 2:
+            n = read_varint(p, end, &v);
+            if (!n) return fail_at(s, p, depth, ONNXC_ERR_PARSE, "truncated or overlong length");
+            p += n;
+            if (v > (uint64_t)(end - p))
+                return fail_at(s, field_start, depth, ONNXC_ERR_PARSE,
+                               "length prefix runs past the end of the data (truncated file?)");
+            if (f && f->type != PROTOBUF_C_TYPE_MESSAGE && f->type != PROTOBUF_C_TYPE_STRING &&
+                f->type != PROTOBUF_C_TYPE_BYTES && f->label != PROTOBUF_C_LABEL_REPEATED)
+                return fail_at(s, field_start, depth, ONNXC_ERR_PARSE,
+                               "length-delimited data for a scalar field");
+            {
+                onnxc_status st = scan_field_bytes(s, p, v, d, f, depth);
+                if (st != ONNXC_OK) return st;
+            }
+            p += v;
+            break;
+        default:
+            return fail_at(s, field_start, depth, ONNXC_ERR_PARSE,
+                           "unsupported wire type (groups or reserved)");
+        }
+        /* A known field must arrive with a wire type that fits its type;
+         * protobuf-c would reject it without saying where. */
+        if (f && wire != 2) {
+            bool ok;
+            switch (f->type) {
+            case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_DOUBLE:
+                ok = wire == 1; break;
+            case PROTOBUF_C_TYPE_FIXED32: case PROTOBUF_C_TYPE_SFIXED32: case PROTOBUF_C_TYPE_FLOAT:
+                ok = wire == 5; break;
+            case PROTOBUF_C_TYPE_MESSAGE: case PROTOBUF_C_TYPE_STRING: case PROTOBUF_C_TYPE_BYTES:
+                ok = false; break;
+            default:
+                ok = wire == 0; break;
+            }
+            if (!ok)
+                return fail_at(s, field_start, depth, ONNXC_ERR_PARSE,
+                               "wire type does not match the field's type");
+        }
+    }
+    return ONNXC_OK;
+}
+
+onnxc_status oc_proto_scan(const uint8_t *data, size_t size,
+                           const ProtobufCMessageDescriptor *desc, const onnxc_limits *limits,
+                           const char *label, oc_scan_stats *stats, onnxc_error *err)
+{
+    scan s = {.base = data, .limits = limits, .label = label, .stats = stats, .err = err};
+    memset(stats, 0, sizeof *stats);
+    /* Each subgraph level costs three messages (Graph > Node > Attribute >
+     * Graph); types and tensors add a few more. */
+    uint64_t depth = 8 + 3 * (uint64_t)limits->max_graph_depth;
+    s.max_depth = depth > 78 ? 78 : (uint32_t)depth;
+    return scan_message(&s, data, data + size, desc, 0);
+}

@@ -1,0 +1,214 @@
+#include "checkpoint.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+
+#define CKPT_VERSION "1"
+#define N_META 16
+
+static const char *slot_name(onnxc_optimizer_kind kind, int slot)
+{
+    switch (kind) {
+    case ONNXC_OPT_ADAM: case ONNXC_OPT_ADAMW: return slot ? "v" : "m";
+    case ONNXC_OPT_MOMENTUM: case ONNXC_OPT_NESTEROV: return "velocity";
+    default: return "accumulator";
+    }
+}
+
+typedef struct meta_kv { char key[64]; char value[64]; } meta_kv;
+
+static int fill_meta(const onnxc_trainer *t, const oc_fit_state *s, meta_kv *kv)
+{
+    const onnxc_optimizer *o = &t->optim.hp;
+    int n = 0;
+#define KV(k, ...) (snprintf(kv[n].key, 64, "onnxc.checkpoint.%s", k), snprintf(kv[n].value, 64, __VA_ARGS__), n++)
+    KV("version", "%s", CKPT_VERSION);
+    KV("optimizer", "%d", (int)o->kind);
+    KV("learning_rate", "%.17g", o->learning_rate);
+    KV("beta_1", "%.17g", o->beta_1);
+    KV("beta_2", "%.17g", o->beta_2);
+    KV("epsilon", "%.17g", o->epsilon);
+    KV("momentum", "%.17g", o->momentum);
+    KV("rho", "%.17g", o->rho);
+    KV("weight_decay", "%.17g", o->weight_decay);
+    KV("iterations", "%" PRIu64, t->optim.iterations);
+    KV("epochs_done", "%d", s->epochs_done);
+    KV("rng", "%" PRIu64, t->rng);
+    KV("seed", "%" PRIu64, t->opt.seed);
+    KV("loss", "%d", (int)t->opt.loss);
+    KV("batch_size", "%d", s->batch_size);
+#undef KV
+    return n;
+}
+
+onnxc_status oc_checkpoint_save(onnxc_trainer *t, const char *path, const oc_fit_state *s,
+                                onnxc_error *err)
+{
+    Onnx__ModelProto *mp = t->model->proto;
+    Onnx__GraphProto *gp = mp->graph;
+    int slots = oc_optim_slots(t->optim.hp.kind);
+    size_t extra = t->params.count * (size_t)slots;
+    meta_kv kv[N_META];
+    int n_meta = fill_meta(t, s, kv);
+
+    /* Build the extra entries on the side, splice them in for the save, then restore. */
+    Onnx__TensorProto *tensors = oc_calloc(extra + 1, sizeof *tensors);
+    Onnx__TensorProto **inits = oc_malloc((gp->n_initializer + extra + 1) * sizeof *inits);
+    char **names = oc_calloc(extra + 1, sizeof *names);
+    Onnx__StringStringEntryProto *entries = oc_calloc((size_t)n_meta + 1, sizeof *entries);
+    Onnx__StringStringEntryProto **props = oc_malloc((mp->n_metadata_props + (size_t)n_meta + 1) * sizeof *props);
+    onnxc_status st = ONNXC_OK;
+    if (!tensors || !inits || !names || !entries || !props) {
+        st = oc_fail(err, ONNXC_ERR_NOMEM, "%s: out of memory writing the checkpoint", path);
+        goto done;
+    }
+    memcpy(inits, gp->initializer, gp->n_initializer * sizeof *inits);
+    size_t e = 0;
+    for (int slot = 0; slot < slots; slot++)
+        for (size_t i = 0; i < t->params.count; i++, e++) {
+            const oc_value *val = &t->model->graph.values[t->param_values[i]];
+            const char *sn = slot_name(t->optim.hp.kind, slot);
+            names[e] = oc_malloc(strlen(val->name) + strlen(sn) + 20);
+            if (!names[e]) {
+                st = oc_fail(err, ONNXC_ERR_NOMEM, "%s: out of memory writing the checkpoint", path);
+                goto done;
+            }
+            sprintf(names[e], "onnxc.optimizer.%s/%s", sn, val->name);
+            Onnx__TensorProto *tp = &tensors[e];
+            onnx__tensor_proto__init(tp);
+            tp->name = names[e];
+            tp->has_data_type = 1;
+            tp->data_type = ONNXC_FLOAT;
+            tp->n_dims = (size_t)val->init.shape.rank;
+            tp->dims = (int64_t *)val->init.shape.dims;
+            tp->has_raw_data = 1;
+            tp->raw_data.len = t->params.size[i] * sizeof(float);
+            tp->raw_data.data = (uint8_t *)((slot ? t->optim.slot2 : t->optim.slot1) + t->params.offset[i]);
+            inits[gp->n_initializer + e] = tp;
+        }
+    memcpy(props, mp->metadata_props, mp->n_metadata_props * sizeof *props);
+    for (int i = 0; i < n_meta; i++) {
+        onnx__string_string_entry_proto__init(&entries[i]);
+        entries[i].key = kv[i].key;
+        entries[i].value = kv[i].value;
+        props[mp->n_metadata_props + (size_t)i] = &entries[i];
+    }
+    Onnx__TensorProto **old_inits = gp->initializer;
+    size_t old_n_inits = gp->n_initializer;
+    Onnx__StringStringEntryProto **old_props = mp->metadata_props;
+    size_t old_n_props = mp->n_metadata_props;
+    gp->initializer = inits;
+    gp->n_initializer += extra;
+    mp->metadata_props = props;
+    mp->n_metadata_props += (size_t)n_meta;
+    st = onnxc_model_save(t->model, path, NULL, err);
+    gp->initializer = old_inits;
+    gp->n_initializer = old_n_inits;
+    mp->metadata_props = old_props;
+    mp->n_metadata_props = old_n_props;
+done:
+    for (size_t i = 0; names && i < extra; i++) oc_free(names[i]);
+    oc_free(names);
+    oc_free(tensors);
+    oc_free(inits);
+    oc_free(entries);
+    oc_free(props);
+    return st;
+}
+
+static const char *meta_get(const onnxc_model *m, const char *key)
+{
+    char full[96];
+    snprintf(full, sizeof full, "onnxc.checkpoint.%s", key);
+    for (size_t i = 0; i < m->proto->n_metadata_props; i++) {
+        const Onnx__StringStringEntryProto *p = m->proto->metadata_props[i];
+        if (p->key && p->value && !strcmp(p->key, full)) return p->value;
+    }
+    return NULL;
+}
+
+static bool meta_u64(const onnxc_model *m, const char *key, uint64_t *out)
+{
+    const char *v = meta_get(m, key);
+    if (!v || !*v) return false;
+    char *end;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (*end) return false;
+    *out = x;
+    return true;
+}
+
+static bool meta_f64(const onnxc_model *m, const char *key, double *out)
+{
+    const char *v = meta_get(m, key);
+    if (!v || !*v) return false;
+    char *end;
+    *out = strtod(v, &end);
+    return !*end;
+}
+
+onnxc_status oc_checkpoint_load(onnxc_trainer *t, const char *path, oc_fit_state *s,
+                                onnxc_error *err)
+{
+    onnxc_model *ck = NULL;
+    OC_TRY(onnxc_model_load(path, NULL, &ck, err));
+    onnxc_status st = ONNXC_OK;
+    uint64_t version = 0, kind, iterations, epochs, rng, seed, loss, batch;
+    double lr;
+    if (!meta_u64(ck, "version", &version) || version != 1 || !meta_u64(ck, "optimizer", &kind) ||
+        !meta_u64(ck, "iterations", &iterations) || !meta_u64(ck, "epochs_done", &epochs) ||
+        !meta_u64(ck, "rng", &rng) || !meta_u64(ck, "seed", &seed) || !meta_u64(ck, "loss", &loss) ||
+        !meta_u64(ck, "batch_size", &batch) || !meta_f64(ck, "learning_rate", &lr)) {
+        st = oc_fail(err, ONNXC_ERR_MODEL,
+                     "%s: not an onnxc checkpoint: onnxc.checkpoint.* metadata missing or malformed", path);
+        goto done;
+    }
+    if ((int)kind != (int)t->optim.hp.kind || (int)loss != (int)t->opt.loss || lr != t->optim.hp.learning_rate) {
+        st = oc_fail(err, ONNXC_ERR_MODEL,
+                     "%s: checkpoint was written with another optimizer, learning rate or loss; expected the same settings to resume",
+                     path);
+        goto done;
+    }
+    if (epochs > 1000000 || batch == 0 || batch > (1u << 30)) {
+        st = oc_fail(err, ONNXC_ERR_MODEL, "%s: checkpoint state out of range", path);
+        goto done;
+    }
+    int slots = oc_optim_slots(t->optim.hp.kind);
+    /* Verify everything before touching the trainer. */
+    for (int pass = 0; pass < 2 && st == ONNXC_OK; pass++)
+        for (size_t i = 0; i < t->params.count && st == ONNXC_OK; i++) {
+            const oc_value *val = &t->model->graph.values[t->param_values[i]];
+            for (int slot = -1; slot < slots; slot++) {
+                char name[1024];
+                if (slot < 0) snprintf(name, sizeof name, "%s", val->name);
+                else snprintf(name, sizeof name, "onnxc.optimizer.%s/%s", slot_name(t->optim.hp.kind, slot), val->name);
+                int v = oc_graph_find(&ck->graph, name);
+                const oc_tensor *src = v >= 0 && ck->graph.values[v].kind == OC_VALUE_INITIALIZER
+                                           ? &ck->graph.values[v].init : NULL;
+                if (!src || src->dtype != ONNXC_FLOAT || !oc_shape_equal(&src->shape, &val->init.shape)) {
+                    char want[128];
+                    st = oc_fail(err, ONNXC_ERR_MODEL, "%s: checkpoint does not match the model: tensor '%s' %s (expected float %s)",
+                                 path, name, src ? "has another type or shape" : "is missing",
+                                 oc_shape_str(&val->init.shape, want, sizeof want));
+                    break;
+                }
+                if (pass == 0) continue;
+                float *dst = slot < 0 ? t->params.data[i]
+                                      : (slot ? t->optim.slot2 : t->optim.slot1) + t->params.offset[i];
+                memcpy(dst, src->data, t->params.size[i] * sizeof(float));
+            }
+        }
+    if (st == ONNXC_OK) {
+        t->optim.iterations = iterations;
+        t->rng = rng;
+        s->epochs_done = (int)epochs;
+        s->batch_size = (int)batch;
+    }
+done:
+    onnxc_model_free(ck);
+    return st;
+}

@@ -1,0 +1,152 @@
+#include "loss.h"
+
+#include <math.h>
+
+#include "error.h"
+
+static int64_t argmax_row(const float *row, int64_t k)
+{
+    int64_t best = 0;
+    for (int64_t j = 1; j < k; j++)
+        if (row[j] > row[best]) best = j;
+    return best;
+}
+
+/* Softmax cross-entropy from logits: loss = logsumexp(z) - z[label];
+ * dz = softmax(z) - onehot, scaled by 1/n. Stable: shifts by max(z). */
+static double softmax_ce_row(const float *z, int64_t k, const int64_t *label, const float *target,
+                             float *grad, float scale)
+{
+    float m = z[0];
+    for (int64_t j = 1; j < k; j++) m = z[j] > m ? z[j] : m;
+    double sum = 0.0;
+    for (int64_t j = 0; j < k; j++) sum += exp((double)(z[j] - m));
+    double lse = log(sum) + m;
+    double loss = 0.0;
+    if (label) loss = lse - z[*label];
+    else
+        for (int64_t j = 0; j < k; j++) loss += (double)target[j] * (lse - z[j]);
+    if (grad) {
+        double tsum = 0.0;
+        if (!label)
+            for (int64_t j = 0; j < k; j++) tsum += target[j];
+        for (int64_t j = 0; j < k; j++) {
+            double p = exp((double)z[j] - lse);
+            double t = label ? (j == *label) : target[j];
+            /* d/dz of sum_j t_j (lse - z_j) = p * sum(t) - t */
+            double g = label ? p - t : p * tsum - t;
+            grad[j] += (float)(g * scale);
+        }
+    }
+    return loss;
+}
+
+/* Cross-entropy on probabilities (graph does not end in Softmax): Keras
+ * normalizes rows to sum 1, clips to [eps, 1 - eps] and takes -sum t log p. */
+static double prob_ce_row(const float *p, int64_t k, const int64_t *label, const float *target,
+                          float *grad, float scale)
+{
+    double s = 0.0;
+    for (int64_t j = 0; j < k; j++) s += p[j];
+    if (s <= 0) s = 1;
+    double loss = 0.0;
+    for (int64_t j = 0; j < k; j++) {
+        double t = label ? (j == *label) : target[j];
+        if (t == 0) continue;
+        double q = p[j] / s;
+        double qc = q < OC_LOSS_EPSILON ? OC_LOSS_EPSILON : q > 1 - OC_LOSS_EPSILON ? 1 - OC_LOSS_EPSILON : q;
+        loss -= t * log(qc);
+    }
+    if (grad) {
+        /* d/dp_j of -sum_i t_i log(p_i / s) = -t_j/p_j + sum(t)/s (unclipped region) */
+        double tsum = 0.0;
+        for (int64_t j = 0; j < k; j++) tsum += label ? (j == *label) : target[j];
+        for (int64_t j = 0; j < k; j++) {
+            double t = label ? (j == *label) : target[j];
+            double q = p[j] / s;
+            double g = tsum / s;
+            if (t != 0 && q > OC_LOSS_EPSILON && q < 1 - OC_LOSS_EPSILON) g -= t / p[j];
+            grad[j] += (float)(g * scale);
+        }
+    }
+    return loss;
+}
+
+/* Binary cross-entropy, averaged over the k outputs as Keras does. */
+static double bce_row(const float *x, int64_t k, const float *t, bool logits, float *grad, float scale)
+{
+    double loss = 0.0;
+    for (int64_t j = 0; j < k; j++) {
+        double z = x[j], y = t[j];
+        if (logits) {
+            /* max(z,0) - z*y + log(1 + exp(-|z|)) */
+            loss += (z > 0 ? z : 0) - z * y + log1p(exp(-fabs(z)));
+            if (grad) grad[j] += (float)((1.0 / (1.0 + exp(-z)) - y) * scale / (double)k);
+        } else {
+            double p = z < OC_LOSS_EPSILON ? OC_LOSS_EPSILON : z > 1 - OC_LOSS_EPSILON ? 1 - OC_LOSS_EPSILON : z;
+            loss -= y * log(p) + (1 - y) * log(1 - p);
+            if (grad && z > OC_LOSS_EPSILON && z < 1 - OC_LOSS_EPSILON)
+                grad[j] += (float)((p - y) / (p * (1 - p)) * scale / (double)k);
+        }
+    }
+    return loss / (double)k;
+}
+
+static double mse_row(const float *x, int64_t k, const float *t, float *grad, float scale)
+{
+    double loss = 0.0;
+    for (int64_t j = 0; j < k; j++) {
+        double d = (double)x[j] - t[j];
+        loss += d * d;
+        if (grad) grad[j] += (float)(2.0 * d * scale / (double)k);
+    }
+    return loss / (double)k;
+}
+
+onnxc_status oc_loss_compute(const oc_loss_args *a, oc_loss_result *r, onnxc_error *err)
+{
+    const int64_t n = a->n, k = a->k;
+    if (a->labels)
+        for (int64_t i = 0; i < n; i++)
+            if (a->labels[i] < 0 || a->labels[i] >= k)
+                return oc_fail(err, ONNXC_ERR_SHAPE,
+                               "label %lld of sample %lld is outside [0, %lld): the model has %lld outputs",
+                               (long long)a->labels[i], (long long)i, (long long)k, (long long)k);
+    const float scale = 1.0f / (float)(n > 0 ? n : 1);
+    size_t correct = 0;
+#pragma omp parallel for num_threads(a->nthreads) schedule(static) reduction(+ : correct) if (n * k > 8192)
+    for (int64_t i = 0; i < n; i++) {
+        const float *x = a->pred + i * k;
+        float *g = a->grad ? a->grad + i * k : NULL;
+        const int64_t *label = a->labels ? &a->labels[i] : NULL;
+        const float *t = a->targets ? a->targets + i * k : NULL;
+        double l = 0.0;
+        switch (a->kind) {
+        case ONNXC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY:
+        case ONNXC_LOSS_CATEGORICAL_CROSSENTROPY:
+            l = a->from_logits ? softmax_ce_row(x, k, label, t, g, scale)
+                               : prob_ce_row(x, k, label, t, g, scale);
+            correct += argmax_row(x, k) == (label ? *label : argmax_row(t, k));
+            break;
+        case ONNXC_LOSS_BINARY_CROSSENTROPY: {
+            l = bce_row(x, k, t, a->from_logits, g, scale);
+            size_t ok = 1;
+            for (int64_t j = 0; j < k; j++) {
+                bool pos = a->from_logits ? x[j] > 0 : x[j] > 0.5f;
+                ok &= pos == (t[j] > 0.5f);
+            }
+            correct += ok;
+            break;
+        }
+        case ONNXC_LOSS_MSE:
+            l = mse_row(x, k, t, g, scale);
+            break;
+        }
+        a->row_loss[i] = l;
+    }
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++) sum += a->row_loss[i];
+    r->loss = sum / (double)(n > 0 ? n : 1);
+    r->correct = correct;
+    return ONNXC_OK;
+}

@@ -1,0 +1,146 @@
+#include "optim.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "error.h"
+
+void onnxc_optimizer_defaults(onnxc_optimizer_kind kind, onnxc_optimizer *o)
+{
+    memset(o, 0, sizeof *o);
+    o->kind = kind;
+    o->epsilon = 1e-7;
+    o->beta_1 = 0.9;
+    o->beta_2 = 0.999;
+    o->rho = 0.9;
+    switch (kind) {
+    case ONNXC_OPT_SGD: o->learning_rate = 0.01; break;
+    case ONNXC_OPT_MOMENTUM:
+    case ONNXC_OPT_NESTEROV: o->learning_rate = 0.01; o->momentum = 0.9; break;
+    case ONNXC_OPT_ADAM: o->learning_rate = 0.001; break;
+    case ONNXC_OPT_ADAMW: o->learning_rate = 0.001; o->weight_decay = 0.004; break;
+    case ONNXC_OPT_RMSPROP: o->learning_rate = 0.001; break;
+    case ONNXC_OPT_ADAGRAD: o->learning_rate = 0.001; o->initial_accumulator_value = 0.1; break;
+    }
+}
+
+static const char *const optimizer_names[] = {
+    [ONNXC_OPT_SGD] = "sgd", [ONNXC_OPT_MOMENTUM] = "momentum", [ONNXC_OPT_NESTEROV] = "nesterov",
+    [ONNXC_OPT_ADAM] = "adam", [ONNXC_OPT_ADAMW] = "adamw", [ONNXC_OPT_RMSPROP] = "rmsprop",
+    [ONNXC_OPT_ADAGRAD] = "adagrad",
+};
+
+onnxc_status onnxc_optimizer_from_name(const char *name, onnxc_optimizer *out, onnxc_error *err)
+{
+    for (size_t i = 0; i < sizeof optimizer_names / sizeof optimizer_names[0]; i++)
+        if (name && !strcmp(name, optimizer_names[i])) {
+            onnxc_optimizer_defaults((onnxc_optimizer_kind)i, out);
+            return ONNXC_OK;
+        }
+    return oc_fail(err, ONNXC_ERR_ARGUMENT,
+                   "unknown optimizer '%s': expected sgd, momentum, nesterov, adam, adamw, rmsprop or adagrad",
+                   name ? name : "");
+}
+
+int oc_optim_slots(onnxc_optimizer_kind kind)
+{
+    switch (kind) {
+    case ONNXC_OPT_SGD: return 0;
+    case ONNXC_OPT_ADAM: case ONNXC_OPT_ADAMW: return 2;
+    default: return 1;
+    }
+}
+
+onnxc_status oc_optim_init(oc_optim_state *s, const onnxc_optimizer *hp, size_t total, onnxc_error *err)
+{
+    memset(s, 0, sizeof *s);
+    s->hp = *hp;
+    int slots = oc_optim_slots(hp->kind);
+    if (slots >= 1 && !(s->slot1 = oc_aligned_alloc(total * sizeof(float))))
+        return oc_fail(err, ONNXC_ERR_NOMEM, "out of memory for optimizer state");
+    if (slots >= 2 && !(s->slot2 = oc_aligned_alloc(total * sizeof(float)))) {
+        oc_optim_free(s);
+        return oc_fail(err, ONNXC_ERR_NOMEM, "out of memory for optimizer state");
+    }
+    float init = hp->kind == ONNXC_OPT_ADAGRAD ? (float)hp->initial_accumulator_value : 0.0f;
+    for (size_t i = 0; s->slot1 && i < total; i++) s->slot1[i] = init;
+    if (s->slot2) memset(s->slot2, 0, total * sizeof(float));
+    return ONNXC_OK;
+}
+
+void oc_optim_free(oc_optim_state *s)
+{
+    oc_aligned_free(s->slot1);
+    oc_aligned_free(s->slot2);
+    s->slot1 = s->slot2 = NULL;
+}
+
+void oc_optim_step(oc_optim_state *s, const oc_param_set *p, const float *grad, int nthreads)
+{
+    const onnxc_optimizer *h = &s->hp;
+    s->iterations++;
+    const float lr = (float)h->learning_rate, eps = (float)h->epsilon;
+    /* Adam's bias corrections folded into the step size, as Keras does:
+     * alpha = lr * sqrt(1 - b2^t) / (1 - b1^t). Computed in double once. */
+    const double t = (double)s->iterations;
+    const float alpha = (float)(h->learning_rate * sqrt(1.0 - pow(h->beta_2, t)) / (1.0 - pow(h->beta_1, t)));
+    const float b1 = (float)h->beta_1, b2 = (float)h->beta_2, mom = (float)h->momentum;
+    const float rho = (float)h->rho, wd = (float)h->weight_decay;
+    for (size_t i = 0; i < p->count; i++) {
+        float *restrict w = p->data[i];
+        const float *restrict g = grad + p->offset[i];
+        float *restrict m = s->slot1 ? s->slot1 + p->offset[i] : NULL;
+        float *restrict v = s->slot2 ? s->slot2 + p->offset[i] : NULL;
+        const int64_t n = (int64_t)p->size[i];
+        switch (h->kind) {
+        case ONNXC_OPT_SGD:
+#pragma omp parallel for num_threads(nthreads) schedule(static) if (n > 65536)
+            for (int64_t j = 0; j < n; j++) w[j] -= lr * g[j];
+            break;
+        case ONNXC_OPT_MOMENTUM:
+            /* velocity = momentum * velocity - lr * g; w += velocity */
+#pragma omp parallel for num_threads(nthreads) schedule(static) if (n > 65536)
+            for (int64_t j = 0; j < n; j++) {
+                m[j] = mom * m[j] - lr * g[j];
+                w[j] += m[j];
+            }
+            break;
+        case ONNXC_OPT_NESTEROV:
+            /* w += momentum * velocity - lr * g, with the updated velocity */
+#pragma omp parallel for num_threads(nthreads) schedule(static) if (n > 65536)
+            for (int64_t j = 0; j < n; j++) {
+                m[j] = mom * m[j] - lr * g[j];
+                w[j] += mom * m[j] - lr * g[j];
+            }
+            break;
+        case ONNXC_OPT_ADAMW:
+        case ONNXC_OPT_ADAM: {
+            /* AdamW decays the weights first, decoupled from the gradient. */
+            const float decay = h->kind == ONNXC_OPT_ADAMW ? lr * wd : 0.0f;
+#pragma omp parallel for num_threads(nthreads) schedule(static) if (n > 65536)
+            for (int64_t j = 0; j < n; j++) {
+                if (decay != 0.0f) w[j] -= decay * w[j];
+                m[j] += (g[j] - m[j]) * (1.0f - b1);
+                v[j] += (g[j] * g[j] - v[j]) * (1.0f - b2);
+                w[j] -= alpha * m[j] / (sqrtf(v[j]) + eps);
+            }
+            break;
+        }
+        case ONNXC_OPT_RMSPROP:
+#pragma omp parallel for num_threads(nthreads) schedule(static) if (n > 65536)
+            for (int64_t j = 0; j < n; j++) {
+                m[j] = rho * m[j] + (1.0f - rho) * g[j] * g[j];
+                w[j] -= lr * g[j] / sqrtf(m[j] + eps);
+            }
+            break;
+        case ONNXC_OPT_ADAGRAD:
+#pragma omp parallel for num_threads(nthreads) schedule(static) if (n > 65536)
+            for (int64_t j = 0; j < n; j++) {
+                m[j] += g[j] * g[j];
+                w[j] -= lr * g[j] / sqrtf(m[j] + eps);
+            }
+            break;
+        }
+    }
+}

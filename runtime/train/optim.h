@@ -1,0 +1,39 @@
+/*
+ * Optimizer updates, Keras formulas. Gradients and optimizer state live in
+ * flat buffers laid out like the parameter list (param i at offset[i]);
+ * parameters themselves stay in the model's initializer storage, so each
+ * update loops over segments, every inner loop contiguous and vectorizable.
+ * Element-wise, so results do not depend on the thread count.
+ */
+#ifndef OC_OPTIM_H
+#define OC_OPTIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "onnxc.h"
+
+typedef struct oc_param_set {
+    size_t count;            /* tensors */
+    float **data;            /* [count] parameter storage (the model's) */
+    size_t *offset;          /* [count] start in the flat buffers */
+    size_t *size;            /* [count] elements */
+    size_t total;            /* elements, including alignment padding */
+} oc_param_set;
+
+typedef struct oc_optim_state {
+    onnxc_optimizer hp;
+    uint64_t iterations;     /* steps taken */
+    float *slot1;            /* [total] Adam m, momentum velocity, RMSprop/Adagrad accumulator */
+    float *slot2;            /* [total] Adam v */
+} oc_optim_state;
+
+/* Number of state slots (0, 1 or 2) the optimizer keeps per parameter. */
+int oc_optim_slots(onnxc_optimizer_kind kind);
+onnxc_status oc_optim_init(oc_optim_state *s, const onnxc_optimizer *hp, size_t total, onnxc_error *err);
+void oc_optim_free(oc_optim_state *s);
+
+/* One update of every parameter from grad [total]. */
+void oc_optim_step(oc_optim_state *s, const oc_param_set *p, const float *grad, int nthreads);
+
+#endif

@@ -1,0 +1,163 @@
+#include "train_plan.h"
+
+#include <string.h>
+
+#include "alloc.h"
+
+void oc_train_plan_free(oc_train_plan *tp)
+{
+    oc_plan_free(&tp->fwd);
+    oc_free(tp->grads);
+    oc_aligned_free(tp->grad_arena);
+    oc_free(tp->bsteps);
+    oc_free(tp->dout_pool);
+    oc_free(tp->din_pool);
+    oc_aligned_free(tp->bwork);
+    memset(tp, 0, sizeof *tp);
+}
+
+static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+onnxc_status oc_train_plan_build(oc_train_plan *tp, const onnxc_model *m, const oc_tensor *inputs,
+                                 const oc_train_spec *spec, onnxc_error *err)
+{
+    memset(tp, 0, sizeof *tp);
+    const oc_graph *g = &m->graph;
+    const int nv = g->n_values;
+    uint8_t *keep = oc_malloc((size_t)nv + 1);
+    uint8_t *needs = oc_calloc((size_t)nv + 1, 1);   /* depends on a parameter */
+    uint8_t *reaches = oc_calloc((size_t)nv + 1, 1); /* the loss depends on it */
+    onnxc_status st = ONNXC_OK;
+    if (!keep || !needs || !reaches) {
+        st = oc_fail(err, ONNXC_ERR_NOMEM, "out of memory building the training plan");
+        goto done;
+    }
+    memset(keep, 1, (size_t)nv + 1);
+    oc_plan_options opt = {.nthreads = spec->nthreads, .rng = spec->rng, .variable = spec->variable,
+                           .keep = keep, .training = true};
+    if ((st = oc_plan_build(&tp->fwd, m, inputs, &opt, err)) != ONNXC_OK) goto done;
+    oc_plan *p = &tp->fwd;
+
+    /* Which values carry gradients: forward from parameters, backward from the loss. */
+    for (int v = 0; v < nv; v++) needs[v] = spec->is_param[v];
+    for (int s = 0; s < p->n_steps; s++) {
+        const oc_node *n = p->steps[s].node;
+        bool any = false;
+        for (int k = 0; k < n->n_in && k < 32; k++)
+            if (n->in[k] >= 0 && needs[n->in[k]] && ((n->op->grad_inputs >> k) & 1)) any = true;
+        for (int k = 0; k < n->n_out; k++)
+            if (any && n->out[k] >= 0) needs[n->out[k]] = 1;
+    }
+    if (spec->loss_value >= 0) reaches[spec->loss_value] = 1;
+    for (int s = p->n_steps - 1; s >= 0; s--) {
+        const oc_node *n = p->steps[s].node;
+        bool any = false;
+        for (int k = 0; k < n->n_out; k++)
+            if (n->out[k] >= 0 && reaches[n->out[k]]) any = true;
+        if (!any) continue;
+        for (int k = 0; k < n->n_in && k < 32; k++)
+            if (n->in[k] >= 0 && ((n->op->grad_inputs >> k) & 1)) reaches[n->in[k]] = 1;
+    }
+
+    tp->grads = oc_calloc((size_t)nv + 1, sizeof *tp->grads);
+    size_t total_in = 0, total_out = 0;
+    for (int s = 0; s < p->n_steps; s++) {
+        total_in += (size_t)p->steps[s].ctx.n_in;
+        total_out += (size_t)p->steps[s].ctx.n_out;
+    }
+    tp->bsteps = oc_calloc((size_t)p->n_steps + 1, sizeof *tp->bsteps);
+    tp->din_pool = oc_calloc(total_in + 1, sizeof *tp->din_pool);
+    tp->dout_pool = oc_calloc(total_out + 1, sizeof *tp->dout_pool);
+    if (!tp->grads || !tp->bsteps || !tp->din_pool || !tp->dout_pool) {
+        st = oc_fail(err, ONNXC_ERR_NOMEM, "out of memory building the training plan");
+        goto done;
+    }
+    /* Gradient buffers: parameters use the owner's flat buffer, the rest one arena. */
+    size_t floats = 0;
+    for (int v = 0; v < nv; v++) {
+        if (!needs[v] || !reaches[v]) continue;
+        tp->grads[v] = p->tensors[v];
+        tp->grads[v].data = NULL;
+        if (p->tensors[v].dtype != ONNXC_FLOAT) {
+            st = oc_fail(err, ONNXC_ERR_UNSUPPORTED, "tensor '%s': training needs float32 gradients, it is %s",
+                         g->values[v].name, oc_dtype_name(p->tensors[v].dtype));
+            goto done;
+        }
+        if (!spec->is_param[v]) floats += round16((size_t)oc_shape_numel(&p->tensors[v].shape));
+    }
+    tp->grad_arena_floats = floats;
+    tp->grad_arena = oc_aligned_alloc((floats ? floats : 16) * sizeof(float));
+    if (!tp->grad_arena) {
+        st = oc_fail(err, ONNXC_ERR_NOMEM, "out of memory for %zu gradient values", floats);
+        goto done;
+    }
+    floats = 0;
+    for (int v = 0; v < nv; v++) {
+        if (!needs[v] || !reaches[v]) continue;
+        if (spec->is_param[v]) {
+            tp->grads[v].data = spec->param_grad[v];
+        } else {
+            tp->grads[v].data = tp->grad_arena + floats;
+            floats += round16((size_t)oc_shape_numel(&p->tensors[v].shape));
+        }
+    }
+
+    /* Backward steps, reverse order, only where a gradient flows through. */
+    const oc_tensor **dpool = tp->dout_pool;
+    oc_tensor **ipool = tp->din_pool;
+    for (int s = p->n_steps - 1; s >= 0; s--) {
+        oc_step *fs = &p->steps[s];
+        const oc_node *n = fs->node;
+        bool has_out = false, has_in = false;
+        for (int k = 0; k < n->n_out; k++) {
+            int v = n->out[k];
+            dpool[k] = (v >= 0 && tp->grads[v].data) ? &tp->grads[v] : NULL;
+            if (dpool[k]) has_out = true;
+        }
+        for (int k = 0; k < n->n_in; k++) {
+            int v = n->in[k];
+            ipool[k] = (v >= 0 && k < 32 && ((n->op->grad_inputs >> k) & 1) && tp->grads[v].data)
+                           ? &tp->grads[v] : NULL;
+            if (ipool[k]) has_in = true;
+        }
+        if (!has_out || !has_in) continue;
+        if (!n->op->backward) {
+            st = oc_node_fail(n, err, ONNXC_ERR_UNSUPPORTED,
+                              "onnxc cannot train through %s yet (no backward pass)", n->op_type);
+            goto done;
+        }
+        size_t ws = n->op->backward_workspace ? n->op->backward_workspace(&fs->ctx) : 0;
+        if (ws > tp->bwork_bytes) tp->bwork_bytes = ws;
+        tp->bsteps[tp->n_bsteps++] = (oc_bstep){fs, dpool, ipool};
+        dpool += n->n_out;
+        ipool += n->n_in;
+    }
+    tp->bwork = oc_aligned_alloc(tp->bwork_bytes ? tp->bwork_bytes : 64);
+    if (!tp->bwork) st = oc_fail(err, ONNXC_ERR_NOMEM, "out of memory for backward workspace");
+done:
+    oc_free(keep);
+    oc_free(needs);
+    oc_free(reaches);
+    if (st != ONNXC_OK) oc_train_plan_free(tp);
+    return st;
+}
+
+void oc_train_plan_zero_grads(oc_train_plan *tp)
+{
+    memset(tp->grad_arena, 0, tp->grad_arena_floats * sizeof(float));
+}
+
+onnxc_status oc_train_plan_backward(oc_train_plan *tp, onnxc_error *err)
+{
+    for (int i = 0; i < tp->n_bsteps; i++) {
+        oc_bstep *b = &tp->bsteps[i];
+        /* The forward workspace is gone by now; backward gets its own. */
+        oc_op_ctx ctx = b->fwd->ctx;
+        ctx.workspace = tp->bwork;
+        ctx.workspace_bytes = tp->bwork_bytes;
+        ctx.err = err;
+        onnxc_status st = b->fwd->node->op->backward(&ctx, b->dout, b->din);
+        if (st != ONNXC_OK) return st;
+    }
+    return ONNXC_OK;
+}

@@ -1,0 +1,43 @@
+/* The trainer's internals, shared by trainer.c, fit.c and checkpoint.c. */
+#ifndef OC_TRAINER_H
+#define OC_TRAINER_H
+
+#include "loss.h"
+#include "optim.h"
+#include "train_plan.h"
+
+#define OC_PLAN_CACHE 3
+
+struct onnxc_trainer {
+    onnxc_model *model;
+    onnxc_trainer_options opt;
+    int nthreads;
+    uint64_t rng;                /* Dropout without a seed attribute */
+    int pred_value;              /* graph output 0 */
+    int loss_value;              /* logits when fused, else pred_value */
+    bool from_logits;
+    int64_t classes;             /* pred's trailing size k */
+    uint8_t *variable;           /* [n_values] float initializers */
+    uint8_t *is_param;           /* [n_values] */
+    float **param_grad;          /* [n_values] slot in grad_flat, or NULL */
+    oc_param_set params;
+    int *param_values;           /* [params.count] value index of each */
+    float *grad_flat;            /* [params.total] */
+    oc_optim_state optim;
+    oc_train_plan train[OC_PLAN_CACHE];
+    oc_plan eval[OC_PLAN_CACHE];
+    int64_t train_batch[OC_PLAN_CACHE], eval_batch[OC_PLAN_CACHE]; /* 0: empty slot */
+    int train_next, eval_next;   /* round-robin replacement */
+    /* Per-batch scratch, grown to the largest batch seen. */
+    int64_t scratch_rows;
+    int64_t *labels;             /* [rows] */
+    float *targets;              /* [rows * classes] */
+    double *row_loss;            /* [rows] */
+};
+
+/* Shape x [batch, ...] to the model input (reshaping a sample whose element
+ * count matches, e.g. 28x28 -> 784). */
+onnxc_status oc_trainer_bind_input(const onnxc_trainer *t, const onnxc_tensor *x, oc_tensor *in,
+                                   onnxc_error *err);
+
+#endif

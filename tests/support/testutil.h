@@ -1,0 +1,96 @@
+/*
+ * Plumbing for end-to-end tests: temporary folders, files, folder listings,
+ * running a program (the onnxc CLI, python, node) and capturing its exit
+ * code and output, and a small independent .npy reader/writer.
+ *
+ *     char *dir = tu_tmpdir("roundtrip");
+ *     char *out = tu_path("%s/out.onnx", dir);
+ *     tu_proc p;
+ *     tu_run((const char *[]){ONNXC_CLI, "convert", in, "-o", out, NULL}, 120, &p);
+ *     cr_assert_eq(p.status, 0, "onnxc convert exited %d: %s", p.status, p.err);
+ *     tu_proc_free(&p);
+ *     tu_rmtree(dir);
+ *
+ * Everything returned is malloc'd and owned by the caller. Allocation
+ * failures abort (this is test code; there is nothing sensible to recover).
+ * The .npy code is written from the numpy format description, not shared with
+ * the library, so it can judge the library's own .npy files.
+ */
+#ifndef ONNXC_TEST_TESTUTIL_H
+#define ONNXC_TEST_TESTUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "onnxc.h"
+
+#if defined(__GNUC__)
+#define TU_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define TU_PRINTF(a, b)
+#endif
+
+/* printf into a new string. */
+char *tu_path(const char *fmt, ...) TU_PRINTF(1, 2);
+char *tu_strdup(const char *s);
+
+/* A new empty folder $TMPDIR/onnxc-<tag>-XXXXXX (TMPDIR default /tmp). */
+char *tu_tmpdir(const char *tag);
+/* Remove a folder and everything under it (no symlinks followed). */
+void tu_rmtree(const char *path);
+
+bool tu_exists(const char *path);
+bool tu_is_dir(const char *path);
+/* File size in bytes, or -1 when it cannot be stat'ed. */
+int64_t tu_file_size(const char *path);
+/* Whole file into a new buffer (NUL-terminated beyond *size). */
+bool tu_read_file(const char *path, void **data, size_t *size);
+bool tu_write_file(const char *path, const void *data, size_t size);
+
+/* Entries of `dir` whose names end in `suffix` ("" for all; "." and ".."
+ * never), as full paths sorted by name. *count gets the number. */
+char **tu_list(const char *dir, const char *suffix, size_t *count);
+void tu_list_free(char **list, size_t count);
+
+/* File name without folder and without `suffix` (when it ends in it). */
+char *tu_basename(const char *path, const char *suffix);
+
+/* A program found in $PATH (or an explicit path that is executable). */
+bool tu_have_program(const char *name);
+
+typedef struct tu_proc {
+    int status;   /* exit code; 128 + signal when killed; 127 when exec failed */
+    char *out;    /* everything written to stdout */
+    char *err;    /* everything written to stderr */
+} tu_proc;
+
+/*
+ * Run argv[0] (looked up in $PATH) with argv (NULL-terminated), stdin from
+ * /dev/null, stdout and stderr captured. The child is killed after
+ * `timeout_s` seconds (0: no limit). Returns p->status == 0.
+ */
+bool tu_run(const char *const *argv, unsigned timeout_s, tu_proc *p);
+void tu_proc_free(tu_proc *p);
+/* "onnxc run a.onnx -i x.npy" — the command line for messages. */
+char *tu_argv_str(const char *const *argv);
+
+/*
+ * .npy (format 1.0-3.0, C order) for dtypes float32/64, int8/16/32/64,
+ * uint8/16/32/64 and bool. tu_npy_read fills *out (data malloc'd; free with
+ * free()) or returns false with the reason in `why`.
+ */
+bool tu_npy_read(const char *path, onnxc_tensor *out, char *why, size_t why_size);
+bool tu_npy_write(const char *path, const onnxc_tensor *t);
+
+/* Deterministic random numbers (splitmix64). */
+typedef struct tu_rng {
+    uint64_t state;
+} tu_rng;
+uint64_t tu_rng_next(tu_rng *r);
+/* Uniform in [lo, hi). */
+double tu_rng_uniform(tu_rng *r, double lo, double hi);
+/* FNV-1a hash of a string, for per-model seeds. */
+uint64_t tu_hash(const char *s);
+
+#endif
