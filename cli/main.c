@@ -15,6 +15,9 @@ static const command commands[] = {
     {"check", cmd_check, "validate a model; exit 2 listing every problem"},
     {"convert", cmd_convert, "re-save a model (.onnx, .h5, .keras) as ONNX"},
     {"run", cmd_run, "run a model on .npy or .pb tensors"},
+    {"init", cmd_init, "write a new dense network from a spec (784,64:relu,10:softmax)"},
+    {"train", cmd_train, "train a model on idx or .npy data, Keras fit() style"},
+    {"eval", cmd_eval, "loss, accuracy and confusion matrix of a model on labelled data"},
 };
 
 static void usage(FILE *f)

@@ -1,6 +1,7 @@
 /*
- * oc_keras_to_onnx: Keras file -> flat layer list (keras_config.c) ->
- * weights (keras_weights.c) -> shape checks -> dense_builder.c.
+ * The conversion itself (keras_sandbox.c runs it in a child process):
+ * Keras file -> flat layer list (keras_config.c) -> weights
+ * (keras_weights.c) -> shape checks -> dense_builder.c.
  *
  * File kinds:
  *   HDF5 with @model_config     full model; weights under model_weights/
@@ -8,9 +9,11 @@
  *   HDF5 with layers/ group     Keras 3 *.weights.h5: needs an arch spec
  *   zip (.keras)                config.json + model.weights.h5 (Keras 3 store)
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -206,16 +209,42 @@ static onnxc_status to_builder(const char *file, oc_kmodel *m, oc_db_layer *out,
 /* ------------------------------------------------------------------------ */
 /* Entry                                                                     */
 
-static onnxc_status sniff_file(const char *path, int *kind, onnxc_error *err)
+/* The whole file into memory: parsers then see one consistent snapshot,
+ * and libhdf5 and libzip read from memory, never from the path again. */
+static onnxc_status read_whole(const char *path, uint64_t max, uint8_t **data, size_t *size,
+                               onnxc_error *err)
 {
-    unsigned char head[8];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return oc_fail(err, ONNXC_ERR_IO, "%s: cannot open", path);
-    ssize_t r = read(fd, head, sizeof head);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return oc_fail(err, ONNXC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return oc_fail(err, ONNXC_ERR_IO, "%s: not a regular file", path);
+    }
+    if ((uint64_t)st.st_size > max || (uint64_t)st.st_size > SIZE_MAX - 1) {
+        close(fd);
+        return oc_fail(err, ONNXC_ERR_LIMIT, "%s: %lld bytes exceed max_file_bytes (%llu)", path,
+                       (long long)st.st_size, (unsigned long long)max);
+    }
+    size_t n = (size_t)st.st_size, got = 0;
+    uint8_t *buf = oc_malloc(n ? n : 1);
+    if (!buf) {
+        close(fd);
+        return oc_fail(err, ONNXC_ERR_NOMEM, "%s: out of memory for %zu bytes", path, n);
+    }
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            close(fd);
+            oc_free(buf);
+            return oc_fail(err, ONNXC_ERR_IO, "%s: read failed after %zu of %zu bytes", path, got, n);
+        }
+        got += (size_t)r;
+    }
     close(fd);
-    *kind = oc_keras_sniff(head, r > 0 ? (size_t)r : 0);
-    if (*kind == 0)
-        return oc_fail(err, ONNXC_ERR_PARSE, "%s: not a Keras file (expected an HDF5 or zip signature)", path);
+    *data = buf;
+    *size = n;
     return ONNXC_OK;
 }
 
@@ -284,10 +313,11 @@ static onnxc_status load_h5(oc_h5 *h, const char *path, const char *arch_spec, o
     return legacy ? oc_keras_weights_legacy(h, h->file, "", m, err) : oc_keras_weights_store(h, m, err);
 }
 
-static onnxc_status load_zip(const char *path, const onnxc_limits *limits, oc_kzip *z, oc_h5 *h,
-                             char **label, oc_kmodel *m, onnxc_error *err)
+static onnxc_status load_zip(const char *path, const uint8_t *data, size_t size,
+                             const onnxc_limits *limits, oc_kzip *z, oc_h5 *h, char **label,
+                             oc_kmodel *m, onnxc_error *err)
 {
-    OC_TRY(oc_keras_zip_read(path, limits, z, err));
+    OC_TRY(oc_keras_zip_read(data, size, path, limits, z, err));
     size_t n = strlen(path) + 32;
     if (!(*label = oc_malloc(n))) return oc_fail(err, ONNXC_ERR_NOMEM, "%s: out of memory", path);
     snprintf(*label, n, "%s: config.json", path);
@@ -298,8 +328,8 @@ static onnxc_status load_zip(const char *path, const onnxc_limits *limits, oc_kz
     return oc_keras_weights_store(h, m, err);
 }
 
-onnxc_status oc_keras_to_onnx(const char *path, const char *arch_spec, const onnxc_limits *limits,
-                              void **onnx, size_t *size, onnxc_error *err)
+onnxc_status oc_keras_convert_local(const char *path, const char *arch_spec, const onnxc_limits *limits,
+                                    void **onnx, size_t *size, onnxc_error *err)
 {
     if (!path || !onnx || !size) return oc_fail(err, ONNXC_ERR_ARGUMENT, "oc_keras_to_onnx: NULL argument");
     onnxc_limits lim;
@@ -307,8 +337,14 @@ onnxc_status oc_keras_to_onnx(const char *path, const char *arch_spec, const onn
     else onnxc_limits_default(&lim);
     *onnx = NULL;
     *size = 0;
-    int kind;
-    OC_TRY(sniff_file(path, &kind, err));
+    uint8_t *data = NULL;
+    size_t data_size = 0;
+    OC_TRY(read_whole(path, lim.max_file_bytes, &data, &data_size, err));
+    int kind = oc_keras_sniff(data, data_size);
+    if (kind == 0) {
+        oc_free(data);
+        return oc_fail(err, ONNXC_ERR_PARSE, "%s: not a Keras file (expected an HDF5 or zip signature)", path);
+    }
 
     oc_kmodel m = {.in_rank = -1};
     oc_kzip z = {0};
@@ -318,15 +354,16 @@ onnxc_status oc_keras_to_onnx(const char *path, const char *arch_spec, const onn
     oc_h5_enter();
     onnxc_status st;
     if (kind == 1) {
-        st = oc_h5_open_file(&h, path, &lim, err);
+        st = oc_h5_open_image(&h, data, data_size, path, &lim, err);
         if (st == ONNXC_OK) st = load_h5(&h, path, arch_spec, &m, err);
     } else {
-        st = load_zip(path, &lim, &z, &h, &label, &m, err);
+        st = load_zip(path, data, data_size, &lim, &z, &h, &label, &m, err);
     }
     oc_h5_close(&h);
     oc_h5_leave();
     oc_kzip_free(&z);
     oc_free(label);
+    oc_free(data);
 
     size_t n = 0;
     shape in = {0};

@@ -1,10 +1,10 @@
 /* Safe read-only libhdf5 access for the Keras importer; see keras_hdf5.h. */
+#define _GNU_SOURCE 1                 /* memmem */
 #include "keras_hdf5.h"
 
 #include <math.h>
 #include <pthread.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "alloc.h"
 #include "error.h"
@@ -39,37 +39,12 @@ void oc_h5_leave(void)
     pthread_mutex_unlock(&h5_lock);
 }
 
+void oc_h5_fork_prepare(void) { pthread_mutex_lock(&h5_lock); }
+void oc_h5_fork_parent(void) { pthread_mutex_unlock(&h5_lock); }
+void oc_h5_fork_child(void) { pthread_mutex_init(&h5_lock, NULL); }
+
 /* ------------------------------------------------------------------------ */
 /* Files                                                                     */
-
-onnxc_status oc_h5_open_file(oc_h5 *h, const char *path, const onnxc_limits *limits,
-                             onnxc_error *err)
-{
-    memset(h, 0, sizeof *h);
-    h->file = H5I_INVALID_HID;
-    h->label = path;
-    h->limits = *limits;
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-        return oc_fail(err, ONNXC_ERR_IO, "%s: cannot open: not a readable regular file", path);
-    h->file_size = (uint64_t)st.st_size;
-    if (h->file_size > limits->max_file_bytes)
-        return oc_fail(err, ONNXC_ERR_LIMIT, "%s: %llu bytes exceed max_file_bytes (%llu)", path,
-                       (unsigned long long)h->file_size, (unsigned long long)limits->max_file_bytes);
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl < 0) return oc_fail(err, ONNXC_ERR_NOMEM, "%s: libhdf5 could not create a property list", path);
-    bool ok = H5Pset_fapl_sec2(fapl) >= 0 && H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) >= 0;
-#if H5_VERSION_GE(1, 10, 7)
-    /* Read-only: no lock needed, and locking fails on some file systems. */
-    ok = ok && H5Pset_file_locking(fapl, 0, 1) >= 0;
-#endif
-    if (ok) h->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-    H5Pclose(fapl);
-    if (h->file < 0)
-        return oc_fail(err, ONNXC_ERR_PARSE,
-                       "%s: libhdf5 cannot open it as an HDF5 file (truncated or corrupt?)", path);
-    return ONNXC_OK;
-}
 
 /*
  * File-image callbacks that hand libhdf5 the caller's buffer instead of
@@ -113,6 +88,60 @@ static herr_t img_free(void *ptr, H5FD_file_image_op_t op, void *udata)
 static void *img_udata_copy(void *udata) { return udata; }
 static herr_t img_udata_free(void *udata) { (void)udata; return 0; }
 
+/*
+ * Global heap collections hold every variable-length string (model_config,
+ * layer_names, weight_names from Keras 2.7 on). libhdf5 1.10 trusts their
+ * object sizes when it reads them: a flipped bit sends it past the buffer
+ * or, for a zero-sized free-space object, round an endless loop. Walk every
+ * collection ("GCOL", version 1) the way H5HG's decoder does and refuse the
+ * file unless each object ends inside its collection.
+ */
+static uint64_t get_le(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+/* Size of lengths from the superblock (at 0, 512, 1024, ...), or 0. */
+static int superblock_lengths(const uint8_t *img, size_t size)
+{
+    for (size_t at = 0; at + 16 <= size; at = at ? at * 2 : 512) {
+        if (memcmp(img + at, "\x89HDF\r\n\x1a\n", 8) != 0) continue;
+        int v = img[at + 8], len = v <= 1 ? img[at + 14] : img[at + 10];
+        return len == 2 || len == 4 || len == 8 || len == 16 ? len : 0;
+    }
+    return 0;
+}
+
+static onnxc_status scan_heaps(const uint8_t *img, size_t size, const char *label, onnxc_error *err)
+{
+    int L = superblock_lengths(img, size);
+    if (!L) return oc_fail(err, ONNXC_ERR_PARSE, "%s: no usable HDF5 superblock", label);
+    int lw = L > 8 ? 8 : L;                          /* bytes we decode of each length */
+    size_t hdr = (8 + (size_t)L + 7) & ~(size_t)7, objhdr = 8 + (size_t)L;
+    for (const uint8_t *p = img; (p = memmem(p, size - (size_t)(p - img), "GCOL\x01", 5)); p++) {
+        size_t off = (size_t)(p - img);
+        if (size - off < hdr) break;
+        uint64_t csize = get_le(p + 8, lw);
+        if (csize < hdr || csize > size - off) continue;  /* libhdf5 rejects these itself */
+        const uint8_t *q = p + hdr, *end = p + csize;
+        while (q < end) {
+            if ((size_t)(end - q) < objhdr) break;        /* tail free space */
+            unsigned idx = (unsigned)get_le(q, 2);
+            uint64_t osize = get_le(q + 8, lw);
+            uint64_t need = idx > 0 ? objhdr + ((osize + 7) & ~(uint64_t)7) : osize;
+            if (osize > csize || need < objhdr || need > (uint64_t)(end - q))
+                return oc_fail(err, ONNXC_ERR_PARSE,
+                               "%s: corrupt global heap at byte %zu: object %u of %llu bytes does not fit its "
+                               "%llu-byte collection; refused", label, off, idx, (unsigned long long)osize,
+                               (unsigned long long)csize);
+            q += need;
+        }
+    }
+    return ONNXC_OK;
+}
+
 onnxc_status oc_h5_open_image(oc_h5 *h, void *image, size_t size, const char *label,
                               const onnxc_limits *limits, onnxc_error *err)
 {
@@ -125,6 +154,10 @@ onnxc_status oc_h5_open_image(oc_h5 *h, void *image, size_t size, const char *la
     h->image_size = size;
     if (size < 8 || memcmp(image, "\x89HDF\r\n\x1a\n", 8) != 0)
         return oc_fail(err, ONNXC_ERR_PARSE, "%s: not an HDF5 file (no HDF5 signature)", label);
+    if (size > limits->max_file_bytes)
+        return oc_fail(err, ONNXC_ERR_LIMIT, "%s: %zu bytes exceed max_file_bytes (%llu)", label, size,
+                       (unsigned long long)limits->max_file_bytes);
+    OC_TRY(scan_heaps(image, size, label, err));
     H5FD_file_image_callbacks_t cb = {img_malloc, img_memcpy, img_realloc, img_free,
                                       img_udata_copy, img_udata_free, h};
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);

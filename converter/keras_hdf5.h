@@ -8,6 +8,10 @@
  * before anything is allocated. Every libhdf5 return value is checked, so
  * truncated or corrupted files end in an error, not a crash.
  *
+ * libhdf5 1.10 is still not memory-safe on every corrupted file (it trusts
+ * some lengths it reads), which is why keras_sandbox.c runs all of this in a
+ * child process.
+ *
  * libhdf5 is not thread-safe and prints errors by default: callers hold
  * oc_h5_enter() / oc_h5_leave() around all use (a process-wide lock that
  * also silences the library's automatic error printing).
@@ -34,12 +38,15 @@ typedef struct oc_h5 {
 
 void oc_h5_enter(void);
 void oc_h5_leave(void);
+/* Around fork(): the parent holds the lock so no thread is inside libhdf5
+ * while the process is copied; the child gets a fresh lock. */
+void oc_h5_fork_prepare(void);
+void oc_h5_fork_parent(void);
+void oc_h5_fork_child(void);
 
-/* Open `path` read-only (sec2 driver, no file locking). */
-onnxc_status oc_h5_open_file(oc_h5 *h, const char *path, const onnxc_limits *limits,
-                             onnxc_error *err);
-/* Open an in-memory image read-only without copying it; `image` must stay
- * alive until oc_h5_close. `label` names it in messages. */
+/* Open an in-memory file image read-only without copying it; `image` must
+ * stay alive until oc_h5_close. `label` names it in messages. Checks the
+ * global heaps first (see scan_heaps in keras_hdf5.c). */
 onnxc_status oc_h5_open_image(oc_h5 *h, void *image, size_t size, const char *label,
                               const onnxc_limits *limits, onnxc_error *err);
 /* Close the file and any handle still open in it. Safe on a closed one. */

@@ -5,7 +5,8 @@
  *   keras_hdf5.c     safe libhdf5 access: no links to other files, limits
  *   keras_weights.c  find each layer's weights in the three file layouts
  *   keras_zip.c      .keras zip entries into memory
- *   keras_convert.c  oc_keras_to_onnx: the steps above, shapes, the builder
+ *   keras_convert.c  the steps above, shapes, the builder (in this process)
+ *   keras_sandbox.c  oc_keras_to_onnx: keras_convert.c in a child process
  *
  * A model is flattened to its leaf layers in execution order: nested
  * Sequential / functional models are inlined, functional models must form a
@@ -119,6 +120,12 @@ bool oc_keras_shape(struct json_object *arr, int *rank, int64_t *dims);
  * spec, for weights-only files. */
 onnxc_status oc_keras_model_from_spec(const char *spec, oc_kmodel *out, onnxc_error *err);
 
+/* keras_convert.c: the whole conversion in this process (what
+ * oc_keras_to_onnx runs in a child process; see keras_sandbox.c). Same
+ * contract as oc_keras_to_onnx. */
+onnxc_status oc_keras_convert_local(const char *path, const char *arch_spec, const onnxc_limits *limits,
+                                    void **onnx, size_t *size, onnxc_error *err);
+
 /* keras_zip.c: the parts of a Keras 3 .keras zip that onnxc reads. */
 typedef struct oc_kzip {
     char *config;                     /* config.json, NUL-terminated */
@@ -131,8 +138,8 @@ typedef struct oc_kzip {
  * unsafe entry names ("..", absolute), duplicate or encrypted entries,
  * sizes past the limits and entries whose data does not match their
  * recorded size or CRC. */
-onnxc_status oc_keras_zip_read(const char *path, const onnxc_limits *limits, oc_kzip *out,
-                               onnxc_error *err);
+onnxc_status oc_keras_zip_read(const void *data, size_t size, const char *path,
+                               const onnxc_limits *limits, oc_kzip *out, onnxc_error *err);
 void oc_kzip_free(oc_kzip *z);
 
 /* Strict UTF-8 check (no overlongs, surrogates or code points past

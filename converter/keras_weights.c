@@ -94,7 +94,7 @@ static void split_name(const char *w, char *layer, size_t ls, char *var, size_t 
     }
 }
 
-static onnxc_status read_weight(oc_h5 *h, hid_t root, const char *root_path, const wgroup *g,
+static onnxc_status read_weight(oc_h5 *h, const char *root_path, const wgroup *g,
                                 size_t k, oc_kweight *w, onnxc_error *err)
 {
     char rel[PATH_SIZE], shown[PATH_SIZE];
@@ -102,7 +102,9 @@ static onnxc_status read_weight(oc_h5 *h, hid_t root, const char *root_path, con
     int b = snprintf(shown, sizeof shown, "%s%s%s", root_path, root_path[0] ? "/" : "", rel);
     if (a < 0 || b < 0 || (size_t)a >= sizeof rel || (size_t)b >= sizeof shown)
         return oc_fail(err, ONNXC_ERR_LIMIT, "%s: weight path '%.200s...' is too long", h->label, rel);
-    return oc_h5_read_floats(h, root, rel, shown, w, err);
+    /* Opened from the file root by the full path, so that every message
+     * (links, storage, shapes) names the whole path. */
+    return oc_h5_read_floats(h, h->file, shown, shown, w, err);
 }
 
 static void list_weights(const wgroup *g, const size_t *cand, size_t nc, char *buf, size_t size)
@@ -118,7 +120,7 @@ static void list_weights(const wgroup *g, const size_t *cand, size_t nc, char *b
 }
 
 /* Assign the group's weights to leaf l by layer and variable name. */
-static onnxc_status match_leaf(oc_h5 *h, hid_t root, const char *root_path, wgroup *g,
+static onnxc_status match_leaf(oc_h5 *h, const char *root_path, wgroup *g,
                                oc_klayer *l, onnxc_error *err)
 {
     size_t *cand = oc_malloc((g->n ? g->n : 1) * sizeof *cand);
@@ -165,7 +167,7 @@ static onnxc_status match_leaf(oc_h5 *h, hid_t root, const char *root_path, wgro
     }
     for (int r = 0; st == ONNXC_OK && r < l->n_weights; r++) {
         g->used[pick[r]] = true;
-        st = read_weight(h, root, root_path, g, pick[r], &l->w[r], err);
+        st = read_weight(h, root_path, g, pick[r], &l->w[r], err);
     }
     oc_free(cand);
     return st;
@@ -194,9 +196,13 @@ static onnxc_status load_groups(oc_h5 *h, hid_t root, const char *root_path, wgr
     for (size_t i = 0; i < n && st == ONNXC_OK; i++) {
         hid_t grp;
         char shown[PATH_SIZE];
-        snprintf(shown, sizeof shown, "%s%s%s", root_path, root_path[0] ? "/" : "", g[i].name);
+        int len = snprintf(shown, sizeof shown, "%s%s%s", root_path, root_path[0] ? "/" : "", g[i].name);
+        if (len < 0 || (size_t)len >= sizeof shown) {
+            st = oc_fail(err, ONNXC_ERR_LIMIT, "%s: layer name '%.200s...' is too long", h->label, g[i].name);
+            break;
+        }
         bool missing;
-        st = oc_h5_open(h, root, g[i].name, &grp, &missing, err);
+        st = oc_h5_open(h, h->file, shown, &grp, &missing, err);
         if (st != ONNXC_OK) break;
         if (missing) {
             st = oc_fail(err, ONNXC_ERR_MODEL, "%s: @layer_names lists '%s' but there is no group '%s'",
@@ -220,7 +226,7 @@ static onnxc_status load_groups(oc_h5 *h, hid_t root, const char *root_path, wgr
 
 /* Weights of a model from --arch: Dense layers take, in file order, a
  * rank-2 kernel and, when the next weight is a [units] vector, a bias. */
-static onnxc_status assign_by_order(oc_h5 *h, hid_t root, const char *root_path, wgroup *g,
+static onnxc_status assign_by_order(oc_h5 *h, const char *root_path, wgroup *g,
                                     size_t ng, oc_kmodel *m, onnxc_error *err)
 {
     size_t total = 0;
@@ -230,7 +236,7 @@ static onnxc_status assign_by_order(oc_h5 *h, hid_t root, const char *root_path,
     onnxc_status st = ONNXC_OK;
     size_t k = 0;
     for (size_t i = 0; i < ng && st == ONNXC_OK; i++)
-        for (size_t j = 0; j < g[i].n && st == ONNXC_OK; j++) st = read_weight(h, root, root_path, &g[i], j, &all[k++], err);
+        for (size_t j = 0; j < g[i].n && st == ONNXC_OK; j++) st = read_weight(h, root_path, &g[i], j, &all[k++], err);
     size_t pos = 0;
     for (size_t li = 0; li < m->n_layers && st == ONNXC_OK; li++) {
         oc_klayer *l = &m->layers[li];
@@ -271,7 +277,7 @@ onnxc_status oc_keras_weights_legacy(oc_h5 *h, hid_t root, const char *root_path
     OC_TRY(load_groups(h, root, root_path, &g, &ng, err));
     onnxc_status st = ONNXC_OK;
     if (m->from_spec) {
-        st = assign_by_order(h, root, root_path, g, ng, m, err);
+        st = assign_by_order(h, root_path, g, ng, m, err);
     } else {
         for (size_t i = 0; i < m->n_layers && st == ONNXC_OK; i++) {
             oc_klayer *l = &m->layers[i];
@@ -285,7 +291,7 @@ onnxc_status oc_keras_weights_legacy(oc_h5 *h, hid_t root, const char *root_path
                 break;
             }
             grp->touched = true;
-            st = match_leaf(h, root, root_path, grp, l, err);
+            st = match_leaf(h, root_path, grp, l, err);
         }
         for (size_t k = 0; k < ng && st == ONNXC_OK; k++)
             for (size_t j = 0; j < g[k].n && st == ONNXC_OK; j++)

@@ -1,7 +1,8 @@
 /*
  * Keras 3 .keras files: a zip of metadata.json, config.json and
  * model.weights.h5 (Keras writes them stored or deflated). Only the two
- * entries onnxc needs are read, into memory; nothing is extracted to disk.
+ * entries onnxc needs are read from the archive's bytes in memory into
+ * memory; nothing is extracted to disk.
  */
 #include <string.h>
 #include <zip.h>
@@ -114,20 +115,22 @@ static onnxc_status check_entries(zip_t *z, const char *path, onnxc_error *err)
     return ONNXC_OK;
 }
 
-onnxc_status oc_keras_zip_read(const char *path, const onnxc_limits *limits, oc_kzip *out,
-                               onnxc_error *err)
+onnxc_status oc_keras_zip_read(const void *data, size_t size, const char *path,
+                               const onnxc_limits *limits, oc_kzip *out, onnxc_error *err)
 {
     memset(out, 0, sizeof *out);
-    int code = 0;
-    zip_t *z = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &code);
+    zip_error_t ze;
+    zip_error_init(&ze);
+    zip_source_t *src = zip_source_buffer_create(data, size, 0, &ze);
+    zip_t *z = src ? zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze) : NULL;
     if (!z) {
-        zip_error_t ze;
-        zip_error_init_with_code(&ze, code);
-        onnxc_status s = oc_fail(err, code == ZIP_ER_OPEN || code == ZIP_ER_NOENT ? ONNXC_ERR_IO : ONNXC_ERR_PARSE,
-                                 "%s: not a readable zip archive: %s", path, zip_error_strerror(&ze));
+        onnxc_status s = oc_fail(err, ONNXC_ERR_PARSE, "%s: not a readable zip archive: %s", path,
+                                 zip_error_strerror(&ze));
         zip_error_fini(&ze);
+        if (src) zip_source_free(src);
         return s;
     }
+    zip_error_fini(&ze);
     void *cfg = NULL;
     onnxc_status s = check_entries(z, path, err);
     if (s == ONNXC_OK) s = read_entry(z, path, "config.json", MAX_CONFIG_BYTES, &cfg, &out->config_len, err);
@@ -136,7 +139,7 @@ onnxc_status oc_keras_zip_read(const char *path, const onnxc_limits *limits, oc_
         s = read_entry(z, path, "model.weights.h5", limits->max_file_bytes, &out->weights,
                        &out->weights_len, err);
     }
-    zip_discard(z);                                    /* read-only: nothing to write back */
+    zip_discard(z);                                    /* also frees src; nothing to write back */
     if (s != ONNXC_OK) oc_kzip_free(out);
     return s;
 }

@@ -283,6 +283,14 @@ onnxc_status onnxc_model_node(const onnxc_model *model, size_t index, onnxc_node
  */
 onnxc_status onnxc_model_check(const onnxc_model *model, onnxc_error *err);
 
+/*
+ * The index-th initializer (weights and constants, in file order) as a view:
+ * name, dtype, dims and data point into the model and stay valid until it is
+ * freed. Writing through data changes the weights that run, train and save.
+ */
+size_t onnxc_model_initializer_count(const onnxc_model *model);
+onnxc_status onnxc_model_initializer(const onnxc_model *model, size_t index, onnxc_tensor *view);
+
 /* Floating-point initializer elements (the parameters, as Keras counts
  * them) and the bytes of all initializers. */
 void onnxc_model_param_totals(const onnxc_model *model, uint64_t *count, uint64_t *bytes);
@@ -415,6 +423,10 @@ typedef struct onnxc_trainer_options {
     onnxc_optimizer optimizer;   /* kind and hyper-parameters */
     int threads;                 /* 0: OpenMP default */
     uint64_t seed;               /* Dropout and shuffling */
+    /* The model's output holds logits (a final linear layer), as Keras's
+     * from_logits=True. Without it, a final Softmax/Sigmoid is still trained
+     * from its logits, and any other output is taken as probabilities. */
+    bool from_logits;
 } onnxc_trainer_options;
 
 /* Keras defaults: sparse categorical cross-entropy, Adam, seed 1. */

@@ -115,6 +115,22 @@ int64_t oc_bcast_iter_next(oc_bcast_iter *it, int64_t *out_off);
  */
 int64_t oc_bcast_iter_block(oc_bcast_iter *it, int64_t *out_off, int64_t *rows);
 
+/*
+ * Gradient of a broadcast operand ("reduce to input shape"):
+ *
+ *     dst += alpha * sum of src over the dims along which dst was broadcast
+ *
+ * dst's shape must broadcast to src's (dst: the operand, src: a gradient
+ * of the broadcast result); both have dtype float or double, the same one.
+ * Sums run in double and in a fixed order per dst element, and threads split
+ * only the dst elements, so the result is bit-identical for any nthreads.
+ * Equal element counts mean no dim is reduced: a plain dst += alpha * src.
+ * The bias case [N,K] -> [K] sums column blocks row by row (contiguous,
+ * vectorized); [N,K] -> [N,1] sums contiguous rows with 8 partial sums.
+ * Never allocates (scratch is on the stack).
+ */
+void oc_bcast_reduce_add(oc_tensor *dst, const oc_tensor *src, double alpha, int nthreads);
+
 /* Split [0, n) into `parts` near-equal ranges; range i is [*lo, *hi). */
 static inline void oc_split_range(int64_t n, int parts, int i, int64_t *lo, int64_t *hi)
 {

@@ -46,6 +46,8 @@ typedef struct oc_node {
     int *in;                          /* [n_in] value index, -1: omitted optional */
     int *out;                         /* [n_out] value index, -1: omitted optional */
     void *params;                     /* op-specific, set by op->init, oc_free'd */
+    const struct oc_graph *graph;     /* the graph holding the node (ops that
+                                         look beyond their inputs: Gradient) */
 } oc_node;
 
 typedef struct oc_graph {

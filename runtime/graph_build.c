@@ -175,6 +175,7 @@ static onnxc_status add_nodes(onnxc_model *m, oc_node *file_nodes, onnxc_error *
         const Onnx__NodeProto *np = gp->node[i];
         oc_node *n = &file_nodes[i];
         n->proto = np;
+        n->graph = g;
         n->name = np->name ? np->name : "";
         n->op_type = np->op_type ? np->op_type : "";
         n->domain = (np->domain && strcmp(np->domain, "ai.onnx")) ? np->domain : "";

@@ -232,3 +232,24 @@ onnxc_status onnxc_model_check(const onnxc_model *m, onnxc_error *err)
     if (st != ONNXC_OK) oc_prefix(err, "%s", m->label);
     return st;
 }
+
+size_t onnxc_model_initializer_count(const onnxc_model *m)
+{
+    return m && m->proto->graph ? m->proto->graph->n_initializer : 0;
+}
+
+onnxc_status onnxc_model_initializer(const onnxc_model *m, size_t index, onnxc_tensor *view)
+{
+    if (!m || !view || index >= onnxc_model_initializer_count(m)) return ONNXC_ERR_ARGUMENT;
+    int v = oc_graph_find(&m->graph, m->proto->graph->initializer[index]->name);
+    if (v < 0) return ONNXC_ERR_ARGUMENT;
+    const oc_tensor *t = &m->graph.values[v].init;
+    memset(view, 0, sizeof *view);
+    view->name = m->graph.values[v].name;
+    view->dtype = t->dtype;
+    view->rank = t->shape.rank;
+    memcpy(view->dims, t->shape.dims, sizeof view->dims);
+    view->data = t->data;
+    oc_shape_bytes(&t->shape, t->dtype, &view->capacity);
+    return ONNXC_OK;
+}

@@ -21,7 +21,8 @@
  *                                 consumers accumulate into one buffer, and a
  *                                 separate step zeroes them. Scratch comes
  *                                 from ctx->workspace, sized by
- *                                 backward_workspace (max of it and infer's).
+ *                                 backward_workspace alone (the forward
+ *                                 workspace is gone by then).
  *
  * Training mode: ctx->training is true when a trainer runs the graph
  * (Keras fit semantics: Dropout drops, BatchNormalization uses batch

@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "node_builder.h"
@@ -267,6 +268,22 @@ Test(identity, copies_doubles)
     assert_shape(&y, 1, (int64_t[]){3});
     cr_assert(memcmp(y.data, v, sizeof v) == 0);
     nb_free(b);
+}
+
+Test(identity, large_copy_split_across_threads)
+{
+    /* 3 MiB: above the size where the copy is split into per-thread chunks. */
+    size_t n = (size_t)3 << 20;
+    uint8_t *v = malloc(n);
+    cr_assert_not_null(v);
+    for (size_t i = 0; i < n; i++) v[i] = (uint8_t)(i * 7u + (i >> 12));
+    oc_tensor x = nb_tensor(ONNXC_UINT8, 1, (int64_t[]){(int64_t)n}, v), y;
+    nb_node *b = nb_new("Identity", "", 13, 1, 1);
+    b->nthreads = 3;
+    eval_ok(b, (const oc_tensor *[]){&x}, (oc_tensor *[]){&y});
+    cr_assert(memcmp(y.data, v, n) == 0);
+    nb_free(b);
+    free(v);
 }
 
 /* ---- Transpose ---------------------------------------------------------- */

@@ -14,6 +14,15 @@
  *
  * Implemented dtypes: float, double, int8..int64, uint8..uint64; Equal also
  * bool. float16/bfloat16 are refused in infer.
+ *
+ * Backward (float, double; comparisons have none): with dC the upstream
+ * gradient, over C's shape,
+ *   Add dA = dC,     dB = dC           Mul dA = dC*B,  dB = dC*A
+ *   Sub dA = dC,     dB = -dC          Div dA = dC/B,  dB = -(dC/B)*(A/B)
+ * (A/B² written so that B² cannot overflow), each then summed back to the
+ * operand's shape over its broadcast dims by oc_bcast_reduce_add. Mul/Div
+ * form the term in the workspace ([C's shape]) only when the operand is
+ * broadcast; otherwise they add it straight into the gradient.
  */
 #include "elementwise.h"
 
@@ -21,7 +30,11 @@
 
 #include "../attr.h"
 
-typedef enum bin_kind { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_EQ, BIN_GT, BIN_LT, BIN_COUNT } bin_kind;
+typedef enum bin_kind {
+    BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, /* output T */
+    BIN_EQ, BIN_GT, BIN_LT,             /* output bool */
+    BIN_COUNT
+} bin_kind;
 
 /* A block of `rows` rows of n elements: row r reads a from a + r*ra and b
  * from b + r*rb, writes y + r*n; along a row a steps by sa and b by sb, each
@@ -167,7 +180,8 @@ static onnxc_status check_divisor(const oc_op_ctx *ctx)
         if (memcmp((const char *)b->data + (size_t)i * es, zero, es) == 0) {
             char sb[128];
             return oc_node_fail(ctx->node, ctx->err, ONNXC_ERR_RUNTIME,
-                                "integer division by zero: input 1 '%s' %s element %lld is 0",
+                                "integer division by zero: input 1 '%s' (shape %s) is 0 at "
+                                "element %lld",
                                 oc_ew_input_name(ctx->node, 1),
                                 oc_shape_str(&b->shape, sb, sizeof sb), (long long)i);
         }
@@ -179,7 +193,8 @@ static onnxc_status bin_run(oc_op_ctx *ctx, bin_kind kind)
 {
     const oc_tensor *a = ctx->in[0], *b = ctx->in[1];
     oc_tensor *y = ctx->out[0];
-    if (kind == BIN_DIV) OC_TRY(check_divisor(ctx));
+    /* An empty output divides nothing, whatever B holds. */
+    if (kind == BIN_DIV && oc_tensor_numel(y) > 0) OC_TRY(check_divisor(ctx));
     bin_row_fn fn = row_for(kind, a->dtype);
     oc_bcast bc;
     oc_bcast_init(&bc, &y->shape, 2, (const oc_shape *[]){&a->shape, &b->shape});
@@ -201,23 +216,152 @@ static onnxc_status bin_run(oc_op_ctx *ctx, bin_kind kind)
     return ONNXC_OK;
 }
 
-#define BIN_OP(VAR, NAME, KIND, ...)                                                       \
+/* ------------------------------------------------------------------------ */
+/* Backward                                                                 */
+
+/* Gradient term of one operand over a segment of n elements of C: dy steps
+ * by 1, a and b by sa and sb (0 or 1); g[i] += term (acc) or g[i] = term. */
+typedef void (*bin_grad_fn)(void *g, bool acc, const void *dy, const void *a, int64_t sa,
+                            const void *b, int64_t sb, int64_t n);
+
+#define BIN_GRAD(NAME, T, EXPR)                                                            \
+    static void NAME(void *gv, bool acc, const void *dyv, const void *av, int64_t sa,      \
+                     const void *bv, int64_t sb, int64_t n)                                \
+    {                                                                                      \
+        T *restrict g = gv;                                                                \
+        const T *restrict dy = dyv, *restrict a = av, *restrict b = bv;                    \
+        if (acc) {                                                                         \
+            for (int64_t i = 0; i < n; i++) {                                              \
+                const T d = dy[i], x = a[i * sa], z = b[i * sb];                           \
+                (void)x;                                                                   \
+                (void)z;                                                                   \
+                g[i] += (EXPR);                                                            \
+            }                                                                              \
+        } else {                                                                           \
+            for (int64_t i = 0; i < n; i++) {                                              \
+                const T d = dy[i], x = a[i * sa], z = b[i * sb];                           \
+                (void)x;                                                                   \
+                (void)z;                                                                   \
+                g[i] = (EXPR);                                                             \
+            }                                                                              \
+        }                                                                                  \
+    }
+#define DEF_BIN_GRADS(S, T)                                                                \
+    BIN_GRAD(mul_da_##S, T, d * z)                                                         \
+    BIN_GRAD(mul_db_##S, T, d * x)                                                         \
+    BIN_GRAD(div_da_##S, T, d / z)                                                         \
+    BIN_GRAD(div_db_##S, T, -(d / z) * (x / z))
+DEF_BIN_GRADS(f32, float)
+DEF_BIN_GRADS(f64, double)
+
+/* [Mul, Div][operand][float, double] */
+static const bin_grad_fn grad_table[2][2][2] = {
+    {{mul_da_f32, mul_da_f64}, {mul_db_f32, mul_db_f64}},
+    {{div_da_f32, div_da_f64}, {div_db_f32, div_db_f64}},
+};
+
+/* Does operand k's gradient need summing over broadcast dims? */
+static bool bin_broadcast(const oc_op_ctx *ctx, int k)
+{
+    return oc_tensor_numel(ctx->in[k]) != oc_tensor_numel(ctx->out[0]);
+}
+
+static size_t bin_backward_workspace(const oc_op_ctx *ctx)
+{
+    /* One term of C's shape at a time, for a broadcast operand. */
+    if (!bin_broadcast(ctx, 0) && !bin_broadcast(ctx, 1)) return 0;
+    return (size_t)oc_tensor_numel(ctx->out[0]) * oc_dtype_size(ctx->out[0]->dtype);
+}
+
+/* Mul/Div: operand k's term over C, into din[k] or into the workspace and
+ * then reduced into din[k]. */
+static onnxc_status bin_grad_term(oc_op_ctx *ctx, const oc_tensor *dy, oc_tensor *dx, int k,
+                                  bin_kind kind)
+{
+    const oc_tensor *a = ctx->in[0], *b = ctx->in[1];
+    bool f64 = a->dtype == ONNXC_DOUBLE, reduce = bin_broadcast(ctx, k);
+    bin_grad_fn fn = grad_table[kind == BIN_DIV][k][f64];
+    size_t es = oc_dtype_size(a->dtype);
+    oc_tensor tmp = *dy;                      /* [C's shape], the term */
+    if (reduce) {
+        if (ctx->workspace_bytes < (size_t)oc_tensor_numel(dy) * es)
+            return oc_node_fail(ctx->node, ctx->err, ONNXC_ERR_RUNTIME,
+                                "backward workspace: expected %zu bytes, got %zu",
+                                (size_t)oc_tensor_numel(dy) * es, ctx->workspace_bytes);
+        tmp.data = ctx->workspace;
+    }
+    char *pg = reduce ? tmp.data : dx->data;
+    const char *pa = a->data, *pb = b->data, *pd = dy->data;
+    oc_bcast bc;
+    oc_bcast_init(&bc, &dy->shape, 2, (const oc_shape *[]){&a->shape, &b->shape});
+    int parts = oc_ew_parts(bc.numel, ctx->nthreads);
+    /* Each chunk owns a range of C's elements (and so of g's). */
+    OC_EW_PARALLEL_FOR(parts)
+    for (int c = 0; c < parts; c++) {
+        int64_t lo, hi, o, len;
+        oc_split_range(bc.numel, parts, c, &lo, &hi);
+        oc_bcast_iter it;
+        oc_bcast_iter_begin(&it, &bc, lo, hi);
+        while ((len = oc_bcast_iter_next(&it, &o)) > 0)
+            fn(pg + (size_t)o * es, !reduce, pd + (size_t)o * es, pa + (size_t)it.seg[0] * es,
+               bc.inner[0], pb + (size_t)it.seg[1] * es, bc.inner[1], len);
+    }
+    if (reduce) oc_bcast_reduce_add(dx, &tmp, 1.0, ctx->nthreads);
+    return ONNXC_OK;
+}
+
+static onnxc_status bin_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,
+                                 oc_tensor *const *din, bin_kind kind)
+{
+    const oc_tensor *dy = dout[0];
+    if (!dy || oc_tensor_numel(dy) == 0) return ONNXC_OK;
+    for (int k = 0; k < 2; k++) {
+        if (!din[k]) continue;
+        if (!oc_dtype_is_float(ctx->in[k]->dtype)) return oc_ew_bad_grad_dtype(ctx, k);
+        if (kind == BIN_ADD || kind == BIN_SUB)
+            oc_bcast_reduce_add(din[k], dy, kind == BIN_SUB && k == 1 ? -1.0 : 1.0,
+                                ctx->nthreads);
+        else
+            OC_TRY(bin_grad_term(ctx, dy, din[k], k, kind));
+    }
+    return ONNXC_OK;
+}
+
+/* BIN_OP: no gradient (comparisons); BIN_OP_GRAD: differentiable in A and B. */
+#define BIN_OP_FNS(VAR, KIND)                                                              \
     static onnxc_status VAR##_infer(oc_op_ctx *ctx, size_t *ws)                            \
     {                                                                                      \
         *ws = 0;                                                                           \
         return bin_infer(ctx, KIND);                                                       \
     }                                                                                      \
-    static onnxc_status VAR##_run(oc_op_ctx *ctx) { return bin_run(ctx, KIND); }           \
+    static onnxc_status VAR##_run(oc_op_ctx *ctx) { return bin_run(ctx, KIND); }
+#define BIN_OP(VAR, NAME, KIND, ...)                                                       \
+    BIN_OP_FNS(VAR, KIND)                                                                  \
     const oc_op_def oc_op_##VAR = {                                                        \
         .name = NAME, .domain = "", .versions = {__VA_ARGS__},                             \
         .min_inputs = 2, .max_inputs = 2, .min_outputs = 1, .max_outputs = 1,              \
         .init = bin_init, .infer = VAR##_infer, .run = VAR##_run,                          \
     };
+#define BIN_OP_GRAD(VAR, NAME, KIND, ...)                                                  \
+    BIN_OP_FNS(VAR, KIND)                                                                  \
+    static onnxc_status VAR##_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,       \
+                                       oc_tensor *const *din)                              \
+    {                                                                                      \
+        return bin_backward(ctx, dout, din, KIND);                                         \
+    }                                                                                      \
+    const oc_op_def oc_op_##VAR = {                                                        \
+        .name = NAME, .domain = "", .versions = {__VA_ARGS__},                             \
+        .min_inputs = 2, .max_inputs = 2, .min_outputs = 1, .max_outputs = 1,              \
+        .init = bin_init, .infer = VAR##_infer, .run = VAR##_run,                          \
+        .grad_inputs = 3u, .backward = VAR##_backward,                                     \
+        .backward_workspace = (KIND == BIN_MUL || KIND == BIN_DIV) ? bin_backward_workspace \
+                                                                   : NULL,                 \
+    };
 
-BIN_OP(add, "Add", BIN_ADD, 1, 6, 7, 13, 14)
-BIN_OP(sub, "Sub", BIN_SUB, 1, 6, 7, 13, 14)
-BIN_OP(mul, "Mul", BIN_MUL, 1, 6, 7, 13, 14)
-BIN_OP(div, "Div", BIN_DIV, 1, 6, 7, 13, 14)
+BIN_OP_GRAD(add, "Add", BIN_ADD, 1, 6, 7, 13, 14)
+BIN_OP_GRAD(sub, "Sub", BIN_SUB, 1, 6, 7, 13, 14)
+BIN_OP_GRAD(mul, "Mul", BIN_MUL, 1, 6, 7, 13, 14)
+BIN_OP_GRAD(div, "Div", BIN_DIV, 1, 6, 7, 13, 14)
 BIN_OP(equal, "Equal", BIN_EQ, 1, 7, 11, 13)
 BIN_OP(greater, "Greater", BIN_GT, 1, 7, 9, 13)
 BIN_OP(less, "Less", BIN_LT, 1, 7, 9, 13)

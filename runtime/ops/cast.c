@@ -16,6 +16,13 @@
  * Implemented dtypes (both sides): float, double, int8, int16, int32, int64,
  * uint8, uint16, uint32, uint64, bool. Others (string, float16, bfloat16,
  * complex) are refused with ONNXC_ERR_UNSUPPORTED.
+ *
+ * Backward: between float types (float <-> double, or to the same type) the
+ * gradient passes through, converted to the input's dtype. A cast to or
+ * from an integer or bool type has no gradient: backward adds nothing.
+ * grad_inputs is a per-op constant, so it keeps input 0's bit set for the
+ * float case; integer tensors never get gradient buffers, so nothing
+ * arrives there in practice.
  */
 #include "elementwise.h"
 
@@ -169,8 +176,42 @@ static onnxc_status cast_run(oc_op_ctx *ctx)
     return ONNXC_OK;
 }
 
+/* dx[i] += (dx's type) dy[i], for float/double on either side. */
+#define CAST_GRAD(NAME, TX, TY)                                                            \
+    static void NAME(void *dxv, const void *dyv, int64_t lo, int64_t hi)                   \
+    {                                                                                      \
+        TX *restrict dx = dxv;                                                             \
+        const TY *restrict dy = dyv;                                                       \
+        for (int64_t i = lo; i < hi; i++) dx[i] += (TX)dy[i];                              \
+    }
+CAST_GRAD(cast_grad_ff, float, float)
+CAST_GRAD(cast_grad_fd, float, double)
+CAST_GRAD(cast_grad_df, double, float)
+CAST_GRAD(cast_grad_dd, double, double)
+
+static onnxc_status cast_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,
+                                  oc_tensor *const *din)
+{
+    if (!dout[0] || !din[0]) return ONNXC_OK;
+    oc_dtype tx = din[0]->dtype, ty = dout[0]->dtype;
+    if (!oc_dtype_is_float(tx) || !oc_dtype_is_float(ty)) return ONNXC_OK;
+    void (*fn)(void *, const void *, int64_t, int64_t) =
+        tx == ONNXC_FLOAT ? (ty == ONNXC_FLOAT ? cast_grad_ff : cast_grad_fd)
+                          : (ty == ONNXC_FLOAT ? cast_grad_df : cast_grad_dd);
+    int64_t n = oc_tensor_numel(din[0]);
+    int parts = oc_ew_parts(n, ctx->nthreads);
+    OC_EW_PARALLEL_FOR(parts)
+    for (int c = 0; c < parts; c++) {
+        int64_t lo, hi;
+        oc_split_range(n, parts, c, &lo, &hi);
+        fn(din[0]->data, dout[0]->data, lo, hi);
+    }
+    return ONNXC_OK;
+}
+
 const oc_op_def oc_op_cast = {
     .name = "Cast", .domain = "", .versions = {1, 6, 9, 13},
     .min_inputs = 1, .max_inputs = 1, .min_outputs = 1, .max_outputs = 1,
     .init = cast_init, .infer = cast_infer, .run = cast_run,
+    .grad_inputs = 1u, .backward = cast_backward,
 };

@@ -13,10 +13,16 @@
  * read it at run time, since it is usually a graph input or initializer.
  *
  * Implemented dtypes: float, double, int8..int64, uint8..uint64.
+ *
+ * Backward (float, double): dX = dY where lo <= X <= hi, else 0; the bounds
+ * get no gradient. At X equal to a bound the gradient passes, as in torch's
+ * clamp and TensorFlow's clip_by_value (so Clip(x, 0, 6) at x = 0 passes,
+ * unlike Relu); with lo > hi nothing passes, matching the constant output.
  */
 #include "elementwise.h"
 
 #include <float.h>
+#include <math.h>
 
 #include "../alloc.h"
 #include "../attr.h"
@@ -142,8 +148,53 @@ static onnxc_status clip_run(oc_op_ctx *ctx)
     return ONNXC_OK;
 }
 
+/* dx[i] += dy[i] where lo <= x[i] <= hi (false for NaN). */
+#define CLIP_GRAD(S, T)                                                                    \
+    static void clip_grad_##S(T *restrict dx, const T *restrict x, const T *restrict dy,   \
+                              int64_t n, double lo, double hi)                             \
+    {                                                                                      \
+        for (int64_t i = 0; i < n; i++)                                                    \
+            dx[i] += (x[i] >= lo && x[i] <= hi) ? dy[i] : (T)0;                            \
+    }
+CLIP_GRAD(f32, float)
+CLIP_GRAD(f64, double)
+
+static onnxc_status clip_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,
+                                  oc_tensor *const *din)
+{
+    if (!dout[0] || !din[0]) return ONNXC_OK;
+    const oc_tensor *x = ctx->in[0];
+    if (!oc_dtype_is_float(x->dtype)) return oc_ew_bad_grad_dtype(ctx, 0);
+    bool f64 = x->dtype == ONNXC_DOUBLE;
+    /* Bounds as double: exact for float and double elements. */
+    double lo = -INFINITY, hi = INFINITY;
+    if (ctx->node->since < 11) {
+        const clip_params *p = ctx->node->params;
+        lo = p->lo;
+        hi = p->hi;
+    } else {
+        if (ctx->n_in > 1 && ctx->in[1]) lo = oc_tensor_get_double(ctx->in[1], 0);
+        if (ctx->n_in > 2 && ctx->in[2]) hi = oc_tensor_get_double(ctx->in[2], 0);
+    }
+    int64_t n = oc_tensor_numel(x);
+    int parts = oc_ew_parts(n, ctx->nthreads);
+    OC_EW_PARALLEL_FOR(parts)
+    for (int c = 0; c < parts; c++) {
+        int64_t a, b;
+        oc_split_range(n, parts, c, &a, &b);
+        if (f64)
+            clip_grad_f64((double *)din[0]->data + a, (const double *)x->data + a,
+                          (const double *)dout[0]->data + a, b - a, lo, hi);
+        else
+            clip_grad_f32((float *)din[0]->data + a, (const float *)x->data + a,
+                          (const float *)dout[0]->data + a, b - a, lo, hi);
+    }
+    return ONNXC_OK;
+}
+
 const oc_op_def oc_op_clip = {
     .name = "Clip", .domain = "", .versions = {1, 6, 11, 12, 13},
     .min_inputs = 1, .max_inputs = 3, .min_outputs = 1, .max_outputs = 1,
     .init = clip_init, .infer = clip_infer, .run = clip_run,
+    .grad_inputs = 1u, .backward = clip_backward,
 };

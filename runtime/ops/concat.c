@@ -8,7 +8,10 @@
  * contiguous chunks of dims[axis:] elements; the output interleaves them:
  * for each outer index o, the chunk of input 0, then of input 1, ...
  * So run is a sequence of memcpy's of whole chunks, any dtype.
+ *
+ * Backward (float/double): each input's gradient gets its slice of dY added.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "../attr.h"
@@ -107,6 +110,47 @@ static onnxc_status concat_run(oc_op_ctx *ctx)
     return ONNXC_OK;
 }
 
+/*
+ * Backward (float/double): input i's gradient is its slice of dY. In the
+ * same outer x chunk view as run, input i's chunk for outer index o sits at
+ * dY[o * out_chunk + offset_i], where offset_i counts the chunks of the
+ * inputs before it. Inputs are done one after another, so an input listed
+ * twice (Concat(x, x)) gets both slices added into its one gradient buffer
+ * without two threads ever writing the same element.
+ */
+static onnxc_status concat_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,
+                                    oc_tensor *const *din)
+{
+    const oc_tensor *dy = dout[0];
+    if (!dy) return ONNXC_OK;
+    int rank = dy->shape.rank, axis;
+    int64_t a;
+    OC_TRY(oc_attr_int(ctx->node, "axis", 1, &a, ctx->err));
+    OC_TRY(oc_axis(ctx->node, a, rank, "attribute 'axis'", &axis, ctx->err));
+    int64_t outer = 1, inner = 1; /* inner: elements per unit of the axis */
+    for (int k = 0; k < axis; k++) outer *= dy->shape.dims[k];
+    for (int k = axis + 1; k < rank; k++) inner *= dy->shape.dims[k];
+    int64_t out_chunk = dy->shape.dims[axis] * inner; /* elements per outer index */
+    size_t es = oc_dtype_size(dy->dtype);
+    for (int i = 0; i < ctx->n_in; i++) { /* check all before adding any */
+        if (!din[i]) continue;
+        char what[32];
+        snprintf(what, sizeof what, "input %d", i);
+        OC_TRY(oc_mv_grad_dtypes(ctx->node, what, din[i], dy, ctx->err));
+    }
+    int64_t offset = 0; /* elements of dY's chunk before input i's part */
+    for (int i = 0; i < ctx->n_in; i++) {
+        int64_t chunk = ctx->in[i]->shape.dims[axis] * inner;
+        if (din[i]) {
+            /* [outer, chunk] += dY[outer, offset : offset + chunk] */
+            oc_mv_add_blocks(din[i]->data, chunk, (const char *)dy->data + (size_t)offset * es,
+                             out_chunk, outer, chunk, dy->dtype, ctx->nthreads);
+        }
+        offset += chunk;
+    }
+    return ONNXC_OK;
+}
+
 const oc_op_def oc_op_concat = {
     .name = "Concat",
     .domain = "",
@@ -116,4 +160,6 @@ const oc_op_def oc_op_concat = {
     .init = concat_init,
     .infer = concat_infer,
     .run = concat_run,
+    .grad_inputs = UINT32_MAX, /* every input (the first 32 of a longer list) */
+    .backward = concat_backward,
 };

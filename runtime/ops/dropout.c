@@ -18,6 +18,15 @@
  * the session's RNG state, which advances, so each run differs: the op is
  * marked OC_OP_NONDETERMINISTIC and never constant-folded.
  * Types: data float, double; ratio float, double.
+ *
+ * Training (ctx->training, Keras fit semantics): when the node has no
+ * training_mode input (every version), it drops as if training_mode were
+ * true, with the ratio it has (attribute, input or 0.5); an explicit
+ * training_mode input still decides. The keep mask [n] (one byte per element)
+ * goes to ctx->saved for the backward pass:
+ *   dropping:      dx += dy * mask * 1 / (1 - ratio)
+ *   not dropping:  dx += dy
+ * At opset 7 in training the mask output holds 1/0 in data's dtype.
  */
 #include "nn.h"
 
@@ -73,11 +82,43 @@ static onnxc_status do_infer(oc_op_ctx *ctx, size_t *ws)
     if (ctx->n_in > 2 && ctx->in[2]) OC_TRY(do_scalar(ctx, 2, true));
     ctx->out[0]->dtype = ctx->in[0]->dtype;
     ctx->out[0]->shape = ctx->in[0]->shape;
+    /* [n] keep flags (0/1) from the forward to the backward pass. */
+    if (ctx->training) ctx->saved_bytes = (size_t)oc_shape_numel(&ctx->in[0]->shape);
     if (ctx->n_out > 1 && ctx->out[1]) {
         ctx->out[1]->dtype = ctx->node->since >= 10 ? ONNXC_BOOL : ctx->in[0]->dtype;
         ctx->out[1]->shape = ctx->in[0]->shape;
     }
     return ONNXC_OK;
+}
+
+/* This run's ratio, and whether it drops at all: the training_mode input
+ * when given, else the session's training flag; ratio 0 never drops. */
+static void do_mode(const oc_op_ctx *ctx, double *ratio, bool *drop)
+{
+    const do_params *p = ctx->node->params;
+    *ratio = p->ratio;
+    if (ctx->n_in > 1 && ctx->in[1]) {
+        const oc_tensor *r = ctx->in[1];
+        /* float scalar: the comparison below uses its exact value, as numpy. */
+        *ratio = r->dtype == ONNXC_FLOAT ? (double)*(const float *)r->data
+                                         : *(const double *)r->data;
+    }
+    const bool training = ctx->n_in > 2 && ctx->in[2] ? *(const uint8_t *)ctx->in[2]->data != 0
+                                                      : ctx->training;
+    *drop = training && *ratio != 0.0;
+}
+
+/* Mask output from keep flags: bool (10+) or data's dtype (7); NULL keep: all ones. */
+static void do_write_mask(oc_tensor *mask, const uint8_t *keep, int64_t n)
+{
+    if (mask->dtype == ONNXC_BOOL) {
+        if (!keep) memset(mask->data, 1, (size_t)n);
+        else if (mask->data != keep) memcpy(mask->data, keep, (size_t)n);
+    } else if (mask->dtype == ONNXC_FLOAT) {
+        for (int64_t i = 0; i < n; i++) ((float *)mask->data)[i] = keep ? (float)keep[i] : 1.0f;
+    } else {
+        for (int64_t i = 0; i < n; i++) ((double *)mask->data)[i] = keep ? (double)keep[i] : 1.0;
+    }
 }
 
 /* Inference: output = data, mask all ones. */
@@ -87,13 +128,7 @@ static void do_identity(oc_op_ctx *ctx, int64_t n)
     oc_tensor *mask = ctx->n_out > 1 ? ctx->out[1] : NULL;
     const size_t es = oc_dtype_size(X->dtype);
     if (ctx->out[0]->data != X->data) memcpy(ctx->out[0]->data, X->data, (size_t)n * es);
-    if (!mask) return;
-    if (mask->dtype == ONNXC_BOOL)
-        memset(mask->data, 1, (size_t)n);
-    else if (mask->dtype == ONNXC_FLOAT)
-        for (int64_t i = 0; i < n; i++) ((float *)mask->data)[i] = 1.0f;
-    else
-        for (int64_t i = 0; i < n; i++) ((double *)mask->data)[i] = 1.0;
+    if (mask) do_write_mask(mask, NULL, n);
 }
 
 /* Training: y = x * m * scale with m = (u >= ratio), u drawn in element order.
@@ -117,23 +152,23 @@ static onnxc_status do_run(oc_op_ctx *ctx)
     const do_params *p = ctx->node->params;
     const oc_tensor *X = ctx->in[0];
     const int64_t n = oc_tensor_numel(X);
-    double ratio = p->ratio;
-    if (ctx->n_in > 1 && ctx->in[1]) {
-        const oc_tensor *r = ctx->in[1];
-        /* float scalar: the comparison below uses its exact value, as numpy. */
-        ratio = r->dtype == ONNXC_FLOAT ? (double)*(const float *)r->data
-                                        : *(const double *)r->data;
-    }
-    const bool training = ctx->n_in > 2 && ctx->in[2] && *(const uint8_t *)ctx->in[2]->data;
-    if (!training || ratio == 0.0) {
+    double ratio;
+    bool drop;
+    do_mode(ctx, &ratio, &drop);
+    if (!drop) {
         do_identity(ctx, n);
         return ONNXC_OK;
     }
-    if (!(ratio > 0.0 && ratio < 1.0))
+    if (!(ratio > 0.0 && ratio < 1.0)) {
+        if (ctx->node->since < 12)
+            return oc_node_fail(ctx->node, ctx->err, ONNXC_ERR_RUNTIME,
+                                "attribute 'ratio' is %g: expected a value in [0, 1) in "
+                                "training mode", ratio);
         return oc_node_fail(ctx->node, ctx->err, ONNXC_ERR_RUNTIME,
                             "input 1 '%s' (ratio) is %g: expected a value in [0, 1) in "
                             "training mode",
                             oc_nn_in_name(ctx->node, 1), ratio);
+    }
     uint32_t seed = p->seed;
     if (!p->has_seed) {
         if (!ctx->rng)
@@ -145,11 +180,59 @@ static onnxc_status do_run(oc_op_ctx *ctx)
     oc_mt19937 mt;
     oc_mt_seed(&mt, seed);
     oc_tensor *mask = ctx->n_out > 1 ? ctx->out[1] : NULL;
-    uint8_t *m = mask ? mask->data : NULL;
+    /* Keep flags go to the saved buffer (backward), else straight to a bool mask. */
+    uint8_t *keep = ctx->saved ? ctx->saved
+                               : (mask && mask->dtype == ONNXC_BOOL ? mask->data : NULL);
     if (X->dtype == ONNXC_FLOAT)
-        do_train_f32(ctx->out[0]->data, m, X->data, n, ratio, &mt);
+        do_train_f32(ctx->out[0]->data, keep, X->data, n, ratio, &mt);
     else
-        do_train_f64(ctx->out[0]->data, m, X->data, n, ratio, &mt);
+        do_train_f64(ctx->out[0]->data, keep, X->data, n, ratio, &mt);
+    if (mask) do_write_mask(mask, keep, n);
+    return ONNXC_OK;
+}
+
+#define DO_BACK(NAME, T)                                                                   \
+    static void NAME(T *dx, const T *dy, const uint8_t *keep, int64_t n, double ratio,    \
+                     int nthreads)                                                         \
+    {                                                                                      \
+        const T scale = (T)1 / ((T)1 - (T)ratio);                                          \
+        const int parts = oc_ew_parts(n, nthreads);                                        \
+        OC_EW_PARALLEL_FOR(parts)                                                          \
+        for (int c = 0; c < parts; c++) {                                                  \
+            int64_t lo, hi;                                                                \
+            oc_split_range(n, parts, c, &lo, &hi);                                         \
+            if (keep)                                                                      \
+                for (int64_t i = lo; i < hi; i++) dx[i] += ((T)keep[i] * dy[i]) * scale;   \
+            else                                                                           \
+                for (int64_t i = lo; i < hi; i++) dx[i] += dy[i];                          \
+        }                                                                                  \
+    }
+DO_BACK(do_back_f32, float)
+DO_BACK(do_back_f64, double)
+
+static onnxc_status do_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,
+                                oc_tensor *const *din)
+{
+    const oc_tensor *X = ctx->in[0];
+    const int64_t n = oc_tensor_numel(X);
+    if (!dout[0] || !din[0] || n == 0) return ONNXC_OK;
+    double ratio;
+    bool drop;
+    do_mode(ctx, &ratio, &drop);
+    const uint8_t *keep = NULL;
+    if (drop) {
+        const oc_tensor *mask = ctx->n_out > 1 ? ctx->out[1] : NULL;
+        keep = ctx->saved ? ctx->saved
+                          : (mask && mask->dtype == ONNXC_BOOL ? mask->data : NULL);
+        if (!keep)
+            return oc_node_fail(ctx->node, ctx->err, ONNXC_ERR_RUNTIME,
+                                "backward through a dropping Dropout needs its mask: run the "
+                                "forward with training semantics or request the mask output");
+    }
+    if (X->dtype == ONNXC_FLOAT)
+        do_back_f32(din[0]->data, dout[0]->data, keep, n, ratio, ctx->nthreads);
+    else
+        do_back_f64(din[0]->data, dout[0]->data, keep, n, ratio, ctx->nthreads);
     return ONNXC_OK;
 }
 
@@ -158,4 +241,5 @@ const oc_op_def oc_op_dropout = {
     .min_inputs = 1, .max_inputs = 3, .min_outputs = 1, .max_outputs = 2,
     .flags = OC_OP_NONDETERMINISTIC,
     .init = do_init, .infer = do_infer, .run = do_run,
+    .grad_inputs = 0x1, .backward = do_backward,
 };

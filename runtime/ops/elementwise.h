@@ -32,6 +32,11 @@ onnxc_status oc_ew_same_dtype(const oc_op_ctx *ctx, int i, int j);
  * onnxc implements for the op (`supported`, e.g. "float, double"). */
 onnxc_status oc_ew_bad_dtype(const oc_op_ctx *ctx, int i, const char *supported);
 
+/* ONNXC_ERR_UNSUPPORTED for a backward pass asked for a gradient through
+ * input i, whose dtype has none here (onnxc differentiates float and
+ * double only). */
+onnxc_status oc_ew_bad_grad_dtype(const oc_op_ctx *ctx, int i);
+
 /* Refuse the opset < 7 attributes we do not implement: `consumed_inputs`
  * (opset 1) and a non-zero `broadcast` (legacy unidirectional broadcast with
  * `axis`, opset 1-6). */

@@ -10,6 +10,9 @@
  *
  * The output shape depends on the values of `shape`, so the def sets bit 1
  * of value_inputs and infer reads them.
+ *
+ * Backward (float, double): dInput = dY summed over the broadcast dims
+ * (oc_bcast_reduce_add); `shape` is not differentiable.
  */
 #include "elementwise.h"
 
@@ -102,9 +105,19 @@ static onnxc_status expand_run(oc_op_ctx *ctx)
     return ONNXC_OK;
 }
 
+static onnxc_status expand_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,
+                                    oc_tensor *const *din)
+{
+    if (!dout[0] || !din[0]) return ONNXC_OK;
+    if (!oc_dtype_is_float(ctx->in[0]->dtype)) return oc_ew_bad_grad_dtype(ctx, 0);
+    oc_bcast_reduce_add(din[0], dout[0], 1.0, ctx->nthreads);
+    return ONNXC_OK;
+}
+
 const oc_op_def oc_op_expand = {
     .name = "Expand", .domain = "", .versions = {8, 13},
     .min_inputs = 2, .max_inputs = 2, .min_outputs = 1, .max_outputs = 1,
     .value_inputs = 1u << 1,
     .infer = expand_infer, .run = expand_run,
+    .grad_inputs = 1u, .backward = expand_backward,
 };

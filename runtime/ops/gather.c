@@ -13,6 +13,9 @@
  *
  * Each (o, j) pair copies one contiguous block of prod(data[axis+1:])
  * elements, as bytes, so every dtype works.
+ *
+ * Backward (float/double): dData += scatter-add of dY by indices, summed in
+ * index order (see gather_backward).
  */
 #include <string.h>
 
@@ -67,6 +70,25 @@ static inline int64_t index_at(const oc_tensor *idx, int64_t j)
                                      : ((const int32_t *)idx->data)[j];
 }
 
+/* Every index in [-s, s-1] for s = data.shape[axis]. Checked before
+ * writing anything, so a failure leaves no half-written output and the
+ * reported index is the first bad one. */
+static onnxc_status check_indices(const oc_op_ctx *ctx, int axis)
+{
+    const oc_tensor *idx = ctx->in[1];
+    int64_t s = ctx->in[0]->shape.dims[axis], n_idx = oc_tensor_numel(idx);
+    for (int64_t j = 0; j < n_idx; j++) {
+        int64_t k = index_at(idx, j);
+        if (k < -s || k >= s)
+            return oc_node_fail(ctx->node, ctx->err, ONNXC_ERR_RUNTIME,
+                                "index %lld (element %lld of input 'indices') out of range: "
+                                "expected [%lld, %lld] for axis %d of size %lld",
+                                (long long)k, (long long)j, (long long)-s, (long long)(s - 1),
+                                axis, (long long)s);
+    }
+    return ONNXC_OK;
+}
+
 /* Copy one block. Word-sized blocks (1-D gathers of scalars) use a memcpy
  * of constant size, which compiles to one move and stays alignment-safe. */
 static inline void copy_block(char *dst, const char *src, size_t bytes)
@@ -85,17 +107,7 @@ static onnxc_status gather_run(oc_op_ctx *ctx)
     OC_TRY(gather_axis(ctx, &axis));
     int64_t s = data->shape.dims[axis];
     int64_t n_idx = oc_tensor_numel(idx);
-    /* Check every index before writing anything, so a failure leaves no
-     * half-written output and the reported index is the first bad one. */
-    for (int64_t j = 0; j < n_idx; j++) {
-        int64_t k = index_at(idx, j);
-        if (k < -s || k >= s)
-            return oc_node_fail(ctx->node, ctx->err, ONNXC_ERR_RUNTIME,
-                                "index %lld (element %lld of input 'indices') out of range: "
-                                "expected [%lld, %lld] for axis %d of size %lld",
-                                (long long)k, (long long)j, (long long)-s, (long long)(s - 1),
-                                axis, (long long)s);
-    }
+    OC_TRY(check_indices(ctx, axis));
     size_t es = oc_dtype_size(data->dtype);
     int64_t outer = 1, inner = 1;
     for (int k = 0; k < axis; k++) outer *= data->shape.dims[k];
@@ -117,6 +129,74 @@ static onnxc_status gather_run(oc_op_ctx *ctx)
     return ONNXC_OK;
 }
 
+/*
+ * Backward (float/double, data input only): scatter-add,
+ *
+ *   dData[o, k(j), i] += dY[o, j, i]    for every j, k(j) = indices[j] wrapped,
+ *
+ * where repeated indices send several dY blocks to one dData block. To keep
+ * the sums independent of the thread count, threads never split j: a task
+ * owns one outer index o and one range [i0, i1) of the inner elements, and
+ * walks j in order, so every dData element receives its adds in index order
+ * from a single thread. With few outer indices (axis 0: outer = 1, an
+ * embedding table) the inner range is split instead.
+ */
+#define SCATTER_ADD(NAME, T)                                                                 \
+    static void NAME(T *dx, const T *dy, const oc_tensor *idx, int64_t s, int64_t n_idx,     \
+                     int64_t inner, int64_t o, int64_t i0, int64_t i1)                       \
+    {                                                                                        \
+        for (int64_t j = 0; j < n_idx; j++) {                                                \
+            int64_t k = index_at(idx, j);                                                    \
+            if (k < 0) k += s;                                                               \
+            T *d = dx + (o * s + k) * inner;                                                 \
+            const T *g = dy + (o * n_idx + j) * inner;                                       \
+            for (int64_t i = i0; i < i1; i++) d[i] += g[i];                                  \
+        }                                                                                    \
+    }
+SCATTER_ADD(scatter_add_f32, float)
+SCATTER_ADD(scatter_add_f64, double)
+#undef SCATTER_ADD
+
+static onnxc_status gather_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,
+                                    oc_tensor *const *din)
+{
+    if (!dout[0] || !din[0]) return ONNXC_OK;
+    const oc_tensor *data = ctx->in[0], *idx = ctx->in[1];
+    oc_tensor *dx = din[0];
+    const oc_tensor *dy = dout[0];
+    OC_TRY(oc_mv_grad_dtypes(ctx->node, "input 'data'", dx, dy, ctx->err));
+    int axis;
+    OC_TRY(gather_axis(ctx, &axis));
+    OC_TRY(check_indices(ctx, axis));
+    int64_t s = data->shape.dims[axis], n_idx = oc_tensor_numel(idx);
+    int64_t outer = 1, inner = 1;
+    for (int k = 0; k < axis; k++) outer *= data->shape.dims[k];
+    for (int k = axis + 1; k < data->shape.rank; k++) inner *= data->shape.dims[k];
+    if (outer == 0 || inner == 0 || n_idx == 0) return ONNXC_OK;
+    /* Tasks: outer x parts of the inner range, at least 64 elements a part. */
+    int nt = ctx->nthreads, parts = 1;
+    bool big = outer * n_idx * inner >= ((int64_t)1 << 15);
+    if (big && nt > 1 && outer < nt) {
+        int64_t want = (nt + outer - 1) / outer, most = inner / 64;
+        parts = (int)(want < most ? want : most);
+        if (parts < 1) parts = 1;
+    }
+    int64_t tasks = outer * parts;
+    bool dbl = dx->dtype == ONNXC_DOUBLE;
+    (void)big; /* unused without OpenMP */
+#pragma omp parallel for num_threads(nt) schedule(static) if (big && tasks > 1)
+    for (int64_t t = 0; t < tasks; t++) {
+        int64_t o = t / parts, c = t % parts;
+        int64_t q = inner / parts, r = inner % parts;
+        int64_t i0 = c * q + (c < r ? c : r), i1 = i0 + q + (c < r ? 1 : 0);
+        if (dbl)
+            scatter_add_f64(dx->data, dy->data, idx, s, n_idx, inner, o, i0, i1);
+        else
+            scatter_add_f32(dx->data, dy->data, idx, s, n_idx, inner, o, i0, i1);
+    }
+    return ONNXC_OK;
+}
+
 const oc_op_def oc_op_gather = {
     .name = "Gather",
     .domain = "",
@@ -126,4 +206,6 @@ const oc_op_def oc_op_gather = {
     .init = gather_init,
     .infer = gather_infer,
     .run = gather_run,
+    .grad_inputs = 1u, /* data only: indices have no gradient */
+    .backward = gather_backward,
 };

@@ -15,6 +15,10 @@
  * Float Gemm: Y is first filled with beta * C (broadcast), then oc_sgemm
  * adds alpha * A'B' with beta = 1 (or writes it with beta = 0 when there is
  * no C or beta is 0, so NaNs in an unused C never reach Y).
+ *
+ * Backward (float, double; at the end of the file): gradients of A, B and C,
+ * each product one oc_sgemm that reads the stored, possibly transposed,
+ * operands in place.
  */
 #include "nn.h"
 
@@ -194,8 +198,90 @@ static onnxc_status gemm_run(oc_op_ctx *ctx)
     return ONNXC_OK;
 }
 
+/* --- backward ------------------------------------------------------------------
+ *
+ * With A' = op(A) [M,K], B' = op(B) [K,N]:
+ *     dA' = alpha * dY * B'^T        dB' = alpha * A'^T * dY
+ *     dA  = transA ? dA'^T : dA'     dB  = transB ? dB'^T : dB'
+ * and each is one oc_sgemm with beta = 1 on the stored A and B, picking the
+ * transposes so that no copy is needed (the transposed forms follow from
+ * (XY)^T = Y^T X^T):
+ *     dA [M,K] = dY * B'^T           dA [K,M] = B' * dY^T
+ *     dB [K,N] = A'^T * dY           dB [N,K] = dY^T * A'
+ * op(X)^T of a stored X is "transpose unless transX", op(X) is "transX".
+ *
+ * dC = beta * dY summed over the dims C broadcasts along: per C element in
+ * ascending row, then column order, in double ([N] and [1,N] C: column sums
+ * in the workspace, [N] doubles, rows visited in ascending order).
+ */
+
+/* g += alpha * op(x) * op(y), float or double by `f32`. */
+static void gemm_acc(bool f32, int tx, int ty, int64_t M, int64_t N, int64_t K, float alpha,
+                     const void *x, int64_t ldx, const void *y, int64_t ldy, void *g, int64_t ldg,
+                     int nt)
+{
+    if (f32)
+        oc_sgemm(tx, ty, M, N, K, alpha, x, ldx, y, ldy, 1.0f, g, ldg, nt);
+    else
+        oc_dgemm(tx, ty, M, N, K, (double)alpha, x, ldx, y, ldy, 1.0, g, ldg, nt);
+}
+
+static size_t gemm_backward_workspace(const oc_op_ctx *ctx)
+{
+    const oc_tensor *C = ctx->n_in > 2 ? ctx->in[2] : NULL;
+    if (!C) return 0;
+    int64_t sm, sn;
+    const int64_t M = ctx->out[0]->shape.dims[0], N = ctx->out[0]->shape.dims[1];
+    gemm_c_strides(C, M, N, &sm, &sn);
+    return sm == 0 && sn != 0 ? (size_t)N * sizeof(double) : 0;
+}
+
+/* dC [C's shape] += beta * dY [M,N] summed over C's broadcast dims. */
+#define GEMM_DBIAS(NAME, T)                                                                    static void NAME(T *dc, const T *dy, int64_t M, int64_t N, int64_t sm, int64_t sn,                          double beta, double *colsum, int nthreads)                                {                                                                                              if (sm != 0 && sn != 0) { /* C is [M,N]: no reduction */                                       const int parts = oc_ew_parts(M * N, nthreads);                                            OC_EW_PARALLEL_FOR(parts)                                                                  for (int c = 0; c < parts; c++) {                                                              int64_t lo, hi;                                                                            oc_split_range(M * N, parts, c, &lo, &hi);                                                 for (int64_t i = lo; i < hi; i++) dc[i] += (T)(beta * (double)dy[i]);                 }                                                                                      } else if (sm == 0 && sn != 0) { /* [N] or [1,N]: column sums, rows in order */                const int parts = oc_ew_parts(M * N, nthreads);                                            OC_EW_PARALLEL_FOR(parts)                                                                  for (int c = 0; c < parts; c++) {                                                              int64_t lo, hi;                                                                            oc_split_range(N, parts, c, &lo, &hi);                                                     for (int64_t j = lo; j < hi; j++) colsum[j] = 0.0;                                         for (int64_t i = 0; i < M; i++)                                                                for (int64_t j = lo; j < hi; j++) colsum[j] += (double)dy[i * N + j];                  for (int64_t j = lo; j < hi; j++) dc[j] += (T)(beta * colsum[j]);                      }                                                                                      } else { /* [M,1] row sums, or a scalar: one sum per C element */                              const int64_t rows = sm != 0 ? M : 1;                                                      const int64_t span = sm != 0 ? 1 : M; /* dY rows per C element */                          const int parts = rows > 1 ? oc_ew_parts(M * N, nthreads) : 1;                             OC_EW_PARALLEL_FOR(parts)                                                                  for (int c = 0; c < parts; c++) {                                                              int64_t lo, hi;                                                                            oc_split_range(rows, parts, c, &lo, &hi);                                                  for (int64_t r = lo; r < hi; r++) {                                                            double s = 0.0;                                                                            const T *y = dy + r * span * N;                                                            for (int64_t k = 0; k < span * N; k++) s += (double)y[k];                                  dc[r] += (T)(beta * s);                                                                }                                                                                      }                                                                                      }                                                                                      }
+GEMM_DBIAS(gemm_dbias_f32, float)
+GEMM_DBIAS(gemm_dbias_f64, double)
+
+static onnxc_status gemm_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,
+                                  oc_tensor *const *din)
+{
+    const gemm_params *p = ctx->node->params;
+    const oc_tensor *A = ctx->in[0], *B = ctx->in[1], *dY = dout[0];
+    const oc_tensor *C = ctx->n_in > 2 ? ctx->in[2] : NULL;
+    if (!dY) return ONNXC_OK;
+    if (!oc_dtype_is_float(A->dtype))
+        return oc_nn_bad_dtype(ctx, 0, "float, double (the types Gemm differentiates)");
+    int64_t M, K, N;
+    OC_TRY(gemm_dims(ctx, p, &M, &K, &N));
+    const bool f32 = A->dtype == ONNXC_FLOAT;
+    const int ta = p->trans_a, tb = p->trans_b;
+    const int64_t lda = ta ? M : K, ldb = tb ? K : N;
+    const int nt = ctx->nthreads;
+    if (din[0]) {
+        if (!ta) /* dA [M,K] = alpha * dY [M,N] * B'^T */
+            gemm_acc(f32, 0, !tb, M, K, N, p->alpha, dY->data, N, B->data, ldb, din[0]->data, K, nt);
+        else     /* dA [K,M] = alpha * B' [K,N] * dY^T */
+            gemm_acc(f32, tb, 1, K, M, N, p->alpha, B->data, ldb, dY->data, N, din[0]->data, M, nt);
+    }
+    if (din[1]) {
+        if (!tb) /* dB [K,N] = alpha * A'^T [K,M] * dY [M,N] */
+            gemm_acc(f32, !ta, 0, K, N, M, p->alpha, A->data, lda, dY->data, N, din[1]->data, N, nt);
+        else     /* dB [N,K] = alpha * dY^T [N,M] * A' [M,K] */
+            gemm_acc(f32, 1, ta, N, K, M, p->alpha, dY->data, N, A->data, lda, din[1]->data, K, nt);
+    }
+    if (C && ctx->n_in > 2 && din[2]) {
+        int64_t sm, sn;
+        gemm_c_strides(C, M, N, &sm, &sn);
+        if (f32)
+            gemm_dbias_f32(din[2]->data, dY->data, M, N, sm, sn, (double)p->beta, ctx->workspace, nt);
+        else
+            gemm_dbias_f64(din[2]->data, dY->data, M, N, sm, sn, (double)p->beta, ctx->workspace, nt);
+    }
+    return ONNXC_OK;
+}
+
 const oc_op_def oc_op_gemm = {
     .name = "Gemm", .domain = "", .versions = {7, 9, 11, 13},
     .min_inputs = 2, .max_inputs = 3, .min_outputs = 1, .max_outputs = 1,
     .init = gemm_init, .infer = gemm_infer, .run = gemm_run,
+    .grad_inputs = 0x7, .backward = gemm_backward, .backward_workspace = gemm_backward_workspace,
 };

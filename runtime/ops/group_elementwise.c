@@ -44,6 +44,15 @@ onnxc_status oc_ew_bad_dtype(const oc_op_ctx *ctx, int i, const char *supported)
                         ctx->node->op_type, supported);
 }
 
+onnxc_status oc_ew_bad_grad_dtype(const oc_op_ctx *ctx, int i)
+{
+    return oc_node_fail(ctx->node, ctx->err, ONNXC_ERR_UNSUPPORTED,
+                        "input %d '%s' has dtype %s; onnxc differentiates %s only for dtypes: "
+                        "float, double",
+                        i, oc_ew_input_name(ctx->node, i), oc_dtype_name(ctx->in[i]->dtype),
+                        ctx->node->op_type);
+}
+
 onnxc_status oc_ew_refuse_legacy(const oc_node *n, onnxc_error *err)
 {
     OC_TRY(oc_attr_absent(n, "consumed_inputs",

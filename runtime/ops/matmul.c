@@ -15,6 +15,10 @@
  * M' = batches * M; otherwise one GEMM per output batch, the batches spread
  * over threads when there are enough of them. Every output element sums in
  * ascending k either way, so the split never changes a bit.
+ *
+ * Backward (float, double; at the end of the file): dA += dY * B^T and
+ * dB += A^T * dY per batch, summed over broadcast batch dims, through the
+ * same GEMM with beta = 1.
  */
 #include "nn.h"
 
@@ -193,8 +197,98 @@ static onnxc_status mm_run(oc_op_ctx *ctx)
     return ONNXC_OK;
 }
 
+/* --- backward ------------------------------------------------------------------
+ *
+ * Per output batch t (A matrix a(t), B matrix b(t)):
+ *     dA[a(t)] [M,K] += dY[t] [M,N] * B[b(t)]^T
+ *     dB[b(t)] [K,N] += A[a(t)]^T   * dY[t] [M,N]
+ * A broadcast batch dim maps several t to one matrix: its gradient sums
+ * them. 1-D operands need nothing special: [K] has the memory of [1,K] (or
+ * [K,1]), and dY drops that 1 without changing its memory either.
+ *
+ * Determinism: oc_sgemm with beta = 1 adds each product to the gradient in
+ * ascending k, the same for any thread count. Across batches, each gradient
+ * matrix receives its t's in ascending order from the one thread that owns
+ * it, so splitting the matrices over threads changes no bit either.
+ */
+
+/* g[M',N'] += alpha * op(x) * op(y), float or double by `f32`. */
+static void mm_gemm_acc(bool f32, int tx, int ty, int64_t M, int64_t N, int64_t K, const void *x,
+                        int64_t ldx, const void *y, int64_t ldy, void *g, int64_t ldg, int nt)
+{
+    if (f32)
+        oc_sgemm(tx, ty, M, N, K, 1.0f, x, ldx, y, ldy, 1.0f, g, ldg, nt);
+    else
+        oc_dgemm(tx, ty, M, N, K, 1.0, x, ldx, y, ldy, 1.0, g, ldg, nt);
+}
+
+/* Gradient of one operand (which = 0: A, 1: B) for every output batch:
+ * threads own whole gradient matrices; each adds its batches in ascending t. */
+static void mm_grad_batched(const oc_op_ctx *ctx, const mm_geom *g, const oc_tensor *dY,
+                            oc_tensor *dX, int which)
+{
+    const oc_tensor *A = ctx->in[0], *B = ctx->in[1];
+    const bool f32 = A->dtype == ONNXC_FLOAT;
+    const size_t es = oc_dtype_size(A->dtype);
+    const int64_t M = g->M, N = g->N, K = g->K;
+    const size_t a_mat = (size_t)(M * K) * es, b_mat = (size_t)(K * N) * es,
+                 y_mat = (size_t)(M * N) * es;
+    const int64_t nmat = oc_tensor_numel(dX) / (which == 0 ? M * K : K * N);
+    const bool per_mat = ctx->nthreads > 1 && nmat >= ctx->nthreads &&
+                         (double)g->nbatch * (double)M * (double)N * (double)K >= 65536.0;
+    const int parts = per_mat ? ctx->nthreads : 1;
+    const int inner = per_mat ? 1 : ctx->nthreads;
+    OC_EW_PARALLEL_FOR(parts)
+    for (int c = 0; c < parts; c++) {
+        int64_t lo, hi;
+        oc_split_range(nmat, parts, c, &lo, &hi);
+        for (int64_t t = 0; t < g->nbatch && lo < hi; t++) {
+            int64_t oa, ob;
+            mm_batch_offsets(g, t, &oa, &ob);
+            const int64_t own = which == 0 ? oa : ob;
+            if (own < lo || own >= hi) continue;
+            const char *a = (const char *)A->data + (size_t)oa * a_mat;
+            const char *b = (const char *)B->data + (size_t)ob * b_mat;
+            const char *dy = (const char *)dY->data + (size_t)t * y_mat;
+            if (which == 0) /* dA[M,K] += dY[M,N] * B[K,N]^T */
+                mm_gemm_acc(f32, 0, 1, M, K, N, dy, N, b, N,
+                            (char *)dX->data + (size_t)oa * a_mat, K, inner);
+            else            /* dB[K,N] += A[M,K]^T * dY[M,N] */
+                mm_gemm_acc(f32, 1, 0, K, N, M, a, K, dy, N,
+                            (char *)dX->data + (size_t)ob * b_mat, N, inner);
+        }
+    }
+}
+
+static onnxc_status mm_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,
+                                oc_tensor *const *din)
+{
+    const oc_tensor *A = ctx->in[0], *B = ctx->in[1], *dY = dout[0];
+    if (!dY) return ONNXC_OK;
+    if (!oc_dtype_is_float(A->dtype))
+        return oc_nn_bad_dtype(ctx, 0, "float, double (the types MatMul differentiates)");
+    mm_geom g;
+    oc_shape out;
+    OC_TRY(mm_geom_make(ctx, &g, &out));
+    const bool f32 = A->dtype == ONNXC_FLOAT;
+    if (g.b_single) {
+        /* A's batches are contiguous rows: A' [R,K] * B [K,N], R = nbatch*M. The
+         * sum over batches of dB is the inner dimension of one product. */
+        const int64_t R = g.nbatch * g.M;
+        if (din[0]) mm_gemm_acc(f32, 0, 1, R, g.K, g.N, dY->data, g.N, B->data, g.N,
+                                din[0]->data, g.K, ctx->nthreads);
+        if (din[1]) mm_gemm_acc(f32, 1, 0, g.K, g.N, R, A->data, g.K, dY->data, g.N,
+                                din[1]->data, g.N, ctx->nthreads);
+        return ONNXC_OK;
+    }
+    if (din[0]) mm_grad_batched(ctx, &g, dY, din[0], 0);
+    if (din[1]) mm_grad_batched(ctx, &g, dY, din[1], 1);
+    return ONNXC_OK;
+}
+
 const oc_op_def oc_op_matmul = {
     .name = "MatMul", .domain = "", .versions = {1, 9, 13},
     .min_inputs = 2, .max_inputs = 2, .min_outputs = 1, .max_outputs = 1,
     .infer = mm_infer, .run = mm_run,
+    .grad_inputs = 0x3, .backward = mm_backward,
 };

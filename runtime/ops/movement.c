@@ -88,3 +88,58 @@ void oc_mv_copy(void *dst, const void *src, size_t bytes, int nthreads)
         if (begin < end) memcpy((char *)dst + begin, (const char *)src + begin, end - begin);
     }
 }
+
+onnxc_status oc_mv_grad_dtypes(const oc_node *n, const char *what, const oc_tensor *dx,
+                               const oc_tensor *dy, onnxc_error *err)
+{
+    if (!oc_dtype_is_float(dx->dtype))
+        return oc_node_fail(n, err, ONNXC_ERR_UNSUPPORTED,
+                            "backward: gradient of %s has dtype %s: expected float or double",
+                            what, oc_dtype_name(dx->dtype));
+    if (dy->dtype != dx->dtype)
+        return oc_node_fail(n, err, ONNXC_ERR_UNSUPPORTED,
+                            "backward: gradient of the output has dtype %s: expected %s (as %s)",
+                            oc_dtype_name(dy->dtype), oc_dtype_name(dx->dtype), what);
+    return ONNXC_OK;
+}
+
+/* Flat elements [lo, hi) of the nblocks x len block view: walk block by
+ * block so the inner loop is a contiguous, vectorizable add. */
+#define ADD_RANGE(NAME, T)                                                                   \
+    static void NAME(T *dst, int64_t dst_stride, const T *src, int64_t src_stride,           \
+                     int64_t len, int64_t lo, int64_t hi)                                    \
+    {                                                                                        \
+        int64_t b = lo / len, i = lo % len;                                                  \
+        while (lo < hi) {                                                                    \
+            int64_t m = len - i < hi - lo ? len - i : hi - lo;                               \
+            T *d = dst + b * dst_stride + i;                                                 \
+            const T *s = src + b * src_stride + i;                                           \
+            for (int64_t k = 0; k < m; k++) d[k] += s[k];                                    \
+            lo += m;                                                                         \
+            b++;                                                                             \
+            i = 0;                                                                           \
+        }                                                                                    \
+    }
+ADD_RANGE(add_range_f32, float)
+ADD_RANGE(add_range_f64, double)
+#undef ADD_RANGE
+
+void oc_mv_add_blocks(void *dst, int64_t dst_stride, const void *src, int64_t src_stride,
+                      int64_t nblocks, int64_t len, oc_dtype dtype, int nthreads)
+{
+    if (nblocks <= 0 || len <= 0) return;
+    int64_t total = nblocks * len;
+    /* Below ~32 K elements the add is cheaper than waking a thread team. */
+    int parts = (nthreads > 1 && total >= ((int64_t)1 << 15)) ? nthreads : 1;
+#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
+    for (int c = 0; c < parts; c++) {
+        /* Part c: flat elements [lo, hi), near-equal ranges. */
+        int64_t q = total / parts, r = total % parts;
+        int64_t lo = (int64_t)c * q + (c < r ? c : r);
+        int64_t hi = lo + q + (c < r ? 1 : 0);
+        if (dtype == ONNXC_DOUBLE)
+            add_range_f64(dst, dst_stride, src, src_stride, len, lo, hi);
+        else
+            add_range_f32(dst, dst_stride, src, src_stride, len, lo, hi);
+    }
+}

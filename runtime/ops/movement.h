@@ -2,7 +2,8 @@
  * Helpers shared by the data-movement ops (reshape.c, transpose.c, concat.c,
  * gather.c, shape.c): they move elements as bytes, so every fixed-size dtype
  * works the same, and they read small int64 lists (shapes, axes) from value
- * inputs with messages that name the node.
+ * inputs with messages that name the node. The backward passes share a
+ * typed block add (float and double only).
  */
 #ifndef OC_OPS_MOVEMENT_H
 #define OC_OPS_MOVEMENT_H
@@ -37,5 +38,28 @@ onnxc_status oc_mv_axes(const oc_node *n, const char *what, const int64_t *axes,
 /* Copy `bytes` from src to dst (no-op when they are the same buffer), split
  * into `nthreads` contiguous chunks when large enough to be worth it. */
 void oc_mv_copy(void *dst, const void *src, size_t bytes, int nthreads);
+
+/* ---- Backward passes ---------------------------------------------------
+ * Gradients of data movement are data movement too: each element of dL/dY
+ * is added into one element of dL/dX (Gather: several, in index order).
+ * Backward kernels only ever ADD into din (see op.h). */
+
+/*
+ * Check that a backward pass can add gradient `dy` into `dx`: both float or
+ * both double (the runtime's gradient types). Fails with
+ * ONNXC_ERR_UNSUPPORTED naming the node and `what` (the input) otherwise.
+ */
+onnxc_status oc_mv_grad_dtypes(const oc_node *n, const char *what, const oc_tensor *dx,
+                               const oc_tensor *dy, onnxc_error *err);
+
+/*
+ * dst[b * dst_stride + i] += src[b * src_stride + i] for b < nblocks,
+ * i < len, in float or double (`dtype`, the same for both). Threads split
+ * the flat range of nblocks * len elements; every element gets exactly one
+ * add, so the result is the same for any `nthreads`. A plain dst += src of
+ * n elements is nblocks 1, len n.
+ */
+void oc_mv_add_blocks(void *dst, int64_t dst_stride, const void *src, int64_t src_stride,
+                      int64_t nblocks, int64_t len, oc_dtype dtype, int nthreads);
 
 #endif

@@ -19,6 +19,17 @@
  * Blocks are loaded into double or int64 scratch arrays on the stack, so the
  * base x exponent type combinations need no generated kernels; Pow is rare
  * and pow() dominates the cost anyway.
+ *
+ * Backward, for each float (float or double) input that asks for it, in
+ * double per block like the forward pass:
+ *   dX = dZ * Y * X^(Y-1), taken as 0 where Y = 0 (Z is constant 1 there;
+ *        0 * 0^-1 would give NaN at X = 0)
+ *   dY = dZ * Z * ln(X), taken as 0 where X = 0 and Y >= 0, as torch does
+ *        (the limit for Y > 0; ln(0) would give 0 * -inf = NaN, or -inf
+ *        for 0^0)
+ * with Z the forward output. A broadcast input's term is formed in the
+ * workspace ([Z's shape], in that input's dtype) and summed back to its
+ * shape by oc_bcast_reduce_add; otherwise it is added in place.
  */
 #include "elementwise.h"
 
@@ -163,8 +174,106 @@ static onnxc_status pow_run(oc_op_ctx *ctx)
     return ONNXC_OK;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Backward                                                                 */
+
+static bool pow_broadcast(const oc_op_ctx *ctx, int k)
+{
+    return oc_tensor_numel(ctx->in[k]) != oc_tensor_numel(ctx->out[0]);
+}
+
+static size_t pow_backward_workspace(const oc_op_ctx *ctx)
+{
+    /* One term of Z's shape at a time, in the dtype of its input. */
+    size_t most = 0;
+    for (int k = 0; k < 2; k++) {
+        size_t es = oc_dtype_size(ctx->in[k]->dtype);
+        if (oc_dtype_is_float(ctx->in[k]->dtype) && pow_broadcast(ctx, k) && es > most)
+            most = es;
+    }
+    return (size_t)oc_tensor_numel(ctx->out[0]) * most;
+}
+
+/* g[i] (+)= t[i] for n elements of g's float dtype. */
+static void put_term(const oc_tensor *g, int64_t off, const double *t, int64_t n, bool acc)
+{
+    if (g->dtype == ONNXC_DOUBLE) {
+        double *p = (double *)g->data + off;
+        for (int64_t i = 0; i < n; i++) p[i] = (acc ? p[i] : 0.0) + t[i];
+    } else {
+        float *p = (float *)g->data + off;
+        for (int64_t i = 0; i < n; i++) p[i] = (acc ? p[i] : 0.0f) + (float)t[i];
+    }
+}
+
+/* Input k's term over Z's elements [lo, hi) into g (Z's element order). */
+static void pow_grad_range(const oc_op_ctx *ctx, const oc_tensor *dz, const oc_tensor *g, int k,
+                           bool acc, const oc_bcast *bc, int64_t lo, int64_t hi)
+{
+    const oc_tensor *x = ctx->in[0], *y = ctx->in[1], *z = ctx->out[0];
+    double fx[POW_BLOCK], fy[POW_BLOCK], fd[POW_BLOCK], fz[POW_BLOCK];
+    oc_bcast_iter it;
+    oc_bcast_iter_begin(&it, bc, lo, hi);
+    int64_t o, len;
+    while ((len = oc_bcast_iter_next(&it, &o)) > 0) {
+        for (int64_t done = 0; done < len; done += POW_BLOCK) {
+            int64_t n = len - done < POW_BLOCK ? len - done : POW_BLOCK;
+            load_f64(fx, x, it.seg[0] + done * bc->inner[0], bc->inner[0], n);
+            load_f64(fy, y, it.seg[1] + done * bc->inner[1], bc->inner[1], n);
+            load_f64(fd, dz, o + done, 1, n);
+            if (k == 0) {
+                for (int64_t i = 0; i < n; i++)
+                    fx[i] = fy[i] == 0.0 ? 0.0 : fd[i] * fy[i] * pow(fx[i], fy[i] - 1.0);
+            } else {
+                load_f64(fz, z, o + done, 1, n);
+                for (int64_t i = 0; i < n; i++)
+                    fx[i] = (fx[i] == 0.0 && fy[i] >= 0.0) ? 0.0 : fd[i] * fz[i] * log(fx[i]);
+            }
+            put_term(g, o + done, fx, n, acc);
+        }
+    }
+}
+
+static onnxc_status pow_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,
+                                 oc_tensor *const *din)
+{
+    const oc_tensor *dz = dout[0];
+    if (!dz || oc_tensor_numel(dz) == 0) return ONNXC_OK;
+    oc_bcast bc;
+    oc_bcast_init(&bc, &dz->shape, 2,
+                  (const oc_shape *[]){&ctx->in[0]->shape, &ctx->in[1]->shape});
+    for (int k = 0; k < 2; k++) {
+        if (!din[k]) continue;
+        if (!oc_dtype_is_float(ctx->in[k]->dtype) || !oc_dtype_is_float(dz->dtype))
+            return oc_ew_bad_grad_dtype(ctx, k);
+        bool reduce = pow_broadcast(ctx, k);
+        oc_tensor tmp = *dz;                  /* [Z's shape], input k's dtype */
+        tmp.dtype = din[k]->dtype;
+        if (reduce) {
+            size_t need = (size_t)bc.numel * oc_dtype_size(tmp.dtype);
+            if (ctx->workspace_bytes < need)
+                return oc_node_fail(ctx->node, ctx->err, ONNXC_ERR_RUNTIME,
+                                    "backward workspace: expected %zu bytes, got %zu", need,
+                                    ctx->workspace_bytes);
+            tmp.data = ctx->workspace;
+        } else {
+            tmp.data = din[k]->data;
+        }
+        int parts = oc_ew_parts(bc.numel, ctx->nthreads);
+        OC_EW_PARALLEL_FOR(parts)
+        for (int c = 0; c < parts; c++) {
+            int64_t lo, hi;
+            oc_split_range(bc.numel, parts, c, &lo, &hi);
+            pow_grad_range(ctx, dz, &tmp, k, !reduce, &bc, lo, hi);
+        }
+        if (reduce) oc_bcast_reduce_add(din[k], &tmp, 1.0, ctx->nthreads);
+    }
+    return ONNXC_OK;
+}
+
 const oc_op_def oc_op_pow = {
     .name = "Pow", .domain = "", .versions = {1, 7, 12, 13, 15},
     .min_inputs = 2, .max_inputs = 2, .min_outputs = 1, .max_outputs = 1,
     .init = pow_init, .infer = pow_infer, .run = pow_run,
+    .grad_inputs = 3u, .backward = pow_backward, .backward_workspace = pow_backward_workspace,
 };

@@ -19,6 +19,9 @@
  *   Identity-1/13/14/16: a copy (tensors only; sequences/optionals are not
  *     supported by onnxc).
  * Versions 19 and 21 only widened the type lists (float8, int4).
+ *
+ * Backward (float/double): dX += dY in the same element order, for the data
+ * input only.
  */
 #include <stdio.h>
 #include <string.h>
@@ -35,6 +38,26 @@ static onnxc_status copy_run(oc_op_ctx *ctx)
     if (!oc_shape_bytes(&x->shape, x->dtype, &bytes))
         return oc_node_fail(ctx->node, ctx->err, ONNXC_ERR_SHAPE, "input size overflows");
     oc_mv_copy(y->data, x->data, bytes, ctx->nthreads);
+    return ONNXC_OK;
+}
+
+/*
+ * Backward of every op here: the output holds the input's elements in the
+ * same order, so dX += dY element by element (only input 0, the data, has a
+ * gradient; shape and axes inputs have none).
+ */
+static onnxc_status copy_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,
+                                  oc_tensor *const *din)
+{
+    if (!dout[0] || !din[0]) return ONNXC_OK;
+    OC_TRY(oc_mv_grad_dtypes(ctx->node, "input 'data'", din[0], dout[0], ctx->err));
+    int64_t n = oc_tensor_numel(din[0]);
+    if (oc_tensor_numel(dout[0]) != n)
+        return oc_node_fail(ctx->node, ctx->err, ONNXC_ERR_SHAPE,
+                            "backward: expected %lld gradient elements for the output (as the "
+                            "input), got %lld",
+                            (long long)n, (long long)oc_tensor_numel(dout[0]));
+    oc_mv_add_blocks(din[0]->data, n, dout[0]->data, n, 1, n, din[0]->dtype, ctx->nthreads);
     return ONNXC_OK;
 }
 
@@ -155,6 +178,7 @@ const oc_op_def oc_op_reshape = {
     .init = reshape_init,
     .infer = reshape_infer,
     .run = copy_run,
+    .grad_inputs = 1u, .backward = copy_backward,
 };
 
 /* ---- Flatten ------------------------------------------------------------ */
@@ -200,6 +224,7 @@ const oc_op_def oc_op_flatten = {
     .init = flatten_init,
     .infer = flatten_infer,
     .run = copy_run,
+    .grad_inputs = 1u, .backward = copy_backward,
 };
 
 /* ---- Squeeze / Unsqueeze ------------------------------------------------ */
@@ -286,6 +311,7 @@ const oc_op_def oc_op_squeeze = {
     .init = squeeze_init,
     .infer = squeeze_infer,
     .run = copy_run,
+    .grad_inputs = 1u, .backward = copy_backward,
 };
 
 static onnxc_status unsqueeze_init(oc_node *n, onnxc_error *err)
@@ -335,6 +361,7 @@ const oc_op_def oc_op_unsqueeze = {
     .init = unsqueeze_init,
     .infer = unsqueeze_infer,
     .run = copy_run,
+    .grad_inputs = 1u, .backward = copy_backward,
 };
 
 /* ---- Identity ----------------------------------------------------------- */
@@ -352,4 +379,5 @@ const oc_op_def oc_op_identity = {
     .min_outputs = 1, .max_outputs = 1,
     .infer = identity_infer,
     .run = copy_run,
+    .grad_inputs = 1u, .backward = copy_backward,
 };

@@ -15,6 +15,9 @@
  *     (int64[k], all >= 0; empty: a scalar) filled with the one element of
  *     the `value` attribute (default float 0).
  *
+ * None of the three has a gradient (grad_inputs 0, no backward): training
+ * treats their outputs as constants.
+ *
  * Ownership of Constant's value (node->params). The graph frees params with
  * a single oc_free, so everything the node owns lives in that one block:
  *
@@ -92,6 +95,7 @@ const oc_op_def oc_op_shape = {
     .init = shape_init,
     .infer = shape_infer,
     .run = shape_run,
+    .grad_inputs = 0, /* no gradient: only the input's shape is read */
 };
 
 /* ---- Constant ----------------------------------------------------------- */
@@ -270,6 +274,7 @@ const oc_op_def oc_op_constant = {
     .init = constant_init,
     .infer = constant_infer,
     .run = constant_run,
+    .grad_inputs = 0, /* no inputs, no gradient */
 };
 
 /* ---- ConstantOfShape ---------------------------------------------------- */
@@ -378,4 +383,5 @@ const oc_op_def oc_op_constant_of_shape = {
     .init = cos_init,
     .infer = cos_infer,
     .run = cos_run,
+    .grad_inputs = 0, /* no gradient: the input is an integer shape */
 };

@@ -16,6 +16,7 @@
  * Both are described here as [outer, n, inner] with each softmax running
  * over n elements spaced `inner` apart: before 13 inner = 1 always.
  * Types: float, double. The sum is accumulated in double.
+ * Backward (at the end of the file) reads the forward output, not X.
  */
 #include "nn.h"
 
@@ -126,14 +127,70 @@ static onnxc_status sm_run(oc_op_ctx *ctx)
     return ONNXC_OK;
 }
 
+/* --- backward ------------------------------------------------------------------
+ *
+ * Per lane, from the forward output Y (ctx->out[0] still holds it):
+ *   Softmax:     dX_i += Y_i * (dY_i - sum_j dY_j Y_j)
+ *   LogSoftmax:  dX_i += dY_i - exp(Y_i) * sum_j dY_j      (exp(Y) = softmax(X))
+ * Lanes are independent, so threads take whole lanes, as in the forward;
+ * each lane's sum runs in ascending order in double.
+ */
+#define SM_BACK_LANE(NAME, T)                                                              \
+    static void NAME(T *dx, const T *y, const T *dy, int64_t n, int64_t s, bool log_out)   \
+    {                                                                                      \
+        double sum = 0.0;                                                                  \
+        if (log_out) {                                                                     \
+            for (int64_t i = 0; i < n; i++) sum += (double)dy[i * s];                      \
+            for (int64_t i = 0; i < n; i++)                                                \
+                dx[i * s] += (T)((double)dy[i * s] - exp((double)y[i * s]) * sum);         \
+        } else {                                                                           \
+            for (int64_t i = 0; i < n; i++) sum += (double)dy[i * s] * (double)y[i * s];   \
+            for (int64_t i = 0; i < n; i++)                                                \
+                dx[i * s] += (T)((double)y[i * s] * ((double)dy[i * s] - sum));            \
+        }                                                                                  \
+    }
+SM_BACK_LANE(sm_back_lane_f32, float)
+SM_BACK_LANE(sm_back_lane_f64, double)
+
+static onnxc_status sm_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,
+                                oc_tensor *const *din)
+{
+    const sm_params *p = ctx->node->params;
+    if (!dout[0] || !din[0]) return ONNXC_OK;
+    sm_geom g;
+    OC_TRY(sm_geometry(ctx, &g));
+    const oc_tensor *Y = ctx->out[0], *dY = dout[0];
+    oc_tensor *dX = din[0];
+    const bool f32 = Y->dtype == ONNXC_FLOAT;
+    const int64_t lanes = g.outer * g.inner;
+    const int parts = oc_ew_parts(lanes * g.n, ctx->nthreads);
+    OC_EW_PARALLEL_FOR(parts)
+    for (int c = 0; c < parts; c++) {
+        int64_t lo, hi;
+        oc_split_range(lanes, parts, c, &lo, &hi);
+        for (int64_t l = lo; l < hi; l++) {
+            const int64_t off = (l / g.inner) * g.n * g.inner + l % g.inner;
+            if (f32)
+                sm_back_lane_f32((float *)dX->data + off, (const float *)Y->data + off,
+                                 (const float *)dY->data + off, g.n, g.inner, p->log);
+            else
+                sm_back_lane_f64((double *)dX->data + off, (const double *)Y->data + off,
+                                 (const double *)dY->data + off, g.n, g.inner, p->log);
+        }
+    }
+    return ONNXC_OK;
+}
+
 const oc_op_def oc_op_softmax = {
     .name = "Softmax", .domain = "", .versions = {1, 11, 13},
     .min_inputs = 1, .max_inputs = 1, .min_outputs = 1, .max_outputs = 1,
     .init = softmax_init, .infer = sm_infer, .run = sm_run,
+    .grad_inputs = 0x1, .backward = sm_backward,
 };
 
 const oc_op_def oc_op_log_softmax = {
     .name = "LogSoftmax", .domain = "", .versions = {1, 11, 13},
     .min_inputs = 1, .max_inputs = 1, .min_outputs = 1, .max_outputs = 1,
     .init = log_softmax_init, .infer = sm_infer, .run = sm_run,
+    .grad_inputs = 0x1, .backward = sm_backward,
 };

@@ -22,6 +22,12 @@
  * softplus = log1p(e) + max(x, 0). Elu/Selu use expm1 for small |x|.
  * <tgmath.h> picks expf/exp etc. from the argument type, so one expression
  * serves float and double (compute stays in the element type).
+ *
+ * Backward (float and double; Not has none): dX += dY * f'(X), written with
+ * the forward output Y where that is cheaper or exact: Sigmoid Y(1-Y), Tanh
+ * 1-Y^2, Exp Y, Sqrt 1/(2Y), Reciprocal -Y^2. At kinks we take the one-sided
+ * value torch uses: Relu 0 at x = 0, LeakyRelu/Elu/Selu the x <= 0 branch,
+ * Abs 0 at x = 0, HardSigmoid 0 where alpha*x+beta is exactly 0 or 1.
  */
 #include "elementwise.h"
 
@@ -105,6 +111,52 @@ UN_KERNEL(copy_u16, uint16_t, x)
 UN_KERNEL(copy_u32, uint32_t, x)
 UN_KERNEL(copy_u64, uint64_t, x)
 
+/* Backward: dx[i] += the gradient from x, the forward output y and the
+ * upstream gradient g = dy[i]. */
+typedef void (*un_grad_fn)(void *dx, const void *x, const void *y, const void *dy, int64_t n,
+                           const un_params *p);
+
+#define UN_GRAD(NAME, T, EXPR)                                                             \
+    static void NAME(void *dxv, const void *xv, const void *yv, const void *gv, int64_t n, \
+                     const un_params *p)                                                   \
+    {                                                                                      \
+        T *restrict dx = dxv;                                                              \
+        const T *restrict xs = xv, *restrict ys = yv, *restrict gs = gv;                   \
+        (void)p;                                                                           \
+        for (int64_t i = 0; i < n; i++) {                                                  \
+            const T x = xs[i], y = ys[i], g = gs[i];                                       \
+            (void)x;                                                                       \
+            (void)y;                                                                       \
+            dx[i] += (EXPR);                                                               \
+        }                                                                                  \
+    }
+
+/* Each gradient once per element type: T the type, A(v) a float attribute
+ * widened to T. */
+#define DEF_GRADS(S, T, A)                                                                 \
+    UN_GRAD(relu_grad_##S, T, x > 0 ? g : (T)0)                                           \
+    UN_GRAD(leaky_relu_grad_##S, T, x > 0 ? g : A(p->alpha) * g)                          \
+    UN_GRAD(elu_grad_##S, T, x > 0 ? g : g * (A(p->alpha) * exp(x)))                      \
+    UN_GRAD(selu_grad_##S, T,                                                              \
+            x > 0 ? A(p->gamma) * g : g * (A(p->gamma) * A(p->alpha) * exp(x)))           \
+    UN_GRAD(sigmoid_grad_##S, T, g * (y * (1 - y)))                                       \
+    UN_GRAD(tanh_grad_##S, T, g * (1 - y * y))                                            \
+    UN_GRAD(softplus_grad_##S, T, g * sigmoid_##S(x))                                     \
+    UN_GRAD(exp_grad_##S, T, g * y)                                                       \
+    UN_GRAD(log_grad_##S, T, g / x)                                                       \
+    UN_GRAD(neg_grad_##S, T, -g)                                                          \
+    UN_GRAD(sqrt_grad_##S, T, g / (2 * y))                                                \
+    UN_GRAD(abs_grad_##S, T, x > 0 ? g : x < 0 ? -g : (T)0)                               \
+    UN_GRAD(reciprocal_grad_##S, T, -g * (y * y))                                         \
+    UN_GRAD(hard_sigmoid_grad_##S, T,                                                      \
+            (A(p->alpha) * x + A(p->beta) > 0 && A(p->alpha) * x + A(p->beta) < 1)        \
+                ? A(p->alpha) * g                                                          \
+                : (T)0)
+#define AS_F32(v) (v)
+#define AS_F64(v) ((double)(v))
+DEF_GRADS(f32, float, AS_F32)
+DEF_GRADS(f64, double, AS_F64)
+
 #define DTYPE_SLOTS (ONNXC_BFLOAT16 + 1)
 #define SIGNED_ENTRIES(OP)                                                                 \
     [ONNXC_FLOAT] = OP##_f32, [ONNXC_DOUBLE] = OP##_f64, [ONNXC_INT8] = OP##_i8,          \
@@ -133,9 +185,19 @@ static onnxc_status un_init_attrs(oc_node *node, onnxc_error *err, float alpha, 
     return ONNXC_OK;
 }
 
-static onnxc_status leaky_relu_init(oc_node *n, onnxc_error *e) { return un_init_attrs(n, e, 0.01f, 0, 0); }
-static onnxc_status elu_init(oc_node *n, onnxc_error *e) { return un_init_attrs(n, e, 1.0f, 0, 0); }
-static onnxc_status hard_sigmoid_init(oc_node *n, onnxc_error *e) { return un_init_attrs(n, e, 0.2f, 0.5f, 0); }
+/* Spec defaults per op (alpha, beta, gamma). */
+static onnxc_status leaky_relu_init(oc_node *n, onnxc_error *e)
+{
+    return un_init_attrs(n, e, 0.01f, 0, 0);
+}
+static onnxc_status elu_init(oc_node *n, onnxc_error *e)
+{
+    return un_init_attrs(n, e, 1.0f, 0, 0);
+}
+static onnxc_status hard_sigmoid_init(oc_node *n, onnxc_error *e)
+{
+    return un_init_attrs(n, e, 0.2f, 0.5f, 0);
+}
 static onnxc_status selu_init(oc_node *n, onnxc_error *e)
 {
     /* The spec's defaults, written as the float32 values it stores. */
@@ -172,18 +234,58 @@ static onnxc_status un_run(oc_op_ctx *ctx, const un_fn *table)
     return ONNXC_OK;
 }
 
+/* dX += f'(X) dY, split over elements like the forward run. */
+static onnxc_status un_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,
+                                oc_tensor *const *din, un_grad_fn f32, un_grad_fn f64)
+{
+    if (!dout[0] || !din[0]) return ONNXC_OK;
+    const oc_tensor *x = ctx->in[0], *y = ctx->out[0], *dy = dout[0];
+    oc_tensor *dx = din[0];
+    un_grad_fn fn = x->dtype == ONNXC_FLOAT ? f32 : x->dtype == ONNXC_DOUBLE ? f64 : NULL;
+    if (!fn) return oc_ew_bad_grad_dtype(ctx, 0);
+    const un_params *p = ctx->node->params;
+    int64_t n = oc_tensor_numel(x);
+    size_t es = oc_dtype_size(x->dtype);
+    int parts = oc_ew_parts(n, ctx->nthreads);
+    OC_EW_PARALLEL_FOR(parts)
+    for (int c = 0; c < parts; c++) {
+        int64_t lo, hi;
+        oc_split_range(n, parts, c, &lo, &hi);
+        size_t off = (size_t)lo * es;
+        fn((char *)dx->data + off, (const char *)x->data + off, (const char *)y->data + off,
+           (const char *)dy->data + off, hi - lo, p);
+    }
+    return ONNXC_OK;
+}
+
 /* One op's def; its dtype table VAR##_table is defined just before.
- * The variadic arguments are the schema versions. */
-#define UN_OP(VAR, NAME, INIT, NAMES, ...)                                                 \
+ * The variadic arguments are the schema versions. UN_OP: no gradient (Not);
+ * UN_OP_GRAD: differentiable, with kernels VAR##_grad_f32/_f64. */
+#define UN_OP_FNS(VAR, NAMES)                                                              \
     static onnxc_status VAR##_infer(oc_op_ctx *ctx, size_t *ws)                            \
     {                                                                                      \
         return un_infer(ctx, ws, VAR##_table, NAMES);                                      \
     }                                                                                      \
-    static onnxc_status VAR##_run(oc_op_ctx *ctx) { return un_run(ctx, VAR##_table); }     \
+    static onnxc_status VAR##_run(oc_op_ctx *ctx) { return un_run(ctx, VAR##_table); }
+#define UN_OP(VAR, NAME, INIT, NAMES, ...)                                                 \
+    UN_OP_FNS(VAR, NAMES)                                                                  \
     const oc_op_def oc_op_##VAR = {                                                        \
         .name = NAME, .domain = "", .versions = {__VA_ARGS__},                             \
         .min_inputs = 1, .max_inputs = 1, .min_outputs = 1, .max_outputs = 1,              \
         .init = INIT, .infer = VAR##_infer, .run = VAR##_run,                              \
+    };
+#define UN_OP_GRAD(VAR, NAME, INIT, NAMES, ...)                                            \
+    UN_OP_FNS(VAR, NAMES)                                                                  \
+    static onnxc_status VAR##_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,       \
+                                       oc_tensor *const *din)                              \
+    {                                                                                      \
+        return un_backward(ctx, dout, din, VAR##_grad_f32, VAR##_grad_f64);                \
+    }                                                                                      \
+    const oc_op_def oc_op_##VAR = {                                                        \
+        .name = NAME, .domain = "", .versions = {__VA_ARGS__},                             \
+        .min_inputs = 1, .max_inputs = 1, .min_outputs = 1, .max_outputs = 1,              \
+        .init = INIT, .infer = VAR##_infer, .run = VAR##_run,                              \
+        .grad_inputs = 1u, .backward = VAR##_backward,                                     \
     };
 
 #define FLOAT_NAMES "float, double"
@@ -210,18 +312,18 @@ FLOAT_TABLE(elu, elu)
 FLOAT_TABLE(selu, selu)
 FLOAT_TABLE(hard_sigmoid, hard_sigmoid)
 
-UN_OP(abs, "Abs", un_init_common, SIGNED_NAMES ", uint8, uint16, uint32, uint64", 1, 6, 13)
-UN_OP(neg, "Neg", un_init_common, SIGNED_NAMES, 1, 6, 13)
-UN_OP(relu, "Relu", un_init_common, SIGNED_NAMES, 1, 6, 13, 14)
+UN_OP_GRAD(abs, "Abs", un_init_common, SIGNED_NAMES ", uint8, uint16, uint32, uint64", 1, 6, 13)
+UN_OP_GRAD(neg, "Neg", un_init_common, SIGNED_NAMES, 1, 6, 13)
+UN_OP_GRAD(relu, "Relu", un_init_common, SIGNED_NAMES, 1, 6, 13, 14)
 UN_OP(not, "Not", NULL, "bool", 1)
-UN_OP(exp, "Exp", un_init_common, FLOAT_NAMES, 1, 6, 13)
-UN_OP(log, "Log", un_init_common, FLOAT_NAMES, 1, 6, 13)
-UN_OP(sqrt, "Sqrt", un_init_common, FLOAT_NAMES, 1, 6, 13)
-UN_OP(reciprocal, "Reciprocal", un_init_common, FLOAT_NAMES, 1, 6, 13)
-UN_OP(sigmoid, "Sigmoid", un_init_common, FLOAT_NAMES, 1, 6, 13)
-UN_OP(tanh, "Tanh", un_init_common, FLOAT_NAMES, 1, 6, 13)
-UN_OP(softplus, "Softplus", NULL, FLOAT_NAMES, 1)
-UN_OP(leaky_relu, "LeakyRelu", leaky_relu_init, FLOAT_NAMES, 1, 6, 16)
-UN_OP(elu, "Elu", elu_init, FLOAT_NAMES, 1, 6)
-UN_OP(selu, "Selu", selu_init, FLOAT_NAMES, 1, 6)
-UN_OP(hard_sigmoid, "HardSigmoid", hard_sigmoid_init, FLOAT_NAMES, 1, 6)
+UN_OP_GRAD(exp, "Exp", un_init_common, FLOAT_NAMES, 1, 6, 13)
+UN_OP_GRAD(log, "Log", un_init_common, FLOAT_NAMES, 1, 6, 13)
+UN_OP_GRAD(sqrt, "Sqrt", un_init_common, FLOAT_NAMES, 1, 6, 13)
+UN_OP_GRAD(reciprocal, "Reciprocal", un_init_common, FLOAT_NAMES, 1, 6, 13)
+UN_OP_GRAD(sigmoid, "Sigmoid", un_init_common, FLOAT_NAMES, 1, 6, 13)
+UN_OP_GRAD(tanh, "Tanh", un_init_common, FLOAT_NAMES, 1, 6, 13)
+UN_OP_GRAD(softplus, "Softplus", NULL, FLOAT_NAMES, 1)
+UN_OP_GRAD(leaky_relu, "LeakyRelu", leaky_relu_init, FLOAT_NAMES, 1, 6, 16)
+UN_OP_GRAD(elu, "Elu", elu_init, FLOAT_NAMES, 1, 6)
+UN_OP_GRAD(selu, "Selu", selu_init, FLOAT_NAMES, 1, 6)
+UN_OP_GRAD(hard_sigmoid, "HardSigmoid", hard_sigmoid_init, FLOAT_NAMES, 1, 6)

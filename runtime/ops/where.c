@@ -5,6 +5,12 @@
  * Y share any type T, which the output takes.
  * Implemented for every T the runtime stores densely (anything but string
  * and the 4-bit types): the kernel only moves bytes, by element size.
+ *
+ * Backward (float, double): the upstream gradient is routed by the
+ * condition, dX = cond ? dOut : 0 and dY = cond ? 0 : dOut, each summed
+ * back to its input's shape over the broadcast dims (oc_bcast_reduce_add;
+ * the routed term is formed in the workspace, [output shape], only for a
+ * broadcast input). The condition is not differentiable.
  */
 #include "elementwise.h"
 
@@ -101,8 +107,85 @@ static onnxc_status where_run(oc_op_ctx *ctx)
     return ONNXC_OK;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Backward                                                                 */
+
+/* g[i] (+)= (c[i*sc] != 0) == pick ? d[i] : 0 for n elements. */
+#define WHERE_GRAD(S, T)                                                                   \
+    static void where_grad_##S(void *gv, bool acc, const uint8_t *restrict c, int64_t sc,  \
+                               bool pick, const void *dv, int64_t n)                       \
+    {                                                                                      \
+        T *restrict g = gv;                                                                \
+        const T *restrict d = dv;                                                          \
+        for (int64_t i = 0; i < n; i++) {                                                  \
+            T v = (c[i * sc] != 0) == pick ? d[i] : (T)0;                                  \
+            g[i] = acc ? g[i] + v : v;                                                     \
+        }                                                                                  \
+    }
+WHERE_GRAD(f32, float)
+WHERE_GRAD(f64, double)
+
+static bool where_broadcast(const oc_op_ctx *ctx, int k)
+{
+    return oc_tensor_numel(ctx->in[k]) != oc_tensor_numel(ctx->out[0]);
+}
+
+static size_t where_backward_workspace(const oc_op_ctx *ctx)
+{
+    if (!where_broadcast(ctx, 1) && !where_broadcast(ctx, 2)) return 0;
+    return (size_t)oc_tensor_numel(ctx->out[0]) * oc_dtype_size(ctx->out[0]->dtype);
+}
+
+static onnxc_status where_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,
+                                   oc_tensor *const *din)
+{
+    const oc_tensor *c = ctx->in[0], *d = dout[0];
+    if (!d || oc_tensor_numel(d) == 0) return ONNXC_OK;
+    oc_bcast bc;
+    oc_bcast_init(&bc, &d->shape, 1, (const oc_shape *[]){&c->shape});
+    for (int k = 1; k <= 2; k++) {
+        if (!din[k]) continue;
+        if (!oc_dtype_is_float(ctx->in[k]->dtype)) return oc_ew_bad_grad_dtype(ctx, k);
+        bool f64 = d->dtype == ONNXC_DOUBLE, reduce = where_broadcast(ctx, k);
+        size_t es = oc_dtype_size(d->dtype);
+        oc_tensor tmp = *d;                   /* [output shape], the routed term */
+        if (reduce) {
+            if (ctx->workspace_bytes < (size_t)bc.numel * es)
+                return oc_node_fail(ctx->node, ctx->err, ONNXC_ERR_RUNTIME,
+                                    "backward workspace: expected %zu bytes, got %zu",
+                                    (size_t)bc.numel * es, ctx->workspace_bytes);
+            tmp.data = ctx->workspace;
+        } else {
+            tmp.data = din[k]->data;
+        }
+        char *pg = tmp.data;
+        const char *pd = d->data;
+        const uint8_t *pc = c->data;
+        int parts = oc_ew_parts(bc.numel, ctx->nthreads);
+        OC_EW_PARALLEL_FOR(parts)
+        for (int p = 0; p < parts; p++) {
+            int64_t lo, hi, o, len;
+            oc_split_range(bc.numel, parts, p, &lo, &hi);
+            oc_bcast_iter it;
+            oc_bcast_iter_begin(&it, &bc, lo, hi);
+            while ((len = oc_bcast_iter_next(&it, &o)) > 0) {
+                if (f64)
+                    where_grad_f64(pg + (size_t)o * es, !reduce, pc + it.seg[0], bc.inner[0],
+                                   k == 1, pd + (size_t)o * es, len);
+                else
+                    where_grad_f32(pg + (size_t)o * es, !reduce, pc + it.seg[0], bc.inner[0],
+                                   k == 1, pd + (size_t)o * es, len);
+            }
+        }
+        if (reduce) oc_bcast_reduce_add(din[k], &tmp, 1.0, ctx->nthreads);
+    }
+    return ONNXC_OK;
+}
+
 const oc_op_def oc_op_where = {
     .name = "Where", .domain = "", .versions = {9, 16},
     .min_inputs = 3, .max_inputs = 3, .min_outputs = 1, .max_outputs = 1,
     .infer = where_infer, .run = where_run,
+    .grad_inputs = (1u << 1) | (1u << 2), .backward = where_backward,
+    .backward_workspace = where_backward_workspace,
 };

@@ -66,7 +66,7 @@ onnxc_status oc_checkpoint_save(onnxc_trainer *t, const char *path, const oc_fit
         st = oc_fail(err, ONNXC_ERR_NOMEM, "%s: out of memory writing the checkpoint", path);
         goto done;
     }
-    memcpy(inits, gp->initializer, gp->n_initializer * sizeof *inits);
+    if (gp->n_initializer) memcpy(inits, gp->initializer, gp->n_initializer * sizeof *inits);
     size_t e = 0;
     for (int slot = 0; slot < slots; slot++)
         for (size_t i = 0; i < t->params.count; i++, e++) {
@@ -90,7 +90,7 @@ onnxc_status oc_checkpoint_save(onnxc_trainer *t, const char *path, const oc_fit
             tp->raw_data.data = (uint8_t *)((slot ? t->optim.slot2 : t->optim.slot1) + t->params.offset[i]);
             inits[gp->n_initializer + e] = tp;
         }
-    memcpy(props, mp->metadata_props, mp->n_metadata_props * sizeof *props);
+    if (mp->n_metadata_props) memcpy(props, mp->metadata_props, mp->n_metadata_props * sizeof *props);
     for (int i = 0; i < n_meta; i++) {
         onnx__string_string_entry_proto__init(&entries[i]);
         entries[i].key = kv[i].key;

@@ -93,6 +93,7 @@ onnxc_status onnxc_trainer_evaluate(onnxc_trainer *t, const onnxc_dataset *data,
         batch_tensors(data, &b, n, &x, &y);
         onnxc_batch_result r;
         st = onnxc_trainer_evaluate_batch(t, &x, &y, &r, confusion, classes, err);
+        if (st != ONNXC_OK) break;
         loss_sum += r.loss * (double)n;
         correct += r.correct;
     }

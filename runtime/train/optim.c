@@ -79,6 +79,7 @@ void oc_optim_free(oc_optim_state *s)
 void oc_optim_step(oc_optim_state *s, const oc_param_set *p, const float *grad, int nthreads)
 {
     const onnxc_optimizer *h = &s->hp;
+    (void)nthreads; /* used by the OpenMP pragmas only */
     s->iterations++;
     const float lr = (float)h->learning_rate, eps = (float)h->epsilon;
     /* Adam's bias corrections folded into the step size, as Keras does:

@@ -45,8 +45,10 @@ onnxc_status oc_train_plan_build(oc_train_plan *tp, const onnxc_model *m, const 
         bool any = false;
         for (int k = 0; k < n->n_in && k < 32; k++)
             if (n->in[k] >= 0 && needs[n->in[k]] && ((n->op->grad_inputs >> k) & 1)) any = true;
+        /* Gradients flow through float values only: a Cast to an integer
+         * type ends the path. */
         for (int k = 0; k < n->n_out; k++)
-            if (any && n->out[k] >= 0) needs[n->out[k]] = 1;
+            if (any && n->out[k] >= 0 && p->tensors[n->out[k]].dtype == ONNXC_FLOAT) needs[n->out[k]] = 1;
     }
     if (spec->loss_value >= 0) reaches[spec->loss_value] = 1;
     for (int s = p->n_steps - 1; s >= 0; s--) {

@@ -75,7 +75,8 @@ static void find_logits(onnxc_trainer *t)
 {
     const oc_graph *g = &t->model->graph;
     t->loss_value = t->pred_value;
-    t->from_logits = false;
+    t->from_logits = t->opt.from_logits; /* the output already holds logits */
+    if (t->from_logits) return;
     int prod = g->values[t->pred_value].producer;
     if (prod < 0) return;
     const oc_node *n = &g->nodes[prod];
@@ -140,12 +141,10 @@ static onnxc_status find_params(onnxc_trainer *t, onnxc_error *err)
         p->count++;
         p->total += (n + 15) & ~(size_t)15; /* 64-byte aligned segments */
     }
-    if (p->count == 0)
-        return oc_fail(err, ONNXC_ERR_MODEL, "%s: nothing to train: no float initializer reaches the output",
-                       t->model->label);
-    t->grad_flat = oc_aligned_alloc(p->total * sizeof(float));
+    /* A model without parameters can still be evaluated; step refuses it. */
+    t->grad_flat = oc_aligned_alloc((p->total ? p->total : 16) * sizeof(float));
     if (!t->grad_flat) return oc_fail(err, ONNXC_ERR_NOMEM, "out of memory for gradients");
-    memset(t->grad_flat, 0, p->total * sizeof(float));
+    memset(t->grad_flat, 0, (p->total ? p->total : 16) * sizeof(float));
     for (size_t i = 0; i < p->count; i++) t->param_grad[t->param_values[i]] = t->grad_flat + p->offset[i];
     return ONNXC_OK;
 }
@@ -348,6 +347,9 @@ onnxc_status onnxc_trainer_step(onnxc_trainer *t, const onnxc_tensor *x, const o
                                 onnxc_batch_result *result, onnxc_error *err)
 {
     if (!t) return oc_fail(err, ONNXC_ERR_ARGUMENT, "onnxc_trainer_step: NULL trainer");
+    if (t->params.count == 0)
+        return oc_fail(err, ONNXC_ERR_MODEL, "%s: nothing to train: no float initializer reaches the output",
+                       t->model->label);
     oc_tensor in;
     OC_TRY(oc_trainer_bind_input(t, x, &in, err));
     int64_t n = in.shape.dims[0];

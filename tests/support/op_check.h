@@ -1,6 +1,6 @@
 /*
  * Criterion checks for op unit tests built with node_builder.h. Header
- * only (static inline), so support/*.c stays free of Criterion.
+ * only (static inline), so the support .c files stay free of Criterion.
  *
  *     static onnxc_error err;
  *     EVAL_OK(b, IN(&x, &y), OUT(&z), &err);

@@ -1,0 +1,124 @@
+/*
+ * Peak single-precision FMA throughput of this machine, as ANCHORS.md
+ * measures it: each thread runs a loop of independent FMAs on registers only
+ * (no memory traffic), 12 accumulator chains per thread so the FMA latency
+ * (4 cycles on Zen 4/5) never stalls the 2 FMA pipes.
+ *
+ *     peak_fma [--threads T] [--seconds S] [--isa avx512|avx2]
+ *
+ * Prints one line per ISA: "peak <isa> threads=T gflops=G", the best of many
+ * ~2 ms blocks over S seconds (default 1) per ISA. The AVX-512 and
+ * AVX2 loops are compiled with target attributes, so the program builds with
+ * any gcc/clang and only runs the loops the CPU supports.
+ */
+#include <immintrin.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+#define CHAINS 12
+#define STEPS 1024 /* FMAs per chain per round */
+
+/* Returns a value that depends on every FMA so the compiler keeps them. */
+__attribute__((target("avx512f,fma"))) static float fma_loop_avx512(long rounds)
+{
+    __m512 acc[CHAINS];
+    const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+    for (int c = 0; c < CHAINS; c++) acc[c] = _mm512_set1_ps((float)c);
+    for (long r = 0; r < rounds; r++)
+        for (int s = 0; s < STEPS; s++) {
+#pragma GCC unroll 12
+            for (int c = 0; c < CHAINS; c++) acc[c] = _mm512_fmadd_ps(acc[c], a, b);
+        }
+    __m512 t = acc[0];
+    for (int c = 1; c < CHAINS; c++) t = _mm512_add_ps(t, acc[c]);
+    return _mm512_reduce_add_ps(t);
+}
+
+__attribute__((target("avx2,fma"))) static float fma_loop_avx2(long rounds)
+{
+    __m256 acc[CHAINS];
+    const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
+    for (int c = 0; c < CHAINS; c++) acc[c] = _mm256_set1_ps((float)c);
+    for (long r = 0; r < rounds; r++)
+        for (int s = 0; s < STEPS; s++) {
+#pragma GCC unroll 12
+            for (int c = 0; c < CHAINS; c++) acc[c] = _mm256_fmadd_ps(acc[c], a, b);
+        }
+    __m256 t = acc[0];
+    for (int c = 1; c < CHAINS; c++) t = _mm256_add_ps(t, acc[c]);
+    float v[8];
+    _mm256_storeu_ps(v, t);
+    return v[0] + v[7];
+}
+
+/* Runs `rounds` on each of `threads` threads at once; returns GFLOP/s. */
+static double measure(int isa512, int threads, long rounds, float *sink)
+{
+    const int lanes = isa512 ? 16 : 8;
+    double t0 = now_s();
+    float s = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : s)
+    s += isa512 ? fma_loop_avx512(rounds) : fma_loop_avx2(rounds);
+    double dt = now_s() - t0;
+    *sink += s;
+    return 2.0 * lanes * CHAINS * (double)STEPS * (double)rounds * threads / dt * 1e-9;
+}
+
+int main(int argc, char **argv)
+{
+    int threads = 1;
+    double seconds = 1.0;
+    const char *only = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--isa") && i + 1 < argc) only = argv[++i];
+        else {
+            fprintf(stderr, "usage: %s [--threads T] [--seconds S] [--isa avx512|avx2]\n", argv[0]);
+            return 2;
+        }
+    }
+    if (threads < 1) threads = 1;
+    __builtin_cpu_init();
+    float sink = 0;
+    for (int isa512 = 1; isa512 >= 0; isa512--) {
+        const char *name = isa512 ? "avx512" : "avx2";
+        if (only && strcmp(only, name)) continue;
+        if (isa512 ? !__builtin_cpu_supports("avx512f")
+                   : !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) {
+            printf("peak %s unsupported\n", name);
+            continue;
+        }
+        /* Short blocks (~2 ms), as many as fit in `seconds`, and keep the
+         * best: on a shared machine most blocks lose time slices to other
+         * processes, the best one is the hardware's rate. */
+        long rounds = 1;
+        double t_block;
+        while (1) {
+            double t0 = now_s();
+            measure(isa512, 1, rounds, &sink);
+            t_block = now_s() - t0;
+            if (t_block > 0.002) break;
+            rounds *= 2;
+        }
+        double best = 0, t_end = now_s() + seconds;
+        do {
+            double g = measure(isa512, threads, rounds, &sink);
+            if (g > best) best = g;
+        } while (now_s() < t_end);
+        printf("peak %s threads=%d gflops=%.1f\n", name, threads, best);
+    }
+    return sink == 12345.0f; /* never true; keeps the loops alive */
+}

@@ -1,0 +1,265 @@
+/*
+ * GEMM driver: cache blocking, thread split and kernel dispatch for the two
+ * entry points of sgemm.h. The micro-kernels and the panel layout are
+ * described in sgemm_internal.h.
+ *
+ * C is cut into tiles: row tiles of at most `mr` rows (M split into
+ * ceil(M/mr) tiles whose heights differ by at most one, so M = 32 with
+ * mr = 12 gives 11+11+10, not 12+12+8) by column panels of `nr` columns.
+ * Every tile is computed by one kernel call that sums all of K (oc_sgemm_run)
+ * or one K chunk (oc_sgemm_fast) in registers.
+ *
+ * oc_sgemm_run, per thread, over its own rectangle of tiles:
+ *
+ *   for each group of panels whose [K][nr] panels fit in half of L2
+ *     for each row tile                 A rows stream from memory once per group
+ *       for each panel in the group     the panel comes from L2
+ *         tile kernel (full K, epilogue with bias/activation)
+ *
+ * oc_sgemm_fast, per thread:
+ *
+ *   for jc in columns step 128          op(B) chunk [256][128] packed on the stack
+ *     for pc in K step 256              (128 KiB: stays in L2)
+ *       pack op(B)[pc.., jc..]
+ *       for each row tile               op(A) tile packed when transA
+ *         for each panel of the chunk
+ *           tile kernel: C = alpha*chunk + (pc == 0 ? beta : 1)*C
+ *
+ * Threads: a product below PAR_MIN multiply-adds runs on the calling thread
+ * with no OpenMP region (a team costs microseconds; a batch-1 layer takes
+ * less). Otherwise the tile grid is cut into `parts` rectangles, along the
+ * panels when there are enough of them (each thread then reads only its
+ * share of B, which keeps it in its own L2), else along the row tiles. Which
+ * thread computes a tile never changes how it is computed, so results are
+ * bit-identical for any thread count.
+ */
+#include "sgemm.h"
+
+#include "sgemm_internal.h"
+
+#define PAR_MIN (1 << 19)                 /* multiply-adds worth a thread team */
+#ifndef L2_BLOCK_BYTES
+#define L2_BLOCK_BYTES (512 * 1024)       /* panels swept by all row tiles at once */
+#endif
+#ifndef RUN_KC
+#define RUN_KC 384                        /* K chunk of oc_sgemm_run: [mr][KC] of A in L1 */
+#endif
+#define FAST_KC 256                       /* K chunk of oc_sgemm_fast */
+#define FAST_NC 128                       /* column chunk of oc_sgemm_fast (multiple of nr) */
+
+#define PRAGMA_(x) _Pragma(#x)
+#ifdef _OPENMP
+#define PARALLEL_FOR(parts) PRAGMA_(omp parallel for num_threads(parts) schedule(static))
+#else
+#define PARALLEL_FOR(parts)
+#endif
+
+static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+/* Split [0, n) into `parts` near-equal ranges; range i is [*lo, *hi). */
+static void split_range(int64_t n, int parts, int i, int64_t *lo, int64_t *hi)
+{
+    int64_t q = n / parts, r = n % parts;
+    *lo = (int64_t)i * q + (i < r ? i : r);
+    *hi = *lo + q + (i < r ? 1 : 0);
+}
+
+/* First row of row tile t when M rows are cut into T near-equal tiles. */
+static inline int64_t tile_row(int64_t M, int64_t T, int64_t t)
+{
+    int64_t q = M / T, r = M % T;
+    return t * q + (t < r ? t : r);
+}
+
+/* The shape of one product and how its tile grid is shared out. */
+typedef struct grid {
+    int64_t M, N, K;
+    int nr;
+    int64_t T, P;          /* row tiles, panels */
+    int small;             /* M <= 4 with GEMV kernels: one row tile */
+    int parts;             /* threads used */
+    int by_panels;         /* split panels (else row tiles) between parts */
+} grid;
+
+static void plan_grid(grid *g, const oc_sgemm_kernels *kern, int64_t M, int64_t N, int64_t K,
+                      int nthreads)
+{
+    g->M = M, g->N = N, g->K = K, g->nr = kern->nr;
+    g->small = M <= OC_SGEMM_SMALL_MAX && kern->small[0][M] != NULL;
+    g->T = g->small ? 1 : (M + kern->mr - 1) / kern->mr;
+    g->P = oc_sgemm_panel_count(kern->nr, N);
+    g->parts = 1;
+    g->by_panels = 0;
+    if (nthreads < 2 || (double)M * (double)N * (double)(K > 0 ? K : 1) < (double)PAR_MIN) return;
+    /* Panels when each part gets two or more, or when row tiles are too few. */
+    if (g->P >= 2 * nthreads || (g->P >= nthreads && g->T < 2 * nthreads) || g->T < 2) {
+        g->by_panels = 1;
+        g->parts = (int)min64(nthreads, g->P);
+    } else {
+        g->parts = (int)min64(nthreads, g->T);
+    }
+}
+
+/* Part i's rectangle: row tiles [*t0, *t1), panels [*p0, *p1). */
+static void part_rect(const grid *g, int i, int64_t *t0, int64_t *t1, int64_t *p0, int64_t *p1)
+{
+    *t0 = 0, *t1 = g->T, *p0 = 0, *p1 = g->P;
+    if (g->by_panels) split_range(g->P, g->parts, i, p0, p1);
+    else split_range(g->T, g->parts, i, t0, t1);
+}
+
+static inline oc_sgemm_tile_fn pick(const oc_sgemm_kernels *kern, const grid *g, int half, int64_t m)
+{
+    return g->small ? kern->small[half][m] : kern->tile[half][m];
+}
+
+/* ---- pre-packed B --------------------------------------------------------- */
+
+typedef struct run_job {
+    grid g;
+    const oc_sgemm_kernels *kern;
+    const float *A;        /* [M, K], row stride lda */
+    int64_t lda;
+    const float *P;        /* panels of op(B) [K, N] */
+    float *C;              /* [M, N], row stride ldc */
+    int64_t ldc;
+    const float *bias;     /* [N] or NULL */
+    int relu, accumulate;
+} run_job;
+
+static void run_part(const run_job *j, int part)
+{
+    const grid *g = &j->g;
+    int64_t t0, t1, p0, p1;
+    part_rect(g, part, &t0, &t1, &p0, &p1);
+    const int64_t panel_bytes = max64(1, g->K) * g->nr * (int64_t)sizeof(float);
+    const int64_t group = max64(1, L2_BLOCK_BYTES / panel_bytes);
+    for (int64_t pg = p0; pg < p1; pg += group) {
+        const int64_t pe = min64(p1, pg + group);
+        /* K chunks, so that a row tile's [mr][chunk] of A stays in L1 while
+         * the group's panels stream past it. Not worth it for a few panels,
+         * and not for the GEMV kernels, whose partial sums cannot resume. */
+        const int chunks = g->small || pe - pg < 4 || g->K < 2 * RUN_KC
+                               ? 1
+                               : (int)((g->K + RUN_KC - 1) / RUN_KC);
+        for (int64_t t = t0; t < t1; t++) {
+            const int64_t r0 = tile_row(g->M, g->T, t), m = tile_row(g->M, g->T, t + 1) - r0;
+            for (int c = 0; c < chunks; c++) {
+                int64_t k0, k1;
+                split_range(g->K, chunks, c, &k0, &k1);
+                const int last = c == chunks - 1;
+                oc_sgemm_epi ep = {.alpha = 1.0f, .beta = 0.0f, .bias = NULL,
+                                   .relu = last && j->relu, .init_c = c > 0 || j->accumulate};
+                for (int64_t p = pg; p < pe; p++) {
+                    const int w = oc_sgemm_panel_width(g->nr, g->N, p);
+                    const int n = (int)min64(w, g->N - p * g->nr);
+                    ep.bias = last && j->bias ? j->bias + p * g->nr : NULL;
+                    pick(j->kern, g, w != g->nr, m)(k1 - k0, j->A + r0 * j->lda + k0, j->lda,
+                                                    j->P + p * g->nr * g->K + k0 * w,
+                                                    j->C + r0 * j->ldc + p * g->nr, j->ldc, n,
+                                                    &ep);
+                }
+            }
+        }
+    }
+}
+
+void oc_sgemm_run(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                  const oc_sgemm_pb *pb, float *C, int64_t ldc, const float *bias, oc_act act,
+                  int accumulate, int nthreads)
+{
+    if (M <= 0 || N <= 0) return;
+    oc_isa isa;
+    int nr;
+    run_job j;
+    j.P = oc_sgemm_pb_panels(pb, K, N, &isa, &nr);
+    j.kern = oc_sgemm_kernels_for(isa);
+    plan_grid(&j.g, j.kern, M, N, K, nthreads);
+    j.A = A, j.lda = lda, j.C = C, j.ldc = ldc, j.bias = bias;
+    j.relu = act == OC_ACT_RELU;
+    j.accumulate = accumulate != 0;
+    if (j.g.parts == 1) {
+        run_part(&j, 0);
+        return;
+    }
+    const int parts = j.g.parts;
+    PARALLEL_FOR(parts)
+    for (int i = 0; i < parts; i++) run_part(&j, i);
+}
+
+/* ---- general GEMM, B packed per call ---------------------------------------- */
+
+typedef struct fast_job {
+    grid g;
+    const oc_sgemm_kernels *kern;
+    int transA, transB;
+    float alpha, beta;
+    const float *A, *B;
+    int64_t lda, ldb;
+    float *C;
+    int64_t ldc;
+} fast_job;
+
+static void fast_part(const fast_job *j, int part)
+{
+    /* op(B) chunk [kc][nc] as panels, and one op(A) tile [mr][kc] (transA). */
+    _Alignas(64) float bbuf[FAST_KC * FAST_NC];
+    _Alignas(64) float abuf[OC_SGEMM_MR_MAX * FAST_KC];
+    const grid *g = &j->g;
+    const int nr = g->nr;
+    int64_t t0, t1, p0, p1;
+    part_rect(g, part, &t0, &t1, &p0, &p1);
+    const int64_t cend = min64(g->N, p1 * nr);
+    for (int64_t jc = p0 * nr; jc < cend; jc += FAST_NC) {
+        const int64_t nc = min64(FAST_NC, cend - jc);
+        const int64_t np = oc_sgemm_panel_count(nr, nc);
+        /* K == 0 still takes one (empty) pass, which applies beta. */
+        for (int64_t pc = 0; pc == 0 || pc < g->K; pc += FAST_KC) {
+            const int64_t kc = min64(FAST_KC, g->K - pc);
+            oc_sgemm_pack_panels(nr, j->transB, j->B, j->ldb, pc, kc, jc, nc, bbuf);
+            const oc_sgemm_epi ep = {.alpha = j->alpha, .beta = pc == 0 ? j->beta : 1.0f,
+                                     .bias = NULL, .relu = 0, .init_c = 0};
+            for (int64_t t = t0; t < t1; t++) {
+                const int64_t r0 = tile_row(g->M, g->T, t), m = tile_row(g->M, g->T, t + 1) - r0;
+                const float *a;
+                int64_t alda;
+                if (j->transA) {
+                    /* op(A)[r0+r][pc+k] = A[pc+k][r0+r]: m contiguous floats per k. */
+                    for (int64_t k = 0; k < kc; k++) {
+                        const float *src = j->A + (pc + k) * j->lda + r0;
+                        for (int64_t r = 0; r < m; r++) abuf[r * kc + k] = src[r];
+                    }
+                    a = abuf, alda = kc;
+                } else {
+                    a = j->A + r0 * j->lda + pc, alda = j->lda;
+                }
+                for (int64_t q = 0; q < np; q++) {
+                    const int w = oc_sgemm_panel_width(nr, nc, q);
+                    const int n = (int)min64(w, nc - q * nr);
+                    pick(j->kern, g, w != nr, m)(kc, a, alda, bbuf + q * nr * kc,
+                                                 j->C + r0 * j->ldc + jc + q * nr, j->ldc, n, &ep);
+                }
+            }
+        }
+    }
+}
+
+void oc_sgemm_fast(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                   const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                   int64_t ldc, int nthreads)
+{
+    if (M <= 0 || N <= 0) return;
+    fast_job j;
+    j.kern = oc_sgemm_kernels_for(oc_cpu_isa());
+    plan_grid(&j.g, j.kern, M, N, K, nthreads);
+    j.transA = transA, j.transB = transB, j.alpha = alpha, j.beta = beta;
+    j.A = A, j.B = B, j.lda = lda, j.ldb = ldb, j.C = C, j.ldc = ldc;
+    if (j.g.parts == 1) {
+        fast_part(&j, 0);
+        return;
+    }
+    const int parts = j.g.parts;
+    PARALLEL_FOR(parts)
+    for (int i = 0; i < parts; i++) fast_part(&j, i);
+}
