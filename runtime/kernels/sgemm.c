@@ -13,8 +13,13 @@
  *
  *   for each group of panels whose [K][nr] panels fit in half of L2
  *     for each row tile                 A rows stream from memory once per group
- *       for each panel in the group     the panel comes from L2
- *         tile kernel (full K, epilogue with bias/activation)
+ *       for each K chunk of ~384        (only with >= 4 panels and K >= 768)
+ *         for each panel in the group   the panel comes from L2, the A chunk from L1
+ *           tile kernel; chunks after the first resume the FMA chains from C,
+ *           the last applies bias/activation
+ *
+ * Resuming from C (init_c) repeats exactly the operations of one long
+ * chain, so the chunking never shows in the results.
  *
  * oc_sgemm_fast, per thread:
  *
