@@ -13,12 +13,16 @@ packages=(
   libopenblas-dev libopenblas0-openmp        # sgemm comparison in bench/
   python3 python3-numpy python3-onnx         # reference checks (onnx.checker, protos)
   libonnx-testdata dataset-fashion-mnist     # conformance cases, training data
-  nodejs npm                                 # ONNX Runtime (onnxruntime-node) reference
 )
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# ONNX Runtime (onnxruntime-node) is the interop and speed reference. Debian
+# ships node and npm as two packages; a machine may already have both from
+# elsewhere (nodesource's nodejs bundles npm and conflicts with Debian's).
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
   echo "install-deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
