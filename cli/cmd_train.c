@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "data_args.h"
+#include "plot.h"
 #include "progress.h"
 
 static const char help[] =
@@ -42,11 +43,15 @@ static const char help[] =
     "  -o, --output FILE        trained model (required), written atomically\n"
     "  --log FILE.jsonl         one JSON object per epoch (appended to with --resume)\n"
     "  --checkpoint FILE        save model and optimizer state after every epoch\n"
-    "  --resume FILE            continue from a checkpoint of this MODEL\n";
+    "  --resume FILE            continue from a checkpoint of this MODEL\n"
+    "  --plot FILE              after training, draw loss and accuracy per epoch,\n"
+    "                           train against validation (.svg, or .png with\n"
+    "                           gnuplot); with --log, from the whole log, so a\n"
+    "                           resumed run shows the earlier epochs too\n";
 
 enum {
     OPT_EPOCHS = 0x100, OPT_BATCH, OPT_OPTIMIZER, OPT_LR, OPT_LOSS, OPT_SPLIT, OPT_SEED,
-    OPT_NO_SHUFFLE, OPT_THREADS, OPT_LOG, OPT_CHECKPOINT, OPT_RESUME, OPT_FROM_LOGITS
+    OPT_NO_SHUFFLE, OPT_THREADS, OPT_LOG, OPT_CHECKPOINT, OPT_RESUME, OPT_FROM_LOGITS, OPT_PLOT
 };
 
 typedef struct train_args {
@@ -60,6 +65,7 @@ typedef struct train_args {
     uint64_t seed;
     bool no_shuffle, from_logits;
     const char *log_path, *checkpoint_path, *resume_path;
+    const char *plot_path;         /* --plot, or NULL */
 } train_args;
 
 /* A finite decimal number in [min, max) (max exclusive when open_max). */
@@ -105,6 +111,7 @@ static int parse_args(int argc, char **argv, train_args *a)
         {"log", required_argument, 0, OPT_LOG},
         {"checkpoint", required_argument, 0, OPT_CHECKPOINT},
         {"resume", required_argument, 0, OPT_RESUME},
+        {"plot", required_argument, 0, OPT_PLOT},
         {0, 0, 0, 0},
     };
     *a = (train_args){.epochs = 1, .batch_size = 32, .lr = -1.0, .split = -1.0, .seed = 1};
@@ -152,6 +159,7 @@ static int parse_args(int argc, char **argv, train_args *a)
         case OPT_LOG: a->log_path = optarg; break;
         case OPT_CHECKPOINT: a->checkpoint_path = optarg; break;
         case OPT_RESUME: a->resume_path = optarg; break;
+        case OPT_PLOT: a->plot_path = optarg; break;
         case ':': return cli_usage_error("train", "option '%s' needs a value", argv[optind - 1]);
         default: return cli_usage_error("train", "unknown option '%s'", argv[optind - 1]);
         }
@@ -192,6 +200,8 @@ typedef struct train_ui {
     FILE *log;                /* --log, or NULL */
     const char *log_path;
     int log_errno;            /* nonzero once writing the log failed */
+    cli_history history;      /* this run's epochs, for --plot */
+    bool history_nomem;
 } train_ui;
 
 static int on_progress(void *user, int epoch, int epochs, size_t step, size_t steps, double loss,
@@ -199,6 +209,14 @@ static int on_progress(void *user, int epoch, int epochs, size_t step, size_t st
 {
     train_ui *ui = user;
     cli_progress_update(&ui->bar, epoch, epochs, step, steps, loss, accuracy, log);
+    if (log) {
+        cli_epoch_point p = {log->epoch, log->loss, log->accuracy, NAN, NAN};
+        if (log->has_validation) {
+            p.val_loss = log->val_loss;
+            p.val_accuracy = log->val_accuracy;
+        }
+        if (!cli_history_add(&ui->history, &p)) ui->history_nomem = true;
+    }
     if (!log || !ui->log) return 0;
     FILE *f = ui->log;
     fprintf(f, "{\"epoch\":%d", log->epoch);
@@ -217,6 +235,28 @@ static int on_progress(void *user, int epoch, int epochs, size_t step, size_t st
         return 1;
     }
     return 0;
+}
+
+/* --plot: from the log when there is one (it holds the epochs before a
+ * --resume as well; every line was flushed), else from this run's epochs. */
+static int draw_plot(const train_args *a, const train_ui *ui)
+{
+    const char *slash = strrchr(a->out_path, '/');
+    const char *title = slash ? slash + 1 : a->out_path;
+    int rc;
+    if (a->log_path) {
+        cli_history h = {0};
+        rc = cli_history_read(a->log_path, &h);
+        if (!rc) rc = cli_plot_write(&h, a->plot_path, title);
+        cli_history_free(&h);
+    } else if (ui->history_nomem) {
+        fprintf(stderr, "onnxc: error: %s: out of memory keeping the epochs to plot\n", a->plot_path);
+        rc = EXIT_BAD_INPUT;
+    } else {
+        rc = cli_plot_write(&ui->history, a->plot_path, title);
+    }
+    if (!rc) printf("Plotted %s\n", a->plot_path);
+    return rc;
 }
 
 /* Train and validation sets: with --data DIR the train split, plus the t10k
@@ -275,6 +315,7 @@ static int fit_and_save(const train_args *a, const onnxc_trainer_options *to, on
         rc = cli_report(&err);
     } else {
         printf("Saved %s\n", a->out_path);
+        if (a->plot_path) rc = draw_plot(a, ui);
     }
     onnxc_trainer_free(t);
     return rc;
@@ -313,6 +354,8 @@ int cmd_train(int argc, char **argv)
     train_ui ui = {.log_path = a.log_path};
     if ((rc = check_writable(a.out_path, "trained model")) || (rc = check_writable(a.checkpoint_path, "checkpoint")))
         return rc;
+    if (a.plot_path && ((rc = cli_plot_check_target("train", a.plot_path)) || (rc = check_writable(a.plot_path, "plot"))))
+        return rc;
     if ((rc = cli_load_model(a.model_path, &m))) return rc;
     if ((rc = load_data(&a, &train, &val))) goto done;
     if (a.log_path) {
@@ -332,5 +375,6 @@ done:
     onnxc_dataset_free(train);
     onnxc_dataset_free(val);
     onnxc_model_free(m);
+    cli_history_free(&ui.history);
     return rc;
 }

@@ -18,6 +18,7 @@ static const command commands[] = {
     {"init", cmd_init, "write a new dense network from a spec (784,64:relu,10:softmax)"},
     {"train", cmd_train, "train a model on idx or .npy data, Keras fit() style"},
     {"eval", cmd_eval, "loss, accuracy and confusion matrix of a model on labelled data"},
+    {"plot", cmd_plot, "draw loss and accuracy curves from a training log (.svg, .png)"},
 };
 
 static void usage(FILE *f)

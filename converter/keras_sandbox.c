@@ -123,8 +123,10 @@ static onnxc_status parent(int fd, pid_t pid, const char *path, const onnxc_limi
     onnxc_status st = ONNXC_OK;
     char *buf = NULL;
     bool got = read_all(fd, &r, sizeof r, &deadline, &timed_out);
-    if (got && (r.msg_len >= ONNXC_ERROR_MESSAGE_SIZE || r.size > limits->max_file_bytes + (64u << 20) ||
-                r.size > SIZE_MAX / 2))
+    /* The ONNX bytes are about the size of the weights, which the limits cap. */
+    uint64_t slack = 64u << 20, cap = limits->max_file_bytes > UINT64_MAX - slack ? UINT64_MAX
+                                                                                  : limits->max_file_bytes + slack;
+    if (got && (r.msg_len >= ONNXC_ERROR_MESSAGE_SIZE || r.size > cap || r.size > SIZE_MAX / 2))
         got = false;
     if (got) {
         char msg[ONNXC_ERROR_MESSAGE_SIZE];
@@ -180,8 +182,9 @@ onnxc_status oc_keras_to_onnx(const char *path, const char *arch_spec, const onn
     *onnx = NULL;
     *size = 0;
     int fds[2];
-    if (pipe(fds) != 0)
-        return oc_fail(err, ONNXC_ERR_IO, "%s: cannot create a pipe: %s", path, strerror(errno));
+    /* Without a pipe or a process (no fork under strict overcommit, or a
+     * process limit) convert here: less isolated, but still converting. */
+    if (pipe(fds) != 0) return oc_keras_convert_local(path, arch_spec, &lim, onnx, size, err);
     /* Not inherited by programs the host starts later. */
     fcntl(fds[0], F_SETFD, FD_CLOEXEC);
     fcntl(fds[1], F_SETFD, FD_CLOEXEC);
@@ -195,7 +198,7 @@ onnxc_status oc_keras_to_onnx(const char *path, const char *arch_spec, const onn
     close(fds[1]);
     if (pid < 0) {
         close(fds[0]);
-        return oc_fail(err, ONNXC_ERR_IO, "%s: cannot start the reader process: %s", path, strerror(errno));
+        return oc_keras_convert_local(path, arch_spec, &lim, onnx, size, err);
     }
     return parent(fds[0], pid, path, &lim, onnx, size, err);
 }

@@ -272,6 +272,13 @@ typedef struct onnxc_node_info {
 
 size_t onnxc_model_node_count(const onnxc_model *model);
 onnxc_status onnxc_model_node(const onnxc_model *model, size_t index, onnxc_node_info *info);
+/* Name of input k (k < input_count) or output k (k < output_count) of the
+ * index-th node, as in the file; "" for an omitted optional one. Owned by
+ * the model. With these a caller can follow every edge of the graph. */
+onnxc_status onnxc_model_node_input(const onnxc_model *model, size_t index, size_t k,
+                                    const char **name);
+onnxc_status onnxc_model_node_output(const onnxc_model *model, size_t index, size_t k,
+                                     const char **name);
 
 /*
  * Everything that stops the model from running: every unsupported op (each
@@ -310,6 +317,34 @@ typedef struct onnxc_node_shape {
 
 onnxc_status onnxc_model_infer_shapes(const onnxc_model *model, onnxc_node_shape *shapes,
                                       onnxc_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Supported operators                                                       */
+
+/* Newest ai.onnx opset onnxc loads; a model importing a newer one is refused. */
+#define ONNXC_MAX_OPSET 21
+
+/* One operator onnxc implements. */
+typedef struct onnxc_op_support {
+    const char *domain;          /* "" for ai.onnx, else e.g. "ai.onnx.preview.training" */
+    const char *op_type;
+    /* The opset versions at which the op's ONNX schema changed that onnxc
+     * implements, ascending. A node runs with the largest one <= its model's
+     * opset; a model whose opset predates the first cannot use the op. */
+    const int *versions;
+    size_t version_count;
+    bool differentiable;         /* has a backward pass: onnxc_trainer trains through it */
+} onnxc_op_support;
+
+/* Number of operators onnxc implements (in every domain). */
+size_t onnxc_supported_op_count(void);
+
+/*
+ * The index-th implemented operator, 0 <= index < onnxc_supported_op_count(),
+ * in a fixed order (by op family, not by name). Strings and arrays are static.
+ * ONNXC_ERR_ARGUMENT when index is out of range or info is NULL.
+ */
+onnxc_status onnxc_supported_op(size_t index, onnxc_op_support *info);
 
 /* ------------------------------------------------------------------------ */
 /* Inference                                                                 */

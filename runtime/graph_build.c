@@ -128,6 +128,21 @@ static onnxc_status add_initializers(onnxc_model *m, onnxc_error *err)
     return ONNXC_OK;
 }
 
+/* A declared rank onnxc cannot represent (as for initializers, refused at
+ * load: the public value_info and every tensor hold at most 8 dims). */
+static onnxc_status check_declared_rank(const Onnx__ValueInfoProto *vi, const char *what,
+                                        onnxc_error *err)
+{
+    const Onnx__TypeProto *t = vi->type;
+    if (!t || t->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !t->tensor_type->shape)
+        return ONNXC_OK;
+    size_t rank = t->tensor_type->shape->n_dim;
+    if (rank > OC_MAX_RANK)
+        return oc_fail(err, ONNXC_ERR_UNSUPPORTED, "%s '%.500s': rank %zu exceeds the maximum of %d",
+                       what, vi->name, rank, OC_MAX_RANK);
+    return ONNXC_OK;
+}
+
 static onnxc_status add_inputs(onnxc_model *m, onnxc_error *err)
 {
     oc_graph *g = &m->graph;
@@ -138,6 +153,7 @@ static onnxc_status add_inputs(onnxc_model *m, onnxc_error *err)
         const Onnx__ValueInfoProto *vi = gp->input[i];
         if (!vi->name || !vi->name[0])
             return oc_fail(err, ONNXC_ERR_MODEL, "graph input #%zu has no name", i);
+        OC_TRY(check_declared_rank(vi, "graph input", err));
         int v = oc_graph_find(g, vi->name);
         if (v >= 0 && g->values[v].kind == OC_VALUE_INITIALIZER) {
             /* IR < 4 lists initializers as inputs too; they stay weights. */
@@ -378,6 +394,7 @@ static onnxc_status add_outputs(onnxc_model *m, onnxc_error *err)
             return oc_fail(err, ONNXC_ERR_MODEL,
                            "graph output '%s' is not produced by any node, input or initializer",
                            vi->name ? vi->name : "");
+        OC_TRY(check_declared_rank(vi, "graph output", err));
         if (!g->values[v].info || g->values[v].kind == OC_VALUE_NODE_OUTPUT) g->values[v].info = vi;
         g->outputs[g->n_outputs++] = v;
     }

@@ -27,8 +27,16 @@ void onnxc_limits_default(onnxc_limits *limits)
     limits->max_graph_depth = 16;
 }
 
-/* protobuf-c allocations go through oc_malloc so failure injection covers them. */
-static void *pb_alloc(void *ud, size_t size) { (void)ud; return oc_malloc(size); }
+/* protobuf-c allocations go through oc_malloc so failure injection covers
+ * them. protobuf-c reports any failure as NULL; an unpack allocator given a
+ * bool (allocator_data) records whether an allocation failed, so that an
+ * out-of-memory is not reported as a parse error. */
+static void *pb_alloc(void *ud, size_t size)
+{
+    void *p = oc_malloc(size);
+    if (!p && ud) *(bool *)ud = true;
+    return p;
+}
 static void pb_free(void *ud, void *p) { (void)ud; oc_free(p); }
 static ProtobufCAllocator pb_allocator = {pb_alloc, pb_free, NULL};
 
@@ -106,9 +114,13 @@ static onnxc_status load_bytes(const uint8_t *data, size_t size, const char *lab
         onnxc_model_free(m);
         return oc_fail(err, ONNXC_ERR_NOMEM, "%s: out of memory", label);
     }
-    m->proto = onnx__model_proto__unpack(&pb_allocator, size, data);
+    bool unpack_nomem = false;
+    ProtobufCAllocator unpack_allocator = {pb_alloc, pb_free, &unpack_nomem};
+    m->proto = onnx__model_proto__unpack(&unpack_allocator, size, data);
     if (!m->proto) {
         onnxc_model_free(m);
+        if (unpack_nomem)
+            return oc_fail(err, ONNXC_ERR_NOMEM, "%s: out of memory unpacking the ModelProto", label);
         return oc_fail(err, ONNXC_ERR_PARSE, "%s: not a valid ONNX ModelProto (protobuf unpack failed)", label);
     }
     onnxc_status st = check_model_header(m, err);

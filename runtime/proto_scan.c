@@ -13,6 +13,8 @@ typedef struct scan {
     const char *label;
     oc_scan_stats *stats;
     uint32_t max_depth;
+    /* Estimate of what protobuf-c will allocate, and its cap (see charge). */
+    uint64_t unpacked, max_unpacked;
     onnxc_error *err;
     /* Field path for messages, e.g. "graph.node[3].attribute". */
     const char *path[80];
@@ -50,6 +52,50 @@ static size_t read_varint(const uint8_t *p, const uint8_t *end, uint64_t *out)
 static onnxc_status scan_message(scan *s, const uint8_t *p, const uint8_t *end,
                                  const ProtobufCMessageDescriptor *d, int depth);
 
+/*
+ * protobuf-c allocates a struct for every message, a copy of every string,
+ * bytes and unknown field, and an array slot for every repeated element. An
+ * empty AttributeProto costs 2 bytes on the wire and ~200 bytes unpacked, so
+ * a 20 MB file of them would take gigabytes and most of a minute of page
+ * faults. The scan adds up that cost (malloc's per-block overhead included)
+ * and refuses files whose structures would outgrow their size many times
+ * over. Real models stay under 15x even when they are all graph (tiny
+ * nodes, value_info for every tensor, weights elsewhere); hostile ones reach
+ * 100x.
+ */
+#define UNPACK_FACTOR 32
+#define UNPACK_SLACK (64ull << 20)
+#define ALLOC_OVERHEAD 16
+
+static onnxc_status charge(scan *s, const uint8_t *p, int depth, uint64_t bytes)
+{
+    s->unpacked += bytes;
+    if (s->unpacked <= s->max_unpacked) return ONNXC_OK;
+    char what[160];
+    snprintf(what, sizeof what,
+             "the file would unpack into more than %llu bytes of protobuf structures "
+             "(%dx its size plus %llu MiB); refusing it as hostile",
+             (unsigned long long)s->max_unpacked, UNPACK_FACTOR,
+             (unsigned long long)(UNPACK_SLACK >> 20));
+    return fail_at(s, p, depth, ONNXC_ERR_LIMIT, what);
+}
+
+/* Elements in a packed repeated field of `len` bytes. */
+static uint64_t packed_count(const ProtobufCFieldDescriptor *f, const uint8_t *p, uint64_t len)
+{
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_DOUBLE:
+        return len / 8;
+    case PROTOBUF_C_TYPE_FIXED32: case PROTOBUF_C_TYPE_SFIXED32: case PROTOBUF_C_TYPE_FLOAT:
+        return len / 4;
+    default: {
+        uint64_t n = 0; /* one varint ends at each byte without the high bit */
+        for (uint64_t i = 0; i < len; i++) n += !(p[i] & 0x80);
+        return n;
+    }
+    }
+}
+
 static bool is_tensor_payload(const ProtobufCMessageDescriptor *d, uint32_t id)
 {
     /* raw_data, float/int32/int64/double/uint64 data of TensorProto */
@@ -62,6 +108,11 @@ static onnxc_status scan_field_bytes(scan *s, const uint8_t *p, uint64_t len,
                                      const ProtobufCFieldDescriptor *f, int depth)
 {
     if (!f) return ONNXC_OK; /* unknown field: kept verbatim, contents opaque */
+    if (f->label == PROTOBUF_C_LABEL_REPEATED && f->type != PROTOBUF_C_TYPE_MESSAGE &&
+        f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_BYTES)
+        OC_TRY(charge(s, p, depth, 8 * packed_count(f, p, len)));
+    else if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_BYTES)
+        OC_TRY(charge(s, p, depth, len + 1 + ALLOC_OVERHEAD));
     if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
         if ((uint32_t)depth + 1 > s->max_depth)
             return fail_at(s, p, depth, ONNXC_ERR_LIMIT,
@@ -90,6 +141,7 @@ static onnxc_status scan_message(scan *s, const uint8_t *p, const uint8_t *end,
 {
     if (d == &onnx__node_proto__descriptor && ++s->stats->nodes > s->limits->max_nodes)
         return fail_at(s, p, depth, ONNXC_ERR_LIMIT, "more nodes than max_nodes");
+    OC_TRY(charge(s, p, depth, d->sizeof_message + ALLOC_OVERHEAD));
     while (p < end) {
         const uint8_t *field_start = p;
         uint64_t tag;
@@ -102,6 +154,13 @@ static onnxc_status scan_message(scan *s, const uint8_t *p, const uint8_t *end,
             return fail_at(s, field_start, depth, ONNXC_ERR_PARSE, "invalid field number");
         const ProtobufCFieldDescriptor *f =
             protobuf_c_message_descriptor_get_field(d, (unsigned)id);
+        /* A repeated field's array slot; an unknown field's record and copy
+         * (its bytes are charged below, once the length is known). */
+        if (!f)
+            OC_TRY(charge(s, field_start, depth,
+                          sizeof(ProtobufCMessageUnknownField) + 8 + ALLOC_OVERHEAD));
+        else if (f->label == PROTOBUF_C_LABEL_REPEATED)
+            OC_TRY(charge(s, field_start, depth, 8));
         uint64_t v;
         switch (wire) {
         case 0:
@@ -124,6 +183,7 @@ static onnxc_status scan_message(scan *s, const uint8_t *p, const uint8_t *end,
             if (v > (uint64_t)(end - p))
                 return fail_at(s, field_start, depth, ONNXC_ERR_PARSE,
                                "length prefix runs past the end of the data (truncated file?)");
+            if (!f) OC_TRY(charge(s, field_start, depth, v));
             if (f && f->type != PROTOBUF_C_TYPE_MESSAGE && f->type != PROTOBUF_C_TYPE_STRING &&
                 f->type != PROTOBUF_C_TYPE_BYTES && f->label != PROTOBUF_C_LABEL_REPEATED)
                 return fail_at(s, field_start, depth, ONNXC_ERR_PARSE,
@@ -170,5 +230,6 @@ onnxc_status oc_proto_scan(const uint8_t *data, size_t size,
      * Graph); types and tensors add a few more. */
     uint64_t depth = 8 + 3 * (uint64_t)limits->max_graph_depth;
     s.max_depth = depth > 78 ? 78 : (uint32_t)depth;
+    s.max_unpacked = UNPACK_FACTOR * (uint64_t)size + UNPACK_SLACK;
     return scan_message(&s, data, data + size, desc, 0);
 }

@@ -13,6 +13,7 @@ packages=(
   libopenblas-dev libopenblas0-openmp        # sgemm comparison in bench/
   python3 python3-numpy python3-onnx         # reference checks (onnx.checker, protos)
   libonnx-testdata dataset-fashion-mnist     # conformance cases, training data
+  graphviz doxygen groff-base gnuplot-nox    # info --dot, API reference, man page, PNG plots
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -136,6 +136,8 @@ Test(grad_unary, tanh) { unary("Tanh", 13, GEN_SIGNED, NULL); }
 Test(grad_unary, elu) { unary("Elu", 6, GEN_SIGNED, elu_attrs); }
 Test(grad_unary, selu) { unary("Selu", 6, GEN_SIGNED, NULL); }
 Test(grad_unary, softplus) { unary("Softplus", 1, GEN_SIGNED, NULL); }
+Test(grad_unary, softsign) { unary("Softsign", 1, GEN_SIGNED, NULL); }
+Test(grad_unary, erf) { unary("Erf", 13, GEN_SIGNED, NULL); }
 Test(grad_unary, exp) { unary("Exp", 13, GEN_SIGNED, NULL); }
 Test(grad_unary, log) { unary("Log", 13, GEN_POSITIVE, NULL); }
 Test(grad_unary, neg) { unary("Neg", 13, GEN_SIGNED, NULL); }

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zip.h>
 
 #include "alloc.h"
@@ -1093,6 +1094,38 @@ Test(keras, crash_in_libhdf5_is_contained)
     oc_free(b);
     free(data);
     free(src);
+    free(p);
+}
+
+/* libhdf5 prints its error stack by default; the library must not. */
+Test(keras, library_never_prints)
+{
+    char *p = tmp("cut.h5");
+    char *src = tu_path("%s/models/real/keras-2.7.0_ghss-k_mlp.h5", ONNXC_SHARED_DIR);
+    void *data;
+    size_t size;
+    cr_assert(tu_read_file(src, &data, &size));
+    cr_assert(tu_write_file(p, data, size / 3));
+    char *log = tmp("stderr.txt");
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *f = fopen(log, "w");
+    cr_assert(f && saved >= 0);
+    dup2(fileno(f), 2);
+    onnxc_error err;
+    void *bytes = NULL;
+    size_t n;
+    onnxc_status a = convert(p, NULL, &bytes, &n, &err);
+    onnxc_status b = convert_isolated(p, NULL, &bytes, &n, &err);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    fclose(f);
+    cr_expect(a != ONNXC_OK && b != ONNXC_OK, "a truncated file converted");
+    cr_expect_eq(tu_file_size(log), 0, "the conversion wrote to stderr");
+    free(data);
+    free(src);
+    free(log);
     free(p);
 }
 

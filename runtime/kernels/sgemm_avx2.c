@@ -27,112 +27,166 @@ INLINE __m256i lane_mask(int n, int v)
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n - 8 * v), idx);
 }
 
-INLINE void store_tile(const int MR, const int NV, __m256 acc[][2], float *C, int64_t ldc, int n,
-                       const oc_sgemm_epi *ep)
+/* What the epilogue of a tile needs, computed once per call. */
+typedef struct store_ctx {
+    __m256 alpha, beta, bias[2];
+    __m256i mask[2];
+    int full[2], any[2];     /* vector v holds 8 / at least 1 of the n columns */
+    int scale, load_c, relu;
+} store_ctx;
+
+INLINE void store_setup(store_ctx *st, int n, const oc_sgemm_epi *ep)
 {
-    const __m256 zero = _mm256_setzero_ps();
-    const __m256 alpha = _mm256_set1_ps(ep->alpha), beta = _mm256_set1_ps(ep->beta);
-    const int scale = ep->alpha != 1.0f, load_c = ep->beta != 0.0f, relu = ep->relu;
-    __m256 bias[2] = {zero, zero};
-    __m256i m[2];
-    int full[2], any[2];
-    for (int v = 0; v < NV; v++) {
-        m[v] = lane_mask(n, v);
-        full[v] = n - 8 * v >= 8;
-        any[v] = n - 8 * v > 0;
-        if (ep->bias && any[v]) bias[v] = _mm256_maskload_ps(ep->bias + 8 * v, m[v]);
-    }
-    for (int r = 0; r < MR; r++) {
-        float *c = C + r * ldc;
-        for (int v = 0; v < NV; v++) {
-            if (!any[v]) continue;
-            __m256 x = acc[r][v];
-            if (scale) x = _mm256_mul_ps(x, alpha);
-            if (load_c) {
-                __m256 old = full[v] ? _mm256_loadu_ps(c + 8 * v) : _mm256_maskload_ps(c + 8 * v, m[v]);
-                x = _mm256_fmadd_ps(beta, old, x);
-            }
-            x = _mm256_add_ps(x, bias[v]);
-            if (relu) x = _mm256_max_ps(zero, x); /* NaN in x stays NaN */
-            if (full[v]) _mm256_storeu_ps(c + 8 * v, x);
-            else _mm256_maskstore_ps(c + 8 * v, m[v], x);
-        }
+    st->alpha = _mm256_set1_ps(ep->alpha);
+    st->beta = _mm256_set1_ps(ep->beta);
+    st->scale = ep->alpha != 1.0f;
+    st->load_c = ep->beta != 0.0f;
+    st->relu = ep->relu;
+    for (int v = 0; v < 2; v++) {
+        st->mask[v] = lane_mask(n, v);
+        st->full[v] = n - 8 * v >= 8;
+        st->any[v] = n - 8 * v > 0;
+        st->bias[v] = ep->bias && st->any[v] ? _mm256_maskload_ps(ep->bias + 8 * v, st->mask[v])
+                                             : _mm256_setzero_ps();
     }
 }
 
-/* Accumulators: zero, or C's current values (masked to the n columns). */
-INLINE void init_tile(const int MR, const int NV, __m256 acc[][2], const float *C, int64_t ldc,
-                      int n, int from_c)
+/* The epilogue of sgemm_internal.h on one vector: columns 8v.. of row c. */
+INLINE void store_vec(const store_ctx *st, int v, __m256 x, float *c)
 {
-    for (int r = 0; r < MR; r++)
-        for (int v = 0; v < NV; v++)
-            acc[r][v] = from_c ? _mm256_maskload_ps(C + r * ldc + 8 * v, lane_mask(n, v))
-                               : _mm256_setzero_ps();
+    if (!st->any[v]) return;
+    c += 8 * v;
+    if (st->scale) x = _mm256_mul_ps(x, st->alpha);
+    if (st->load_c) {
+        __m256 old = st->full[v] ? _mm256_loadu_ps(c) : _mm256_maskload_ps(c, st->mask[v]);
+        x = _mm256_fmadd_ps(st->beta, old, x);
+    }
+    x = _mm256_add_ps(x, st->bias[v]);
+    if (st->relu) x = _mm256_max_ps(_mm256_setzero_ps(), x); /* NaN in x stays NaN */
+    if (st->full[v]) _mm256_storeu_ps(c, x);
+    else _mm256_maskstore_ps(c, st->mask[v], x);
 }
+
+/* Accumulators are named variables (c<row><vector>), not arrays: with only 16
+ * ymm registers GCC keeps array accumulators in memory, one store per FMA.
+ * Rows >= MR and vectors >= NV are dead code, removed by the compiler. */
+#define ROWS6(X) X(0) X(1) X(2) X(3) X(4) X(5)
 
 INLINE void tile_body(const int MR, const int NV, int64_t K, const float *A, int64_t lda,
                       const float *P, float *C, int64_t ldc, int n, const oc_sgemm_epi *ep)
 {
-    __m256 acc[6][2];
-    init_tile(MR, NV, acc, C, ldc, n, ep->init_c);
+    const __m256 z = _mm256_setzero_ps();
+    const __m256i m0 = lane_mask(n, 0), m1 = lane_mask(n, 1);
+#define DECL(r) __m256 c##r##0 = z, c##r##1 = z;
+    ROWS6(DECL)
+#undef DECL
+    if (ep->init_c) {
+#define INIT(r)                                                                                   \
+    if (MR > r) {                                                                                 \
+        c##r##0 = _mm256_maskload_ps(C + r * ldc, m0);                                            \
+        if (NV > 1) c##r##1 = _mm256_maskload_ps(C + r * ldc + 8, m1);                            \
+    }
+        ROWS6(INIT)
+#undef INIT
+    }
     for (int64_t k = 0; k < K; k++) {
         const float *p = P + k * (8 * NV);
-        __m256 b0 = _mm256_load_ps(p);
-        __m256 b1 = NV > 1 ? _mm256_load_ps(p + 8) : b0;
-#pragma GCC unroll 6
-        for (int r = 0; r < MR; r++) {
-            __m256 a = _mm256_broadcast_ss(A + r * lda + k);
-            acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
-            if (NV > 1) acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
-        }
+        const __m256 b0 = _mm256_load_ps(p);
+        const __m256 b1 = NV > 1 ? _mm256_load_ps(p + 8) : b0;
+#define STEP(r)                                                                                   \
+    if (MR > r) {                                                                                 \
+        const __m256 a = _mm256_broadcast_ss(A + r * lda + k);                                    \
+        c##r##0 = _mm256_fmadd_ps(a, b0, c##r##0);                                                \
+        if (NV > 1) c##r##1 = _mm256_fmadd_ps(a, b1, c##r##1);                                    \
     }
-    store_tile(MR, NV, acc, C, ldc, n, ep);
+        ROWS6(STEP)
+#undef STEP
+    }
+    store_ctx st;
+    store_setup(&st, n, ep);
+#define STORE(r)                                                                                  \
+    if (MR > r) {                                                                                 \
+        store_vec(&st, 0, c##r##0, C + r * ldc);                                                  \
+        if (NV > 1) store_vec(&st, 1, c##r##1, C + r * ldc);                                      \
+    }
+    ROWS6(STORE)
+#undef STORE
 }
+
+/*
+ * M = MR <= 3 rows, U = 4 (one row) or 2 partial sums per element: partial u
+ * takes k = u mod U, partial 0 starts from C with init_c. Accumulator
+ * c<row><vector><partial>.
+ */
+#define ROWS3(X) X(0) X(1) X(2)
 
 INLINE void small_body(const int MR, const int NV, const int U, int64_t K, const float *A,
                        int64_t lda, const float *P, float *C, int64_t ldc, int n,
                        const oc_sgemm_epi *ep)
 {
-    __m256 acc[OC_SGEMM_SMALL_MAX][2][4];
-    __m256 first[OC_SGEMM_SMALL_MAX][2]; /* partial 0 starts from C with init_c */
-    init_tile(MR, NV, first, C, ldc, n, ep->init_c);
-    for (int r = 0; r < MR; r++)
-        for (int v = 0; v < NV; v++) {
-            acc[r][v][0] = first[r][v];
-            for (int u = 1; u < U; u++) acc[r][v][u] = _mm256_setzero_ps();
-        }
+    const __m256 z = _mm256_setzero_ps();
+    const __m256i m0 = lane_mask(n, 0), m1 = lane_mask(n, 1);
     const int w = 8 * NV;
+#define DECL(r)                                                                                   \
+    __m256 c##r##00 = z, c##r##01 = z, c##r##02 = z, c##r##03 = z;                                \
+    __m256 c##r##10 = z, c##r##11 = z, c##r##12 = z, c##r##13 = z;
+    ROWS3(DECL)
+#undef DECL
+    if (ep->init_c) {
+#define INIT(r)                                                                                   \
+    if (MR > r) {                                                                                 \
+        c##r##00 = _mm256_maskload_ps(C + r * ldc, m0);                                           \
+        if (NV > 1) c##r##10 = _mm256_maskload_ps(C + r * ldc + 8, m1);                           \
+    }
+        ROWS3(INIT)
+#undef INIT
+    }
+    /* One product into partial u (a literal digit), from panel row kk. */
+#define STEP(r, u, kk, b0, b1)                                                                    \
+    if (MR > r) {                                                                                 \
+        const __m256 a = _mm256_broadcast_ss(A + r * lda + (kk));                                 \
+        c##r##0##u = _mm256_fmadd_ps(a, b0, c##r##0##u);                                          \
+        if (NV > 1) c##r##1##u = _mm256_fmadd_ps(a, b1, c##r##1##u);                              \
+    }
+#define PART(u, kk)                                                                               \
+    {                                                                                             \
+        const float *p = P + (kk) * w;                                                            \
+        const __m256 b0 = _mm256_load_ps(p);                                                      \
+        const __m256 b1 = NV > 1 ? _mm256_load_ps(p + 8) : b0;                                    \
+        STEP(0, u, kk, b0, b1) STEP(1, u, kk, b0, b1) STEP(2, u, kk, b0, b1)                      \
+    }
     int64_t k = 0;
     for (; k + U <= K; k += U) {
-#pragma GCC unroll 4
-        for (int u = 0; u < U; u++) {
-            const float *p = P + (k + u) * w;
-            __m256 b0 = _mm256_load_ps(p);
-            __m256 b1 = NV > 1 ? _mm256_load_ps(p + 8) : b0;
-            for (int r = 0; r < MR; r++) {
-                __m256 a = _mm256_broadcast_ss(A + r * lda + k + u);
-                acc[r][0][u] = _mm256_fmadd_ps(a, b0, acc[r][0][u]);
-                if (NV > 1) acc[r][1][u] = _mm256_fmadd_ps(a, b1, acc[r][1][u]);
-            }
+        PART(0, k)
+        PART(1, k + 1)
+        if (U > 2) {
+            PART(2, k + 2)
+            PART(3, k + 3)
         }
     }
-    for (int u = 0; k < K; k++, u++) {
-        const float *p = P + k * w;
-        __m256 b0 = _mm256_load_ps(p);
-        __m256 b1 = NV > 1 ? _mm256_load_ps(p + 8) : b0;
-        for (int r = 0; r < MR; r++) {
-            __m256 a = _mm256_broadcast_ss(A + r * lda + k);
-            acc[r][0][u] = _mm256_fmadd_ps(a, b0, acc[r][0][u]);
-            if (NV > 1) acc[r][1][u] = _mm256_fmadd_ps(a, b1, acc[r][1][u]);
-        }
+    /* The last K mod U products go to partials 0, 1, 2 in order. */
+    if (k < K) PART(0, k)
+    if (k + 1 < K) PART(1, k + 1)
+    if (k + 2 < K) PART(2, k + 2)
+#undef PART
+#undef STEP
+    store_ctx st;
+    store_setup(&st, n, ep);
+#define STORE(r)                                                                                  \
+    if (MR > r) {                                                                                 \
+        __m256 s0 = U > 2 ? _mm256_add_ps(_mm256_add_ps(c##r##00, c##r##01),                      \
+                                          _mm256_add_ps(c##r##02, c##r##03))                      \
+                          : _mm256_add_ps(c##r##00, c##r##01);                                    \
+        store_vec(&st, 0, s0, C + r * ldc);                                                       \
+        if (NV > 1) {                                                                             \
+            __m256 s1 = U > 2 ? _mm256_add_ps(_mm256_add_ps(c##r##10, c##r##11),                  \
+                                              _mm256_add_ps(c##r##12, c##r##13))                  \
+                              : _mm256_add_ps(c##r##10, c##r##11);                                \
+            store_vec(&st, 1, s1, C + r * ldc);                                                   \
+        }                                                                                         \
     }
-    __m256 sum[OC_SGEMM_SMALL_MAX][2];
-    for (int r = 0; r < MR; r++)
-        for (int v = 0; v < NV; v++)
-            sum[r][v] = U == 4 ? _mm256_add_ps(_mm256_add_ps(acc[r][v][0], acc[r][v][1]),
-                                               _mm256_add_ps(acc[r][v][2], acc[r][v][3]))
-                               : _mm256_add_ps(acc[r][v][0], acc[r][v][1]);
-    store_tile(MR, NV, sum, C, ldc, n, ep);
+    ROWS3(STORE)
+#undef STORE
 }
 
 #define TILE(MR, NV)                                                                              \

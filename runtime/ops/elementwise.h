@@ -14,7 +14,7 @@
 /* unary.c */
 extern const oc_op_def oc_op_abs, oc_op_neg, oc_op_exp, oc_op_log, oc_op_sqrt, oc_op_reciprocal,
     oc_op_relu, oc_op_leaky_relu, oc_op_elu, oc_op_selu, oc_op_sigmoid, oc_op_hard_sigmoid,
-    oc_op_tanh, oc_op_softplus, oc_op_not;
+    oc_op_tanh, oc_op_softplus, oc_op_softsign, oc_op_erf, oc_op_not;
 /* binary.c, pow.c */
 extern const oc_op_def oc_op_add, oc_op_sub, oc_op_mul, oc_op_div, oc_op_pow, oc_op_equal,
     oc_op_greater, oc_op_less;

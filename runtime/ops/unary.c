@@ -13,6 +13,8 @@
  *                    alpha = 1.67326319..., gamma = 1.05070102...
  *   HardSigmoid 1,6  max(0, min(1, alpha*x + beta))  alpha = 0.2, beta = 0.5
  *   Softplus 1       log(1 + e^x)
+ *   Softsign 1       x / (1 + |x|)
+ *   Erf 9,13         erf(x)    (Keras gelu: x/2 * (1 + erf(x/sqrt 2)))
  *   Not 1            !x                        bool
  * Version 1 of each had the `consumed_inputs` attribute, which we refuse.
  * Integer ops are accepted at every version (a superset of the spec).
@@ -81,6 +83,10 @@ UN_KERNEL(sigmoid_k_f32, float, sigmoid_f32(x))
 UN_KERNEL(sigmoid_k_f64, double, sigmoid_f64(x))
 UN_KERNEL(softplus_f32, float, log1p(exp(-fabs(x))) + (x > 0 ? x : 0.0f))
 UN_KERNEL(softplus_f64, double, log1p(exp(-fabs(x))) + (x > 0 ? x : 0.0))
+UN_KERNEL(softsign_f32, float, x / (1.0f + fabs(x)))
+UN_KERNEL(softsign_f64, double, x / (1.0 + fabs(x)))
+UN_KERNEL(erf_f32, float, erf(x))
+UN_KERNEL(erf_f64, double, erf(x))
 UN_KERNEL(leaky_relu_f32, float, x < 0 ? p->alpha * x : x)
 UN_KERNEL(leaky_relu_f64, double, x < 0 ? (double)p->alpha * x : x)
 UN_KERNEL(elu_f32, float, x < 0 ? p->alpha * expm1(x) : x)
@@ -142,6 +148,9 @@ typedef void (*un_grad_fn)(void *dx, const void *x, const void *y, const void *d
     UN_GRAD(sigmoid_grad_##S, T, g * (y * (1 - y)))                                       \
     UN_GRAD(tanh_grad_##S, T, g * (1 - y * y))                                            \
     UN_GRAD(softplus_grad_##S, T, g * sigmoid_##S(x))                                     \
+    UN_GRAD(softsign_grad_##S, T, g / ((1 + fabs(x)) * (1 + fabs(x))))                   \
+    /* d erf(x)/dx = 2/sqrt(pi) e^(-x^2) */                                                \
+    UN_GRAD(erf_grad_##S, T, g * (T)1.1283791670955126 * exp(-x * x))                    \
     UN_GRAD(exp_grad_##S, T, g * y)                                                       \
     UN_GRAD(log_grad_##S, T, g / x)                                                       \
     UN_GRAD(neg_grad_##S, T, -g)                                                          \
@@ -307,6 +316,8 @@ FLOAT_TABLE(reciprocal, reciprocal)
 FLOAT_TABLE(sigmoid, sigmoid_k)
 FLOAT_TABLE(tanh, tanh)
 FLOAT_TABLE(softplus, softplus)
+FLOAT_TABLE(softsign, softsign)
+FLOAT_TABLE(erf, erf)
 FLOAT_TABLE(leaky_relu, leaky_relu)
 FLOAT_TABLE(elu, elu)
 FLOAT_TABLE(selu, selu)
@@ -323,6 +334,8 @@ UN_OP_GRAD(reciprocal, "Reciprocal", un_init_common, FLOAT_NAMES, 1, 6, 13)
 UN_OP_GRAD(sigmoid, "Sigmoid", un_init_common, FLOAT_NAMES, 1, 6, 13)
 UN_OP_GRAD(tanh, "Tanh", un_init_common, FLOAT_NAMES, 1, 6, 13)
 UN_OP_GRAD(softplus, "Softplus", NULL, FLOAT_NAMES, 1)
+UN_OP_GRAD(softsign, "Softsign", NULL, FLOAT_NAMES, 1)
+UN_OP_GRAD(erf, "Erf", NULL, FLOAT_NAMES, 9, 13)
 UN_OP_GRAD(leaky_relu, "LeakyRelu", leaky_relu_init, FLOAT_NAMES, 1, 6, 16)
 UN_OP_GRAD(elu, "Elu", elu_init, FLOAT_NAMES, 1, 6)
 UN_OP_GRAD(selu, "Selu", selu_init, FLOAT_NAMES, 1, 6)

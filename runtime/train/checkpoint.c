@@ -5,10 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "alloc.h"
 
 #define CKPT_VERSION "1"
-#define N_META 16
+#define N_META 17
 
 static const char *slot_name(onnxc_optimizer_kind kind, int slot)
 {
@@ -45,6 +47,30 @@ static int fill_meta(const onnxc_trainer *t, const oc_fit_state *s, meta_kv *kv)
     return n;
 }
 
+/* CRC-32 over what a resume restores: the metadata values (in fill_meta's
+ * order) and every weight and optimizer slot (in the trainer's order), so a
+ * damaged file is refused instead of resumed from. `data(ctx, i, slot)` gives
+ * tensor i's bytes for slot -1 (weights), 0, 1. */
+typedef const void *(*tensor_bytes_fn)(const void *ctx, size_t i, int slot);
+
+static uint32_t checksum(const onnxc_trainer *t, const meta_kv *kv, int n_meta, tensor_bytes_fn data,
+                         const void *ctx)
+{
+    uLong crc = crc32(0L, Z_NULL, 0);
+    for (int i = 0; i < n_meta; i++) crc = crc32(crc, (const Bytef *)kv[i].value, (uInt)strlen(kv[i].value) + 1);
+    int slots = oc_optim_slots(t->optim.hp.kind);
+    for (int slot = -1; slot < slots; slot++)
+        for (size_t i = 0; i < t->params.count; i++)
+            crc = crc32(crc, data(ctx, i, slot), (uInt)(t->params.size[i] * sizeof(float)));
+    return (uint32_t)crc;
+}
+
+static const void *trainer_bytes(const void *ctx, size_t i, int slot)
+{
+    const onnxc_trainer *t = ctx;
+    return slot < 0 ? (const void *)t->params.data[i] : (slot ? t->optim.slot2 : t->optim.slot1) + t->params.offset[i];
+}
+
 onnxc_status oc_checkpoint_save(onnxc_trainer *t, const char *path, const oc_fit_state *s,
                                 onnxc_error *err)
 {
@@ -54,6 +80,9 @@ onnxc_status oc_checkpoint_save(onnxc_trainer *t, const char *path, const oc_fit
     size_t extra = t->params.count * (size_t)slots;
     meta_kv kv[N_META];
     int n_meta = fill_meta(t, s, kv);
+    snprintf(kv[n_meta].key, 64, "onnxc.checkpoint.crc32");
+    snprintf(kv[n_meta].value, 64, "%08" PRIx32, checksum(t, kv, n_meta, trainer_bytes, t));
+    n_meta++;
 
     /* Build the extra entries on the side, splice them in for the save, then restore. */
     Onnx__TensorProto *tensors = oc_calloc(extra + 1, sizeof *tensors);
@@ -151,6 +180,38 @@ static bool meta_f64(const onnxc_model *m, const char *key, double *out)
     return !*end;
 }
 
+typedef struct found_bytes { const onnxc_trainer *t; const void **found; } found_bytes;
+
+static const void *file_bytes(const void *ctx, size_t i, int slot)
+{
+    const found_bytes *f = ctx;
+    return f->found[(size_t)(slot + 1) * f->t->params.count + i];
+}
+
+/* The stored CRC against one recomputed from the file's own metadata values
+ * and tensors. */
+static onnxc_status verify_crc(const onnxc_trainer *t, const onnxc_model *ck, const char *path,
+                               const void **found, onnxc_error *err)
+{
+    static const char *const keys[] = {"version", "optimizer", "learning_rate", "beta_1", "beta_2", "epsilon",
+                                       "momentum", "rho", "weight_decay", "iterations", "epochs_done", "rng",
+                                       "seed", "loss", "batch_size"};
+    meta_kv kv[N_META];
+    int n = 0;
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++, n++) {
+        const char *v = meta_get(ck, keys[k]);
+        snprintf(kv[n].value, 64, "%s", v ? v : "");
+    }
+    const char *stored = meta_get(ck, "crc32");
+    found_bytes fb = {t, found};
+    char want[16];
+    snprintf(want, sizeof want, "%08" PRIx32, checksum(t, kv, n, file_bytes, &fb));
+    if (!stored || strcmp(stored, want))
+        return oc_fail(err, ONNXC_ERR_MODEL, "%s: checkpoint is damaged: CRC-32 of its weights and state is %s, "
+                       "expected %s as stored", path, want, stored ? stored : "(missing)");
+    return ONNXC_OK;
+}
+
 onnxc_status oc_checkpoint_load(onnxc_trainer *t, const char *path, oc_fit_state *s,
                                 onnxc_error *err)
 {
@@ -178,9 +239,15 @@ onnxc_status oc_checkpoint_load(onnxc_trainer *t, const char *path, oc_fit_state
         goto done;
     }
     int slots = oc_optim_slots(t->optim.hp.kind);
+    const void **found = oc_calloc(t->params.count * (size_t)(slots + 1) + 1, sizeof *found);
+    if (!found) {
+        st = oc_fail(err, ONNXC_ERR_NOMEM, "%s: out of memory", path);
+        goto done;
+    }
     /* Verify everything before touching the trainer. */
     for (int pass = 0; pass < 2 && st == ONNXC_OK; pass++)
         for (size_t i = 0; i < t->params.count && st == ONNXC_OK; i++) {
+            if (pass == 1 && i == 0 && (st = verify_crc(t, ck, path, found, err)) != ONNXC_OK) break;
             const oc_value *val = &t->model->graph.values[t->param_values[i]];
             for (int slot = -1; slot < slots; slot++) {
                 char name[1024];
@@ -196,12 +263,14 @@ onnxc_status oc_checkpoint_load(onnxc_trainer *t, const char *path, oc_fit_state
                                  oc_shape_str(&val->init.shape, want, sizeof want));
                     break;
                 }
+                found[(size_t)(slot + 1) * t->params.count + i] = src->data;
                 if (pass == 0) continue;
                 float *dst = slot < 0 ? t->params.data[i]
                                       : (slot ? t->optim.slot2 : t->optim.slot1) + t->params.offset[i];
                 memcpy(dst, src->data, t->params.size[i] * sizeof(float));
             }
         }
+    oc_free(found);
     if (st == ONNXC_OK) {
         t->optim.iterations = iterations;
         t->rng = rng;
