@@ -144,7 +144,7 @@ static const char *op_colour(const onnxc_node_info *ni, bool supported)
 
 static void write_value_node(FILE *f, const char *id, const onnxc_value_info *v, bool input)
 {
-    fprintf(f, "  %s [shape=box, style=\"rounded,filled\", fillcolor=\"%s\", color=\"%s\", margin=\"0.15,0.06\", "
+    fprintf(f, "  %s [shape=box, style=\"rounded,filled\", fillcolor=\"%s\", color=\"%s\", margin=\"0.18,0.1\", "
                "label=<<b>", id, input ? "#e8f1fb" : "#fdf1e3", input ? "#5b8cc4" : "#d28a3a");
     html_text(f, v->name, 40);
     fprintf(f, "</b><br/><font point-size=\"9\" color=\"#444444\">%s ", onnxc_dtype_name(v->dtype));

@@ -44,6 +44,7 @@ extern char **environ;
 typedef struct axis {
     double lo, hi, step;      /* range shown; ticks at multiples of step */
     int decimals;             /* digits after the point in tick labels */
+    int significant;          /* > 0: labels in %g style with this many digits */
 } axis;
 
 typedef struct series_style {
@@ -94,8 +95,12 @@ static double nice_step(double span, int target, int *decimals)
 static axis y_axis(double lo, double hi, bool accuracy)
 {
     axis a;
+    /* Beyond +-1e300 the span could overflow; a curve that flat (relative
+     * to its size) is drawn as a flat line in the middle. */
+    lo = fmax(lo, -1e300);
+    hi = fmin(hi, 1e300);
     double data_lo = lo, data_hi = hi;
-    if (!(hi > lo)) {
+    if (!(hi - lo > 1e-9 * fmax(fabs(lo), fabs(hi)) + 1e-200)) {
         double pad = fabs(lo) > 1e-12 ? fabs(lo) * 0.1 : 0.5;
         lo -= pad;
         hi += pad;
@@ -108,6 +113,14 @@ static axis y_axis(double lo, double hi, bool accuracy)
     a.step = nice_step(hi - lo, 5, &a.decimals);
     a.lo = floor(lo / a.step + 1e-9) * a.step;
     a.hi = ceil(hi / a.step - 1e-9) * a.step;
+    /* Fixed-point labels while they stay short; past that (a diverging
+     * loss) the %g style, with the digits that tell the ticks apart. */
+    double big = fmax(fabs(a.lo), fabs(a.hi));
+    a.significant = 0;
+    if (big >= 1e6 || a.decimals > 6) {
+        int digits = (int)floor(log10(big)) - (int)floor(log10(a.step)) + 1;
+        a.significant = digits < 1 ? 1 : digits > 12 ? 12 : digits;
+    }
     return a;
 }
 
@@ -125,6 +138,7 @@ static axis x_axis(const cli_history *h)
     a.step = nice_step(hi - lo, 8, &a.decimals);
     if (a.step < 1.0) a.step = 1.0;
     a.decimals = 0;
+    a.significant = 0;
     double pad = (hi - lo) * 0.03;
     a.lo = lo - pad;
     a.hi = hi + pad;
@@ -135,8 +149,15 @@ static axis x_axis(const cli_history *h)
 static double first_x_tick(const axis *a)
 {
     double x0 = ceil(a->lo / a->step - 1e-9) * a->step;
-    while (x0 < 1.0 - 1e-9) x0 += a->step;
-    return x0;
+    return x0 >= 1.0 - 1e-9 ? x0 : ceil(1.0 / a->step - 1e-9) * a->step;
+}
+
+/* Ticks from `first` to the axis end. Counted, not stepped to (adding a
+ * step to a large value may not change it), and at most 64. */
+static int tick_count(const axis *a, double first)
+{
+    double n = floor((a->hi - first) / a->step + 1e-6) + 1.0;
+    return n >= 1.0 && n <= 64.0 ? (int)n : n > 64.0 ? 64 : 0;
 }
 
 static axis panel_y_axis(const cli_history *h, bool accuracy, bool *empty)
@@ -189,29 +210,43 @@ static void svg_axes(FILE *f, const frame *fr, const char *ylabel)
             fr->x, fr->y, fr->w, fr->h);
     fputs("  <g class=\"grid\" stroke=\"#e3e3e3\" stroke-width=\"1\">\n", f);
     double x0 = first_x_tick(&fr->ax);
-    for (double v = x0; v <= fr->ax.hi + 1e-9; v += fr->ax.step)
-        fprintf(f, "    <line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", px(fr, v), fr->y, px(fr, v), bottom);
-    for (double v = fr->ay.lo; v <= fr->ay.hi + fr->ay.step * 1e-6; v += fr->ay.step)
-        fprintf(f, "    <line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", fr->x, py(fr, v), right, py(fr, v));
+    int nx = tick_count(&fr->ax, x0), ny = tick_count(&fr->ay, fr->ay.lo);
+#define X_TICK(i) (x0 + (i) * fr->ax.step)
+#define Y_TICK(i) (fr->ay.lo + (i) * fr->ay.step)
+    for (int i = 0; i < nx; i++)
+        fprintf(f, "    <line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", px(fr, X_TICK(i)), fr->y,
+                px(fr, X_TICK(i)), bottom);
+    for (int i = 0; i < ny; i++)
+        fprintf(f, "    <line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", fr->x, py(fr, Y_TICK(i)), right,
+                py(fr, Y_TICK(i)));
     fputs("  </g>\n", f);
 
     fputs("  <g class=\"axes\" stroke=\"#333333\" stroke-width=\"1.2\" stroke-linecap=\"square\">\n", f);
     fprintf(f, "    <line class=\"x-axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", fr->x, bottom, right, bottom);
     fprintf(f, "    <line class=\"y-axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", fr->x, fr->y, fr->x, bottom);
-    for (double v = x0; v <= fr->ax.hi + 1e-9; v += fr->ax.step)
-        fprintf(f, "    <line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", px(fr, v), bottom, px(fr, v), bottom + 5);
-    for (double v = fr->ay.lo; v <= fr->ay.hi + fr->ay.step * 1e-6; v += fr->ay.step)
-        fprintf(f, "    <line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", fr->x - 5, py(fr, v), fr->x, py(fr, v));
+    for (int i = 0; i < nx; i++)
+        fprintf(f, "    <line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", px(fr, X_TICK(i)), bottom,
+                px(fr, X_TICK(i)), bottom + 5);
+    for (int i = 0; i < ny; i++)
+        fprintf(f, "    <line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", fr->x - 5, py(fr, Y_TICK(i)), fr->x,
+                py(fr, Y_TICK(i)));
     fputs("  </g>\n", f);
 
     fputs("  <g class=\"tick-labels\" fill=\"#333333\" font-size=\"11\">\n", f);
-    for (double v = x0; v <= fr->ax.hi + 1e-9; v += fr->ax.step)
-        fprintf(f, "    <text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.0f</text>\n", px(fr, v), bottom + 19, v);
-    for (double v = fr->ay.lo; v <= fr->ay.hi + fr->ay.step * 1e-6; v += fr->ay.step) {
-        double shown = fabs(v) < fr->ay.step * 1e-6 ? 0.0 : v;  /* not "-0.00" */
-        fprintf(f, "    <text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.*f</text>\n", fr->x - 9, py(fr, v) + 4,
-                fr->ay.decimals, shown);
+    for (int i = 0; i < nx; i++)
+        fprintf(f, "    <text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.0f</text>\n", px(fr, X_TICK(i)), bottom + 19,
+                X_TICK(i));
+    for (int i = 0; i < ny; i++) {
+        double v = Y_TICK(i), shown = fabs(v) < fr->ay.step * 1e-6 ? 0.0 : v;  /* not "-0.00" */
+        if (fr->ay.significant)
+            fprintf(f, "    <text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.*g</text>\n", fr->x - 9, py(fr, v) + 4,
+                    fr->ay.significant, shown);
+        else
+            fprintf(f, "    <text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.*f</text>\n", fr->x - 9, py(fr, v) + 4,
+                    fr->ay.decimals, shown);
     }
+#undef X_TICK
+#undef Y_TICK
     fputs("  </g>\n", f);
 
     fprintf(f, "  <text class=\"axis-label x-label\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"13\">Epoch</text>\n",
@@ -434,7 +469,8 @@ static void gp_panel(FILE *f, const cli_history *h, const char *data, bool accur
     fprintf(f, "set title '%s' font ',12'\nset ylabel '%s'\n", name, name);
     fprintf(f, "set xrange [%.17g:%.17g]\nset xtics %.17g, %.17g\nset format x '%%.0f'\n", ax.lo, ax.hi,
             first_x_tick(&ax), ax.step);
-    fprintf(f, "set yrange [%.17g:%.17g]\nset ytics %.17g\nset format y '%%.%df'\n", ay.lo, ay.hi, ay.step, ay.decimals);
+    fprintf(f, "set yrange [%.17g:%.17g]\nset ytics %.17g\nset format y '%%.%d%c'\n", ay.lo, ay.hi, ay.step,
+            ay.significant ? ay.significant : ay.decimals, ay.significant ? 'g' : 'f');
     int col = accuracy ? 3 : 2;
     bool train = series_present(h, accuracy, false), val = with_val && series_present(h, accuracy, true);
     if (empty || (!train && !val)) {

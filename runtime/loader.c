@@ -54,7 +54,7 @@ void onnxc_model_free(onnxc_model *m)
 
 #define MIN_IR_VERSION 3
 #define MAX_IR_VERSION 11
-#define MAX_OPSET_ONNX 21
+#define MAX_OPSET_ONNX ONNXC_MAX_OPSET
 
 static onnxc_status check_model_header(onnxc_model *m, onnxc_error *err)
 {

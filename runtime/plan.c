@@ -238,6 +238,7 @@ onnxc_status oc_plan_build(oc_plan *p, const onnxc_model *m, const oc_tensor *in
                            const oc_plan_options *opt, onnxc_error *err)
 {
     memset(p, 0, sizeof *p);
+    OC_TRY(oc_model_require_supported(m, err));
     const oc_graph *g = &m->graph;
     p->model = m;
     p->n_values = g->n_values;
