@@ -5,11 +5,17 @@
  * (4 cycles on Zen 4/5) never stalls the 2 FMA pipes.
  *
  *     peak_fma [--threads T] [--seconds S] [--isa avx512|avx2]
+ *     peak_fma --read-kb KB
  *
  * Prints one line per ISA: "peak <isa> threads=T gflops=G", the best of many
  * ~2 ms blocks over S seconds (default 1) per ISA. The AVX-512 and
  * AVX2 loops are compiled with target attributes, so the program builds with
  * any gcc/clang and only runs the loops the CPU supports.
+ *
+ * --read-kb KB instead measures one thread's read bandwidth from a KB-sized
+ * buffer that stays in cache between passes (256: L2 on this machine), the
+ * best pass of many: "read kb=KB gbps=G". That bounds a batch-1 dense layer,
+ * which reads every weight once per call.
  */
 #include <immintrin.h>
 #include <stdio.h>
@@ -69,11 +75,50 @@ static double measure(int isa512, int threads, long rounds, float *sink)
     const int lanes = isa512 ? 16 : 8;
     double t0 = now_s();
     float s = 0;
+#ifdef _OPENMP
 #pragma omp parallel num_threads(threads) reduction(+ : s)
+#endif
     s += isa512 ? fma_loop_avx512(rounds) : fma_loop_avx2(rounds);
     double dt = now_s() - t0;
     *sink += s;
     return 2.0 * lanes * CHAINS * (double)STEPS * (double)rounds * threads / dt * 1e-9;
+}
+
+/* Sum of n floats (n a multiple of 64), 4 independent accumulators. */
+__attribute__((target("avx512f"), noinline)) static float read_avx512(const float *p, long n)
+{
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (long i = 0; i < n; i += 64) {
+        a0 = _mm512_add_ps(a0, _mm512_load_ps(p + i));
+        a1 = _mm512_add_ps(a1, _mm512_load_ps(p + i + 16));
+        a2 = _mm512_add_ps(a2, _mm512_load_ps(p + i + 32));
+        a3 = _mm512_add_ps(a3, _mm512_load_ps(p + i + 48));
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+}
+
+static int read_bandwidth(long kb)
+{
+    if (!__builtin_cpu_supports("avx512f")) {
+        printf("read unsupported\n");
+        return 0;
+    }
+    long n = kb * 256; /* floats */
+    n -= n % 64;
+    float *p = aligned_alloc(64, (size_t)n * sizeof(float));
+    if (!p || n <= 0) return 1;
+    for (long i = 0; i < n; i++) p[i] = 1.0f;
+    float sink = 0;
+    double best = 1e30, t_end = now_s() + 1.0;
+    do {
+        double t0 = now_s();
+        sink += read_avx512(p, n);
+        double dt = now_s() - t0;
+        if (dt < best) best = dt;
+    } while (now_s() < t_end);
+    printf("read kb=%ld gbps=%.1f\n", kb, (double)n * sizeof(float) / best * 1e-9);
+    free(p);
+    return sink == 12345.0f;
 }
 
 int main(int argc, char **argv)
@@ -85,12 +130,23 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
         else if (!strcmp(argv[i], "--isa") && i + 1 < argc) only = argv[++i];
+        else if (!strcmp(argv[i], "--read-kb") && i + 1 < argc) {
+            __builtin_cpu_init();
+            return read_bandwidth(atol(argv[++i]));
+        }
         else {
-            fprintf(stderr, "usage: %s [--threads T] [--seconds S] [--isa avx512|avx2]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--threads T] [--seconds S] [--isa avx512|avx2] | --read-kb KB\n",
+                    argv[0]);
             return 2;
         }
     }
     if (threads < 1) threads = 1;
+#ifndef _OPENMP
+    if (threads > 1) {
+        fprintf(stderr, "peak_fma: built without OpenMP, measuring 1 thread\n");
+        threads = 1;
+    }
+#endif
     __builtin_cpu_init();
     float sink = 0;
     for (int isa512 = 1; isa512 >= 0; isa512--) {

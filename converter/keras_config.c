@@ -455,6 +455,10 @@ static void walk_model(oc_kcfg *c, json_object *model, const char *group, const 
     if (top) {
         oc_free(c->m->name);
         c->m->name = oc_strdup(name);
+        if (!c->m->name) {
+            oc_kcfg_problem(c, ONNXC_ERR_NOMEM, "out of memory");
+            return;
+        }
         /* Sequential models built without an InputLayer keep the shape here. */
         json_object *bis = jget(config, "build_input_shape");
         if (bis) oc_keras_shape(bis, &c->m->in_rank, c->m->in_dims);

@@ -64,10 +64,14 @@ static swap *push(save_state *s, Onnx__TensorProto *tp)
 
 static void finish(save_state *s);
 
+/* Fills the side file (when asked) but leaves it uncommitted in *side: the
+ * caller renames it into place only once the model itself is written, so a
+ * failure anywhere before that keeps the old pair of files intact. */
 static onnxc_status prepare(const onnxc_model *m, const char *path, const onnxc_save_options *opt,
-                            save_state *s, onnxc_error *err)
+                            save_state *s, oc_atomic_file *side_out, onnxc_error *err)
 {
     const oc_graph *g = &m->graph;
+    memset(side_out, 0, sizeof *side_out);
     s->swaps = oc_calloc((size_t)g->n_values + 1, sizeof *s->swaps);
     if (!s->swaps) return oc_fail(err, ONNXC_ERR_NOMEM, "out of memory saving the model");
     oc_atomic_file side = {0};
@@ -149,7 +153,7 @@ static onnxc_status prepare(const onnxc_model *m, const char *path, const onnxc_
         }
     }
     if (side.fp) {
-        if (st == ONNXC_OK) st = oc_atomic_commit(&side, err);
+        if (st == ONNXC_OK) *side_out = side;
         else oc_atomic_abort(&side);
     }
     s->side_name = side_name;
@@ -187,12 +191,23 @@ onnxc_status onnxc_model_save(const onnxc_model *model, const char *path,
     if (!model || !path) return oc_fail(err, ONNXC_ERR_ARGUMENT, "onnxc_model_save: NULL argument");
     oc_error_clear(err);
     save_state s = {0};
-    OC_TRY(prepare(model, path, options, &s, err));
+    oc_atomic_file side;
+    OC_TRY(prepare(model, path, options, &s, &side, err));
     uint8_t *buf = NULL;
     size_t n = 0;
     onnxc_status st = pack(model, &buf, &n, false, err);
     finish(&s);
-    if (st == ONNXC_OK) st = oc_atomic_write(path, buf, n, err);
+    /* Write the model's temporary file completely, then rename the side file
+     * and the model in that order: every failure before the renames leaves
+     * both old files as they were. */
+    oc_atomic_file main_file = {0};
+    if (st == ONNXC_OK) st = oc_atomic_open(&main_file, path, err);
+    if (st == ONNXC_OK && n && fwrite(buf, 1, n, main_file.fp) != n)
+        st = oc_fail(err, ONNXC_ERR_IO, "%s: write failed, old file kept", path);
+    if (st == ONNXC_OK && side.fp) st = oc_atomic_commit(&side, err);
+    if (st == ONNXC_OK) st = oc_atomic_commit(&main_file, err);
+    else oc_atomic_abort(&main_file);
+    if (side.fp || side.tmp_path) oc_atomic_abort(&side);
     oc_free(buf);
     return st;
 }
@@ -204,7 +219,8 @@ onnxc_status onnxc_model_save_memory(const onnxc_model *model, void **data, size
         return oc_fail(err, ONNXC_ERR_ARGUMENT, "onnxc_model_save_memory: NULL argument");
     oc_error_clear(err);
     save_state s = {0};
-    OC_TRY(prepare(model, NULL, NULL, &s, err));
+    oc_atomic_file unused;
+    OC_TRY(prepare(model, NULL, NULL, &s, &unused, err));
     uint8_t *buf = NULL;
     onnxc_status st = pack(model, &buf, size, true, err);
     finish(&s);

@@ -158,7 +158,7 @@ typedef struct onnxc_limits {
     uint32_t max_graph_depth;      /* nesting of subgraphs and protobuf messages */
 } onnxc_limits;
 
-/* The defaults: 4 GiB file, 4 GiB tensor, 16 GiB total, 10 M nodes, depth 64. */
+/* The defaults: 4 GiB file, 4 GiB tensor, 16 GiB total, 10 M nodes, subgraph depth 16. */
 void onnxc_limits_default(onnxc_limits *limits);
 
 typedef struct onnxc_model onnxc_model;

@@ -55,6 +55,7 @@ void onnxc_model_free(onnxc_model *m)
 #define MIN_IR_VERSION 3
 #define MAX_IR_VERSION 11
 #define MAX_OPSET_ONNX ONNXC_MAX_OPSET
+#define MAX_OPSET_IMPORTS 256
 
 static onnxc_status check_model_header(onnxc_model *m, onnxc_error *err)
 {
@@ -66,6 +67,12 @@ static onnxc_status check_model_header(onnxc_model *m, onnxc_error *err)
                        (long long)p->ir_version, MIN_IR_VERSION, MAX_IR_VERSION);
     if (p->n_opset_import == 0)
         return oc_fail(err, ONNXC_ERR_MODEL, "opset_import is missing; expected at least the default domain");
+    /* Real models import a handful of domains. The duplicate check below and
+     * the per-node domain lookup in graph_build.c are linear in this count,
+     * so a file with 100k entries would otherwise take minutes. */
+    if (p->n_opset_import > MAX_OPSET_IMPORTS)
+        return oc_fail(err, ONNXC_ERR_LIMIT, "opset_import has %zu entries; expected at most %d",
+                       p->n_opset_import, MAX_OPSET_IMPORTS);
     for (size_t i = 0; i < p->n_opset_import; i++) {
         const Onnx__OperatorSetIdProto *o = p->opset_import[i];
         const char *dom = o->domain ? o->domain : "";

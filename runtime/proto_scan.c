@@ -55,12 +55,12 @@ static onnxc_status scan_message(scan *s, const uint8_t *p, const uint8_t *end,
 /*
  * protobuf-c allocates a struct for every message, a copy of every string,
  * bytes and unknown field, and an array slot for every repeated element. An
- * empty AttributeProto costs 2 bytes on the wire and ~200 bytes unpacked, so
+ * empty AttributeProto costs 2 bytes on the wire and ~270 bytes unpacked, so
  * a 20 MB file of them would take gigabytes and most of a minute of page
  * faults. The scan adds up that cost (malloc's per-block overhead included)
  * and refuses files whose structures would outgrow their size many times
  * over. Real models stay under 15x even when they are all graph (tiny
- * nodes, value_info for every tensor, weights elsewhere); hostile ones reach
+ * nodes, value_info for every tensor, weights elsewhere); hostile ones pass
  * 100x.
  */
 #define UNPACK_FACTOR 32

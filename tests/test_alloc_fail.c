@@ -13,8 +13,9 @@
  *
  * Each failure must come back as ONNXC_ERR_NOMEM with a message, free
  * everything, and not crash. A sequence that still succeeds despite the
- * failure (an allocation with a fallback) must produce the same results as
- * the undisturbed run; those k are logged. In ASan builds LeakSanitizer
+ * failure (an allocation with a fallback) must produce the same outputs as
+ * the reference and save the same bytes as the undisturbed run; those k are
+ * logged. In ASan builds LeakSanitizer
  * checks for leaks after every k (and prints the allocation stack of the
  * first leak). A crash prints the k and the sequence before the process dies
  * (ASan adds the stack).
@@ -116,15 +117,34 @@ typedef struct fixture {
     int64_t y[BATCH];
     /* Results of the undisturbed spec run, to judge runs that survive a
      * failure (same build, same seed: they must be bit-identical). */
+    bool undisturbed_done;
     float spec_out[BATCH * 10];
     double spec_loss;
-    size_t spec_saved_size;
+    void *saved;              /* what the undisturbed run saved (malloc'd) */
+    size_t saved_size;
 } fixture;
 
 typedef struct outcome {
     bool ok_results;          /* on success: results equal the reference */
     char why[1024];
 } outcome;
+
+/* A run that absorbed a failure must save exactly what the undisturbed one
+ * saved (same build, same inputs): every field, name and weight. */
+static void check_saved(fixture *fx, outcome *oc, const void *buf, size_t size)
+{
+    if (!fx->undisturbed_done) {
+        free(fx->saved);
+        fx->saved = malloc(size);
+        cr_assert_not_null(fx->saved);
+        memcpy(fx->saved, buf, size);
+        fx->saved_size = size;
+    } else if (size != fx->saved_size || memcmp(buf, fx->saved, size) != 0) {
+        oc->ok_results = false;
+        snprintf(oc->why, sizeof oc->why, "saved model differs from the undisturbed run's "
+                 "(%zu bytes vs %zu)", size, fx->saved_size);
+    }
+}
 
 static onnxc_status seq_real(fixture *fx, outcome *oc, onnxc_error *err)
 {
@@ -142,6 +162,7 @@ static onnxc_status seq_real(fixture *fx, outcome *oc, onnxc_error *err)
         oc->ok_results = cmp_tensor(&out, &fx->expected, cmp_abs_or_rel(REAL_TOL), oc->why,
                                     sizeof oc->why);
     if (st == ONNXC_OK) st = onnxc_model_save_memory(m, &buf, &size, err);
+    if (st == ONNXC_OK) check_saved(fx, oc, buf, size);
     if (st == ONNXC_OK) st = onnxc_model_load_memory(buf, size, NULL, "saved", NULL, &m2, err);
     free(buf);
     onnxc_model_free(m2);
@@ -168,7 +189,7 @@ static onnxc_status seq_spec(fixture *fx, outcome *oc, onnxc_error *err)
     onnxc_status st = onnxc_model_from_spec(SPEC, 42, &m, err);
     if (st == ONNXC_OK) st = onnxc_session_create(m, &so, &s, err);
     if (st == ONNXC_OK) st = onnxc_session_run(s, &x, 1, &out, 1, err);
-    if (st == ONNXC_OK && fx->spec_saved_size) {
+    if (st == ONNXC_OK && fx->undisturbed_done) {
         oc->ok_results = memcmp(out.data, fx->spec_out, sizeof fx->spec_out) == 0;
         if (!oc->ok_results) snprintf(oc->why, sizeof oc->why, "run output differs");
     } else if (st == ONNXC_OK) {
@@ -176,20 +197,14 @@ static onnxc_status seq_spec(fixture *fx, outcome *oc, onnxc_error *err)
     }
     if (st == ONNXC_OK) st = onnxc_trainer_create(m, &to, &t, err);
     if (st == ONNXC_OK) st = onnxc_trainer_step(t, &x, &y, &br, err);
-    if (st == ONNXC_OK && fx->spec_saved_size && br.loss != fx->spec_loss) {
+    if (st == ONNXC_OK && fx->undisturbed_done && br.loss != fx->spec_loss) {
         oc->ok_results = false;
         snprintf(oc->why, sizeof oc->why, "loss %.9g, undisturbed run %.9g", br.loss,
                  fx->spec_loss);
     }
+    if (st == ONNXC_OK && !fx->undisturbed_done) fx->spec_loss = br.loss;
     if (st == ONNXC_OK) st = onnxc_model_save_memory(m, &buf, &size, err);
-    if (st == ONNXC_OK && !fx->spec_saved_size) {
-        fx->spec_loss = br.loss;
-        fx->spec_saved_size = size;
-    } else if (st == ONNXC_OK && size != fx->spec_saved_size) {
-        oc->ok_results = false;
-        snprintf(oc->why, sizeof oc->why, "saved %zu bytes, undisturbed run %zu", size,
-                 fx->spec_saved_size);
-    }
+    if (st == ONNXC_OK) check_saved(fx, oc, buf, size);
     free(buf);
     onnxc_trainer_free(t);
     onnxc_session_free(s);
@@ -209,6 +224,7 @@ static onnxc_status seq_keras(fixture *fx, outcome *oc, onnxc_error *err)
     onnxc_session_options so = {.threads = 1, .seed = 1};
     onnxc_tensor out = {0};
     onnxc_status st = oc_keras_convert_local(KERAS_MODEL ".h5", NULL, NULL, &bytes, &size, err);
+    if (st == ONNXC_OK) check_saved(fx, oc, bytes, size);
     if (st == ONNXC_OK) st = onnxc_model_load_memory(bytes, size, NULL, "keras", NULL, &m, err);
     if (st == ONNXC_OK) st = onnxc_session_create(m, &so, &s, err);
     if (st == ONNXC_OK) st = onnxc_session_run(s, &fx->keras_input, 1, &out, 1, err);
@@ -246,6 +262,7 @@ static void free_fixture(fixture *fx)
     free(fx->expected.data);
     free(fx->keras_input.data);
     free(fx->keras_expected.data);
+    free(fx->saved);
     free(fx);
 }
 
@@ -266,6 +283,7 @@ static void exhaust(const char *name, seq_fn seq)
     cr_assert(oc.ok_results, "%s: undisturbed run: %s", name, oc.why);
     long total = oc_alloc_fail_after(-1);
     cr_assert_gt(total, 0, "%s: no allocation went through oc_malloc", name);
+    fx->undisturbed_done = true;
     /* The second undisturbed run also checks the first left nothing behind. */
     cr_assert_eq(seq(fx, &oc, &err), ONNXC_OK, "%s: second run: %s", name, err.message);
     cr_assert(!leaked(), "%s: the undisturbed run leaks", name);
@@ -310,7 +328,7 @@ static void exhaust(const char *name, seq_fn seq)
         }
     }
     if (survived)
-        cr_log_warn("%s: the sequence succeeded although allocation k failed for k =%s", name,
+        cr_log_info("%s: the sequence succeeded although allocation k failed for k =%s", name,
                     survived_list);
     current_k = -1;
     free_fixture(fx);
@@ -321,3 +339,93 @@ Test(alloc_fail, real_model_load_check_run_save_reload, .timeout = 800) { exhaus
 Test(alloc_fail, spec_model_run_train_save, .timeout = 800) { exhaust("spec", seq_spec); }
 
 Test(alloc_fail, keras_h5_load, .timeout = 800) { exhaust("keras", seq_keras); }
+
+/* ---- saving over an existing model ---------------------------------------- */
+
+/* Sum of every float initializer element, as a fingerprint of the weights. */
+static double weight_sum(const onnxc_model *m)
+{
+    double sum = 0;
+    for (size_t i = 0; i < onnxc_model_initializer_count(m); i++) {
+        onnxc_tensor v;
+        cr_assert_eq(onnxc_model_initializer(m, i, &v), ONNXC_OK);
+        if (v.dtype != ONNXC_FLOAT) continue;
+        for (size_t j = 0; j < v.capacity / sizeof(float); j++) sum += ((const float *)v.data)[j];
+    }
+    return sum;
+}
+
+/* Adds 1 to every float weight (what a training step would change). */
+static void bump_weights(onnxc_model *m)
+{
+    for (size_t i = 0; i < onnxc_model_initializer_count(m); i++) {
+        onnxc_tensor v;
+        cr_assert_eq(onnxc_model_initializer(m, i, &v), ONNXC_OK);
+        if (v.dtype != ONNXC_FLOAT) continue;
+        for (size_t j = 0; j < v.capacity / sizeof(float); j++) ((float *)v.data)[j] += 1.0f;
+    }
+}
+
+/*
+ * onnxc_model_save promises that a failed save leaves the old file
+ * untouched. With external data the model is two files, so the promise must
+ * cover the pair: after a save that fails at allocation k, loading the path
+ * must give the old weights, and no temporary file may be left behind.
+ */
+Test(alloc_fail, failed_save_keeps_previous_model, .timeout = 800)
+{
+    install_crash_report();
+    char *dir = tu_tmpdir("allocfail-save");
+    char *path = tu_path("%s/model.onnx", dir);
+    onnxc_save_options opt = {.external_data = 1, .external_threshold = 1};
+    onnxc_error err;
+    current_seq = "save";
+    long failures = 0, bad = 0;
+    for (long k = 0;; k++) {
+        current_k = k;
+        onnxc_model *m = NULL, *back = NULL;
+        cr_assert_eq(onnxc_model_from_spec(SPEC, 42, &m, &err), ONNXC_OK, "%s", err.message);
+        cr_assert_eq(onnxc_model_save(m, path, &opt, &err), ONNXC_OK, "%s", err.message);
+        double old_sum = weight_sum(m);
+        bump_weights(m);
+        double new_sum = weight_sum(m);
+        oc_alloc_fail_after(k);
+        onnxc_status st = onnxc_model_save(m, path, &opt, &err);
+        long made = oc_alloc_fail_after(-1);
+        if (made <= k) {
+            cr_expect_eq(st, ONNXC_OK, "save: k=%ld beyond the last allocation: %s", k,
+                         err.message);
+            cr_log_info("save: %ld allocations, each failed once; %ld failed saves, %ld left "
+                        "the model changed",
+                        k, failures, bad);
+            onnxc_model_free(m);
+            break;
+        }
+        failures += st != ONNXC_OK;
+        cr_expect(st == ONNXC_OK || st == ONNXC_ERR_NOMEM, "save: k=%ld: got %s: %s", k,
+                  onnxc_status_name(st), err.message);
+        onnxc_status lst = onnxc_model_load(path, NULL, &back, &err);
+        cr_expect_eq(lst, ONNXC_OK, "save: k=%ld: the model no longer loads after a %s save: %s",
+                     k, st == ONNXC_OK ? "successful" : "failed", err.message);
+        if (lst == ONNXC_OK) {
+            double got = weight_sum(back), want = st == ONNXC_OK ? new_sum : old_sum;
+            bool same = got == want;
+            bad += !same;
+            cr_expect(same, "save: k=%ld: after a %s save the file holds weights summing to %.6g; "
+                      "expected the %s ones (%.6g)",
+                      k, st == ONNXC_OK ? "successful" : "failed", got,
+                      st == ONNXC_OK ? "new" : "old", want);
+        }
+        size_t n;
+        char **left = tu_list(dir, "", &n);
+        cr_expect_eq(n, 2, "save: k=%ld: %zu files in the folder (expected model.onnx and "
+                     "model.onnx.data; a temporary left behind?)", k, n);
+        tu_list_free(left, n);
+        onnxc_model_free(back);
+        onnxc_model_free(m);
+    }
+    current_k = -1;
+    tu_rmtree(dir);
+    free(dir);
+    free(path);
+}

@@ -391,7 +391,7 @@ Test(cli_extras, plot_png)
         free(data);
         unlink(png);
     } else {
-        cr_log_warn("gnuplot is not installed: only the PNG error path is tested");
+        cr_log_info("gnuplot is not installed: only the PNG error path is tested");
     }
     /* Without gnuplot on PATH: a clear error, and no file. */
     char *old = tu_strdup(getenv("PATH") ? getenv("PATH") : "");

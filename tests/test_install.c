@@ -94,6 +94,12 @@ static void install_tree(install *in)
     const char *tools[] = {"cmake", "cc", "pkg-config", "nm", "readelf"};
     for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++)
         cr_assert(tu_have_program(tools[i]), "the install test needs `%s` in PATH", tools[i]);
+    /* ctest builds the test executables' dependencies only; installing
+     * needs every installed target (`cmake --build` builds them all). */
+    const char *built[] = {ONNXC_BINARY_DIR "/libonnxc.so", ONNXC_BINARY_DIR "/libonnxc.a"};
+    for (size_t i = 0; i < sizeof built / sizeof built[0]; i++)
+        cr_assert(tu_exists(built[i]), "%s is missing: build all targets before this test",
+                  built[i]);
     in->tmp = tu_tmpdir("install");
     in->prefix = tu_path("%s/prefix", in->tmp);
     free(must_run((const char *[]){"cmake", "--install", ONNXC_BINARY_DIR, "--prefix", in->prefix,

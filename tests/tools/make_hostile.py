@@ -410,14 +410,13 @@ def attributes(c):
     c.add("softmax_axis_ok.onnx", ser(make_model(g)), "loads", "Softmax axis = 1 (control)",
           run_input="softmax_x.npy")
     others = [
-        ("flatten_axis", helper.make_node("Flatten", ["x"], ["y"], axis=1 << 32), [2, 3]),
-        ("concat_axis", helper.make_node("Concat", ["x", "x"], ["y"], axis=(1 << 32) + 1), None),
-        ("transpose_perm", helper.make_node("Transpose", ["x"], ["y"], perm=[(1 << 32) + 1, 0]),
-         None),
-        ("gather_axis", helper.make_node("Gather", ["x", "idx"], ["y"], axis=1 << 32), None),
-        ("reducesum_axes", helper.make_node("ReduceSum", ["x"], ["y"], axes=[1 << 32]), None),
+        ("flatten_axis", helper.make_node("Flatten", ["x"], ["y"], axis=1 << 32)),
+        ("concat_axis", helper.make_node("Concat", ["x", "x"], ["y"], axis=(1 << 32) + 1)),
+        ("transpose_perm", helper.make_node("Transpose", ["x"], ["y"], perm=[(1 << 32) + 1, 0])),
+        ("gather_axis", helper.make_node("Gather", ["x", "idx"], ["y"], axis=1 << 32)),
+        ("reducesum_axes", helper.make_node("ReduceSum", ["x"], ["y"], axes=[1 << 32])),
     ]
-    for label, node, _ in others:
+    for label, node in others:
         inits = []
         if "idx" in node.input:
             inits.append(numpy_helper.from_array(np.array([0], np.int64), "idx"))
@@ -474,7 +473,8 @@ def structure(c):
     c.add("unknown_domain.onnx", ser(make_model(graph_of(
         [node("Relu", ["x"], ["y"], domain="com.example")]))), "refused",
         "node in a domain missing from opset_import")
-    c.add("no_graph.onnx", f_varint(MODEL_IR, 7) + f_bytes(MODEL_OPSET, f_varint(OPSET_VERSION, 13)),
+    c.add("no_graph.onnx",
+          f_varint(MODEL_IR, 7) + f_bytes(MODEL_OPSET, f_varint(OPSET_VERSION, 13)),
           "refused", "model without a graph")
     c.add("wrong_arity.onnx", ser(make_model(graph_of([node("Relu", ["x", "x"], ["y"])]))),
           "refused", "Relu with two inputs")
@@ -514,11 +514,10 @@ def header(c):
     c.add("opset_no_version.onnx", ser(m), "refused", "opset_import without a version")
 
 
-def nesting(c):
-    """Subgraphs nested 100,000 deep: If nodes whose then_branch holds the next
-    graph. Built outside-in from prefixes and suffixes so the cost stays
-    linear (python protobuf cannot build or even parse this)."""
-    depth = 100000
+def nested_if_graph(depth):
+    """GraphProto bytes: If nodes whose then_branch holds the next graph,
+    `depth` levels. Built from the inside out as a list of prefixes, so the
+    cost stays linear (python protobuf cannot build or even parse 100k)."""
     core = f_bytes(GRAPH_NAME, "leaf")
     # Lengths from the innermost graph outwards.
     prefixes = []
@@ -535,10 +534,23 @@ def nesting(c):
         prefixes.append(graph_head + node_head + attr_head)
         inner_len = len(graph_head) + node_len
     prefixes.reverse()
-    graph = b"".join(prefixes) + core
+    return b"".join(prefixes) + core
+
+
+def nesting(c):
+    """Deep nesting: subgraphs (where protobuf-c would recurse once per level)
+    and types, far past the limit, and subgraphs just within it."""
+    depth = 100000
     head = f_varint(MODEL_IR, 7) + f_bytes(MODEL_OPSET, f_varint(OPSET_VERSION, 13))
-    c.add("nested_if_100k.onnx", head + f_bytes(MODEL_GRAPH, graph), "refused",
-          "If subgraphs nested %d deep" % depth)
+    # The top graph feeds the If nodes' condition and declares their output.
+    top = f_bytes(GRAPH_INPUT, f_bytes(VI_NAME, "c")) + f_bytes(GRAPH_OUTPUT, f_bytes(VI_NAME, "o"))
+    c.add("nested_if_100k.onnx", head + f_bytes(MODEL_GRAPH, nested_if_graph(depth) + top),
+          "refused", "If subgraphs nested %d deep" % depth)
+    c.add("nested_if_30.onnx", head + f_bytes(MODEL_GRAPH, nested_if_graph(30) + top),
+          "refused", "If subgraphs nested 30 deep (beyond max_graph_depth 16)")
+    c.add("nested_if_12.onnx", head + f_bytes(MODEL_GRAPH, nested_if_graph(12) + top),
+          "unrunnable", "If subgraphs nested 12 deep: loads (within max_graph_depth), "
+          "but onnxc has no If")
     # TypeProto sequence(sequence(...)) 100,000 deep in a graph input's type.
     t = f_bytes(TYPE_TENSOR, f_varint(1, 1))
     parts = []
@@ -661,6 +673,49 @@ def keras_damage(c, real_dir):
                 limit = 8192 if i % 2 else len(b)
                 b[int(rng.randint(0, limit))] ^= 1 << int(rng.randint(0, 8))
             c.add("keras_flip_%d.%s" % (i, ext), bytes(b), "either", "bit flips in " + src)
+
+
+def hash_flood(c):
+    """130k graph input names whose FNV-1a hashes agree in the low 20 bits (the
+    slot of an unseeded open-addressing table): found block by block, since
+    those bits depend only on the low bits of the running state."""
+    bits = 20
+    mask = (1 << bits) - 1
+    prime = 1099511628211 & mask
+
+    def step(h, block):
+        for b in block:
+            h = ((h ^ b) * prime) & mask
+        return h
+
+    rng = np.random.RandomState(99)
+    h = step(1469598103934665603 & mask, b"v")
+    pairs = []
+    while len(pairs) < 17:
+        seen = {}
+        while True:
+            block = bytes(int(b) for b in rng.randint(97, 123, 4))
+            nxt = step(h, block)
+            if nxt in seen and seen[nxt] != block:
+                pairs.append((seen[nxt], block))
+                h = nxt
+                break
+            seen[nxt] = block
+    ty = f_bytes(VI_TYPE, f_bytes(TYPE_TENSOR, f_varint(1, 1) +
+                                  f_bytes(2, f_bytes(1, f_varint(1, 1)))))
+    names = [b"v" + b"".join(pairs[j][(i >> j) & 1] for j in range(17)) for i in range(1 << 17)]
+    inputs = b"".join(f_bytes(GRAPH_INPUT, f_bytes(VI_NAME, n) + ty) for n in names)
+    node = f_bytes(NODE_IN, names[0]) + f_bytes(NODE_OUT, "y") + f_bytes(NODE_OP, "Relu")
+    graph = f_bytes(GRAPH_NODE, node) + inputs + \
+        f_bytes(GRAPH_OUTPUT, f_bytes(VI_NAME, "y") + ty)
+    head = f_varint(MODEL_IR, 7) + f_bytes(MODEL_OPSET, f_varint(OPSET_VERSION, 13))
+    c.add("hash_flood_131k.onnx", head + f_bytes(MODEL_GRAPH, graph), "loads",
+          "131,072 input names with colliding FNV-1a low bits", max_s=5)
+    # 100k opset_import entries: quadratic duplicate checks would take minutes.
+    base = ser(make_model(base_graph()))
+    opsets = b"".join(f_bytes(MODEL_OPSET, f_bytes(OPSET_DOMAIN, "d%d" % i) +
+                              f_varint(OPSET_VERSION, 1)) for i in range(100000))
+    c.add("opsets_100k.onnx", base + opsets, "refused", "100,000 opset_import entries", max_s=5)
 
 
 def big_graphs(c):
@@ -856,6 +911,7 @@ def main():
     header(c)
     nesting(c)
     amplification(c)
+    hash_flood(c)
     constants(c)
     big_graphs(c)
     odd_but_valid(c)
