@@ -130,6 +130,7 @@ static void check_dot(const char *model, const char *unsupported)
     free(dot);
     free(svg);
     tu_rmtree(dir);
+    free(dir);
 }
 
 Test(cli_extras, dot_tf2onnx) { check_dot(MODELS "tf2onnx-1.14_op15_qianxyz_mnist-webui_model.onnx", ""); }
@@ -211,6 +212,7 @@ Test(cli_extras, ops_listing)
     python_check("info --ops", ops_check, listing, NULL, NULL, NULL);
     free(listing);
     tu_rmtree(dir);
+    free(dir);
 }
 
 Test(cli_extras, version)
@@ -345,6 +347,7 @@ Test(cli_extras, plot_svg)
     free(svg);
     free(log);
     tu_rmtree(dir);
+    free(dir);
 }
 
 Test(cli_extras, plot_errors)
@@ -372,6 +375,7 @@ Test(cli_extras, plot_errors)
     free(out);
     free(log);
     tu_rmtree(dir);
+    free(dir);
 }
 
 Test(cli_extras, plot_png)
@@ -405,6 +409,7 @@ Test(cli_extras, plot_png)
     free(png);
     free(log);
     tu_rmtree(dir);
+    free(dir);
 }
 
 /* train --plot, then --resume with the same log: the second figure holds
@@ -467,6 +472,7 @@ Test(cli_extras, train_plot)
     char *paths[] = {model, out, x, y, log, ck, svg, svg2};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) free(paths[i]);
     tu_rmtree(dir);
+    free(dir);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -566,4 +572,5 @@ Test(cli_extras, doxygen_reference, .timeout = 300)
     python_check("doxygen", doxygen_check, ONNXC_SOURCE_DIR "/include/onnxc.h", page, NULL, NULL);
     free(page);
     tu_rmtree(dir);
+    free(dir);
 }
