@@ -18,6 +18,7 @@
 
 #include "alloc.h"
 #include "error.h"
+#include "graph.h"
 #include "keras.h"
 #include "keras_hdf5.h"
 
@@ -209,44 +210,6 @@ static onnxc_status to_builder(const char *file, oc_kmodel *m, oc_db_layer *out,
 /* ------------------------------------------------------------------------ */
 /* Entry                                                                     */
 
-/* The whole file into memory: parsers then see one consistent snapshot,
- * and libhdf5 and libzip read from memory, never from the path again. */
-static onnxc_status read_whole(const char *path, uint64_t max, uint8_t **data, size_t *size,
-                               onnxc_error *err)
-{
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) return oc_fail(err, ONNXC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return oc_fail(err, ONNXC_ERR_IO, "%s: not a regular file", path);
-    }
-    if ((uint64_t)st.st_size > max || (uint64_t)st.st_size > SIZE_MAX - 1) {
-        close(fd);
-        return oc_fail(err, ONNXC_ERR_LIMIT, "%s: %lld bytes exceed max_file_bytes (%llu)", path,
-                       (long long)st.st_size, (unsigned long long)max);
-    }
-    size_t n = (size_t)st.st_size, got = 0;
-    uint8_t *buf = oc_malloc(n ? n : 1);
-    if (!buf) {
-        close(fd);
-        return oc_fail(err, ONNXC_ERR_NOMEM, "%s: out of memory for %zu bytes", path, n);
-    }
-    while (got < n) {
-        ssize_t r = read(fd, buf + got, n - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) {
-            close(fd);
-            oc_free(buf);
-            return oc_fail(err, ONNXC_ERR_IO, "%s: read failed after %zu of %zu bytes", path, got, n);
-        }
-        got += (size_t)r;
-    }
-    close(fd);
-    *data = buf;
-    *size = n;
-    return ONNXC_OK;
-}
 
 /* The model config of an HDF5 file, or NULL (weights only). */
 static onnxc_status h5_config(oc_h5 *h, char **json, size_t *len, onnxc_error *err)
@@ -339,7 +302,9 @@ onnxc_status oc_keras_convert_local(const char *path, const char *arch_spec, con
     *size = 0;
     uint8_t *data = NULL;
     size_t data_size = 0;
-    OC_TRY(read_whole(path, lim.max_file_bytes, &data, &data_size, err));
+    /* The whole file into memory: parsers then see one consistent snapshot,
+     * and libhdf5 and libzip read from memory, never from the path again. */
+    OC_TRY(oc_read_file(path, lim.max_file_bytes, &data, &data_size, err));
     int kind = oc_keras_sniff(data, data_size);
     if (kind == 0) {
         oc_free(data);

@@ -89,6 +89,11 @@ const char *oc_node_label(const oc_node *n, char *buf, size_t size);
 onnxc_status oc_node_fail(const oc_node *n, onnxc_error *err, onnxc_status status,
                           const char *fmt, ...) OC_PRINTF(4, 5);
 
+/* Reads a whole regular file into an oc_malloc'd buffer, refusing FIFOs,
+ * devices and sizes over `max` (loader.c; the Keras converter uses it too). */
+onnxc_status oc_read_file(const char *path, uint64_t max, uint8_t **data, size_t *size,
+                          onnxc_error *err);
+
 /* ONNXC_OK when every node has an op; else lists the unsupported ones. */
 onnxc_status oc_model_require_supported(const onnxc_model *m, onnxc_error *err);
 

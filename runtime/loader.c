@@ -151,8 +151,7 @@ onnxc_status onnxc_model_load_memory(const void *data, size_t size, const char *
     return load_bytes(data, size, label ? label : "<memory>", base_dir, limits, out, err);
 }
 
-/* Reads a whole regular file, refusing FIFOs and devices and sizes over max. */
-static onnxc_status read_file(const char *path, uint64_t max, uint8_t **data, size_t *size,
+onnxc_status oc_read_file(const char *path, uint64_t max, uint8_t **data, size_t *size,
                               onnxc_error *err)
 {
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -229,7 +228,7 @@ onnxc_status onnxc_model_load(const char *path, const onnxc_limits *limits, onnx
     else onnxc_limits_default(&lim);
     uint8_t *data = NULL;
     size_t size = 0;
-    OC_TRY(read_file(path, lim.max_file_bytes, &data, &size, err));
+    OC_TRY(oc_read_file(path, lim.max_file_bytes, &data, &size, err));
     if (oc_keras_sniff(data, size)) {
         oc_free(data);
         return onnxc_model_load_keras(path, NULL, &lim, out, err);
