@@ -51,3 +51,8 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64|i[3-6]86)$")
     target_compile_definitions(onnxc_core PRIVATE ONNXC_HAVE_AVX2_KERNELS)
   endif()
 endif()
+
+# Optimizer updates: sqrtf must compile to one instruction to vectorize (it
+# never sees a negative argument, so errno is moot).
+set_source_files_properties(${CMAKE_SOURCE_DIR}/runtime/kernels/optim_update.c
+  PROPERTIES COMPILE_OPTIONS "-fno-math-errno")

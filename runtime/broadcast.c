@@ -358,10 +358,9 @@ void oc_bcast_reduce_add(oc_tensor *dst, const oc_tensor *src, double alpha, int
     }
     int parts = oc_ew_parts(n_src, nthreads);
     if (parts > tasks) parts = (int)tasks;
-    OC_EW_PARALLEL_FOR(parts)
-    for (int c = 0; c < parts; c++) {
+    OC_PAR_FOR(parts, c, {
         int64_t lo, hi;
         oc_split_range(tasks, parts, c, &lo, &hi);
         red_tasks(&job, lo, hi);
-    }
+    });
 }

@@ -35,24 +35,11 @@
 
 #include "error.h"
 #include "graph.h"
+#include "parallel.h"
 #include "tensor.h"
 
 #define OC_BCAST_MAX_IN 4
 
-/* Elementwise work below this many elements stays on one thread: starting a
- * parallel region costs more than it saves (measured scale: ~10 us). */
-#define OC_EW_PARALLEL_MIN 32768
-
-/* `#pragma omp parallel for` that compiles to nothing without OpenMP (so
- * -Wunknown-pragmas stays quiet). Use before a for loop over independent
- * chunks, e.g. OC_EW_PARALLEL_FOR(parts) for (int c = 0; c < parts; c++). */
-#define OC_EW_PRAGMA_(x) _Pragma(#x)
-#ifdef _OPENMP
-#define OC_EW_PARALLEL_FOR(parts) \
-    OC_EW_PRAGMA_(omp parallel for num_threads(parts) schedule(static) if((parts) > 1))
-#else
-#define OC_EW_PARALLEL_FOR(parts)
-#endif
 
 /*
  * Result shape of broadcasting a with b into *out. On mismatch fails with
@@ -130,20 +117,5 @@ int64_t oc_bcast_iter_block(oc_bcast_iter *it, int64_t *out_off, int64_t *rows);
  * Never allocates (scratch is on the stack).
  */
 void oc_bcast_reduce_add(oc_tensor *dst, const oc_tensor *src, double alpha, int nthreads);
-
-/* Split [0, n) into `parts` near-equal ranges; range i is [*lo, *hi). */
-static inline void oc_split_range(int64_t n, int parts, int i, int64_t *lo, int64_t *hi)
-{
-    int64_t q = n / parts, r = n % parts;
-    *lo = (int64_t)i * q + (i < r ? i : r);
-    *hi = *lo + q + (i < r ? 1 : 0);
-}
-
-/* Chunks for an elementwise loop over n elements with up to nthreads threads:
- * 1 below OC_EW_PARALLEL_MIN, else nthreads. */
-static inline int oc_ew_parts(int64_t n, int nthreads)
-{
-    return (n > OC_EW_PARALLEL_MIN && nthreads > 1) ? nthreads : 1;
-}
 
 #endif

@@ -77,6 +77,10 @@ struct onnxc_model {
     /* Memory-mapped or read external data files, freed with the model. */
     void **external_buffers;
     size_t n_external_buffers;
+    /* Bumped whenever onnxc changes initializer values in place (a training
+     * step, a checkpoint restore): sessions holding packed copies of the
+     * weights compare it before each run and re-pack when it moved. */
+    uint64_t weights_generation;
 };
 
 /* Value index for `name`, or -1. */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "fuse_dense.h"
 
 #define ALIGN 64
 
@@ -24,6 +25,7 @@ void oc_plan_free(oc_plan *p)
     oc_free(p->step_in);
     oc_free(p->step_out);
     oc_aligned_free(p->arena);
+    oc_free(p->fused);
     memset(p, 0, sizeof *p);
 }
 
@@ -338,7 +340,8 @@ onnxc_status oc_plan_build(oc_plan *p, const onnxc_model *m, const oc_tensor *in
         in_pool += n->n_in;
         out_pool += n->n_out;
     }
-    if (!opt->shape_only) st = plan_memory(p, opt, ws_bytes, err);
+    if (!opt->shape_only && (st = oc_fuse_dense(p, opt, ws_bytes, err)) == ONNXC_OK)
+        st = plan_memory(p, opt, ws_bytes, err);
 done:
     oc_free(need);
     oc_free(ws_bytes);

@@ -34,6 +34,9 @@ typedef struct oc_plan_options {
     /* Run with training semantics (ctx->training) and give ops their
      * forward-to-backward `saved` buffers. */
     bool training;
+    /* Packed weights for fused dense layers (fuse_dense.h), or NULL: no
+     * fusion. Must outlive the plan. */
+    struct oc_pack_cache *packs;
 } oc_plan_options;
 
 typedef struct oc_plan {
@@ -51,6 +54,8 @@ typedef struct oc_plan {
     size_t arena_bytes;
     void **owned;                /* folded values' buffers */
     int n_owned;
+    struct oc_fused_dense *fused; /* [n_fused] nodes of fused Dense steps */
+    int n_fused;
 } oc_plan;
 
 /*

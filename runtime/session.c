@@ -6,6 +6,7 @@
 #endif
 
 #include "alloc.h"
+#include "pack_cache.h"
 #include "plan.h"
 
 struct onnxc_session {
@@ -14,6 +15,7 @@ struct onnxc_session {
     uint64_t rng;
     bool planned;
     oc_plan plan;
+    oc_pack_cache packs;         /* packed weights, shared by successive plans */
     oc_tensor *bound;            /* [n_inputs] inputs in graph order for this run */
 };
 
@@ -35,7 +37,9 @@ onnxc_status onnxc_session_create(const onnxc_model *model, const onnxc_session_
     onnxc_session *s = oc_calloc(1, sizeof *s);
     if (!s) return oc_fail(err, ONNXC_ERR_NOMEM, "out of memory creating a session");
     s->bound = oc_calloc((size_t)model->graph.n_inputs + 1, sizeof *s->bound);
-    if (!s->bound) {
+    if (!s->bound ||
+        oc_pack_cache_init(&s->packs, model->graph.n_values, model->weights_generation, err) != ONNXC_OK) {
+        oc_free(s->bound);
         oc_free(s);
         return oc_fail(err, ONNXC_ERR_NOMEM, "out of memory creating a session");
     }
@@ -50,6 +54,7 @@ void onnxc_session_free(onnxc_session *s)
 {
     if (!s) return;
     if (s->planned) oc_plan_free(&s->plan);
+    oc_pack_cache_free(&s->packs);
     oc_free(s->bound);
     oc_free(s);
 }
@@ -136,10 +141,18 @@ onnxc_status onnxc_session_run(onnxc_session *s, const onnxc_tensor *inputs, siz
         return oc_fail(err, ONNXC_ERR_ARGUMENT, "asked for %zu outputs, the model has %d", n_outputs,
                        g->n_outputs);
     OC_TRY(bind_inputs(s, inputs, n_inputs, err));
+    if (s->packs.generation != s->model->weights_generation) {
+        /* A trainer changed the weights: the packed copies and any value
+         * folded from them are stale. */
+        if (s->planned) oc_plan_free(&s->plan);
+        s->planned = false;
+        oc_pack_cache_clear(&s->packs);
+        s->packs.generation = s->model->weights_generation;
+    }
     if (!s->planned || !oc_plan_matches(&s->plan, s->bound)) {
         if (s->planned) oc_plan_free(&s->plan);
         s->planned = false;
-        oc_plan_options opt = {.nthreads = s->nthreads, .rng = &s->rng};
+        oc_plan_options opt = {.nthreads = s->nthreads, .rng = &s->rng, .packs = &s->packs};
         OC_TRY(oc_plan_build(&s->plan, s->model, s->bound, &opt, err));
         s->planned = true;
     }

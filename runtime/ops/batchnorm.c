@@ -242,8 +242,7 @@ static onnxc_status bn_run(oc_op_ctx *ctx)
     const int parts = bn_parts(ctx, &a);
     const bool f32 = X->dtype == ONNXC_FLOAT;
     void *y = ctx->out[0]->data;
-    OC_EW_PARALLEL_FOR(parts)
-    for (int t = 0; t < parts; t++) {
+    OC_PAR_FOR(parts, t, {
         int64_t lo, hi;
         oc_split_range(a.C, parts, t, &lo, &hi);
         for (int64_t c = lo; c < hi; c++) {
@@ -252,7 +251,7 @@ static onnxc_status bn_run(oc_op_ctx *ctx)
             else
                 bn_f64(y, X->data, &a, p, c);
         }
-    }
+    });
     return ONNXC_OK;
 }
 
@@ -330,8 +329,7 @@ static onnxc_status bn_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,
     bn_args a = bn_args_make(ctx);
     const int parts = bn_parts(ctx, &a);
     const bool f32 = X->dtype == ONNXC_FLOAT;
-    OC_EW_PARALLEL_FOR(parts)
-    for (int t = 0; t < parts; t++) {
+    OC_PAR_FOR(parts, t, {
         int64_t lo, hi;
         oc_split_range(a.C, parts, t, &lo, &hi);
         for (int64_t c = lo; c < hi; c++) {
@@ -340,7 +338,7 @@ static onnxc_status bn_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,
             else
                 bn_back_f64(X->data, &a, &g, p, c);
         }
-    }
+    });
     return ONNXC_OK;
 }
 

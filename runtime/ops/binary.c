@@ -203,8 +203,7 @@ static onnxc_status bin_run(oc_op_ctx *ctx, bin_kind kind)
     char *py = y->data;
     int parts = oc_ew_parts(bc.numel, ctx->nthreads);
     /* Each chunk owns a contiguous range of output elements. */
-    OC_EW_PARALLEL_FOR(parts)
-    for (int c = 0; c < parts; c++) {
+    OC_PAR_FOR(parts, c, {
         int64_t lo, hi, o, len, rows;
         oc_split_range(bc.numel, parts, c, &lo, &hi);
         oc_bcast_iter it;
@@ -212,7 +211,7 @@ static onnxc_status bin_run(oc_op_ctx *ctx, bin_kind kind)
         while ((len = oc_bcast_iter_block(&it, &o, &rows)) > 0)
             fn(py + (size_t)o * ey, pa + (size_t)it.seg[0] * ea, bc.inner[0], bc.outer[0],
                pb + (size_t)it.seg[1] * ea, bc.inner[1], bc.outer[1], len, rows);
-    }
+    });
     return ONNXC_OK;
 }
 
@@ -296,8 +295,7 @@ static onnxc_status bin_grad_term(oc_op_ctx *ctx, const oc_tensor *dy, oc_tensor
     oc_bcast_init(&bc, &dy->shape, 2, (const oc_shape *[]){&a->shape, &b->shape});
     int parts = oc_ew_parts(bc.numel, ctx->nthreads);
     /* Each chunk owns a range of C's elements (and so of g's). */
-    OC_EW_PARALLEL_FOR(parts)
-    for (int c = 0; c < parts; c++) {
+    OC_PAR_FOR(parts, c, {
         int64_t lo, hi, o, len;
         oc_split_range(bc.numel, parts, c, &lo, &hi);
         oc_bcast_iter it;
@@ -305,7 +303,7 @@ static onnxc_status bin_grad_term(oc_op_ctx *ctx, const oc_tensor *dy, oc_tensor
         while ((len = oc_bcast_iter_next(&it, &o)) > 0)
             fn(pg + (size_t)o * es, !reduce, pd + (size_t)o * es, pa + (size_t)it.seg[0] * es,
                bc.inner[0], pb + (size_t)it.seg[1] * es, bc.inner[1], len);
-    }
+    });
     if (reduce) oc_bcast_reduce_add(dx, &tmp, 1.0, ctx->nthreads);
     return ONNXC_OK;
 }

@@ -167,12 +167,11 @@ static onnxc_status cast_run(oc_op_ctx *ctx)
     int64_t n = oc_tensor_numel(x);
     size_t ex = oc_dtype_size(x->dtype), ey = oc_dtype_size(y->dtype);
     int parts = oc_ew_parts(n, ctx->nthreads);
-    OC_EW_PARALLEL_FOR(parts)
-    for (int c = 0; c < parts; c++) {
+    OC_PAR_FOR(parts, c, {
         int64_t lo, hi;
         oc_split_range(n, parts, c, &lo, &hi);
         fn((char *)y->data + (size_t)lo * ey, (const char *)x->data + (size_t)lo * ex, hi - lo);
-    }
+    });
     return ONNXC_OK;
 }
 
@@ -200,12 +199,11 @@ static onnxc_status cast_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,
                           : (ty == ONNXC_FLOAT ? cast_grad_df : cast_grad_dd);
     int64_t n = oc_tensor_numel(din[0]);
     int parts = oc_ew_parts(n, ctx->nthreads);
-    OC_EW_PARALLEL_FOR(parts)
-    for (int c = 0; c < parts; c++) {
+    OC_PAR_FOR(parts, c, {
         int64_t lo, hi;
         oc_split_range(n, parts, c, &lo, &hi);
         fn(din[0]->data, dout[0]->data, lo, hi);
-    }
+    });
     return ONNXC_OK;
 }
 

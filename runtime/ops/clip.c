@@ -138,13 +138,12 @@ static onnxc_status clip_run(oc_op_ctx *ctx)
     int64_t n = oc_tensor_numel(x);
     size_t es = oc_dtype_size(x->dtype);
     int parts = oc_ew_parts(n, ctx->nthreads);
-    OC_EW_PARALLEL_FOR(parts)
-    for (int c = 0; c < parts; c++) {
+    OC_PAR_FOR(parts, c, {
         int64_t a, b;
         oc_split_range(n, parts, c, &a, &b);
         fn((char *)y->data + (size_t)a * es, (const char *)x->data + (size_t)a * es, b - a, lo,
            hi);
-    }
+    });
     return ONNXC_OK;
 }
 
@@ -178,8 +177,7 @@ static onnxc_status clip_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,
     }
     int64_t n = oc_tensor_numel(x);
     int parts = oc_ew_parts(n, ctx->nthreads);
-    OC_EW_PARALLEL_FOR(parts)
-    for (int c = 0; c < parts; c++) {
+    OC_PAR_FOR(parts, c, {
         int64_t a, b;
         oc_split_range(n, parts, c, &a, &b);
         if (f64)
@@ -188,7 +186,7 @@ static onnxc_status clip_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,
         else
             clip_grad_f32((float *)din[0]->data + a, (const float *)x->data + a,
                           (const float *)dout[0]->data + a, b - a, lo, hi);
-    }
+    });
     return ONNXC_OK;
 }
 

@@ -197,15 +197,14 @@ static onnxc_status do_run(oc_op_ctx *ctx)
     {                                                                                      \
         const T scale = (T)1 / ((T)1 - (T)ratio);                                          \
         const int parts = oc_ew_parts(n, nthreads);                                        \
-        OC_EW_PARALLEL_FOR(parts)                                                          \
-        for (int c = 0; c < parts; c++) {                                                  \
+        OC_PAR_FOR(parts, c, {                                                             \
             int64_t lo, hi;                                                                \
             oc_split_range(n, parts, c, &lo, &hi);                                         \
             if (keep)                                                                      \
                 for (int64_t i = lo; i < hi; i++) dx[i] += ((T)keep[i] * dy[i]) * scale;   \
             else                                                                           \
                 for (int64_t i = lo; i < hi; i++) dx[i] += dy[i];                          \
-        }                                                                                  \
+        });                                                                                \
     }
 DO_BACK(do_back_f32, float)
 DO_BACK(do_back_f64, double)

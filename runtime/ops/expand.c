@@ -86,8 +86,7 @@ static onnxc_status expand_run(oc_op_ctx *ctx)
     const char *px = x->data;
     char *py = y->data;
     int parts = oc_ew_parts(bc.numel, ctx->nthreads);
-    OC_EW_PARALLEL_FOR(parts)
-    for (int c = 0; c < parts; c++) {
+    OC_PAR_FOR(parts, c, {
         int64_t lo, hi, o, len;
         oc_split_range(bc.numel, parts, c, &lo, &hi);
         oc_bcast_iter it;
@@ -101,7 +100,7 @@ static onnxc_status expand_run(oc_op_ctx *ctx)
             else
                 fill(py + (size_t)o * es, src, es, len);
         }
-    }
+    });
     return ONNXC_OK;
 }
 

@@ -12,12 +12,12 @@
  * Integer Gemm is computed exactly with wrap-around, and only with alpha and
  * beta equal to 1 (the spec does not say how a float alpha scales integers).
  *
- * Float Gemm: Y is first filled with beta * C (broadcast), then oc_sgemm
+ * Float Gemm: Y is first filled with beta * C (broadcast), then oc_sgemm_fast
  * adds alpha * A'B' with beta = 1 (or writes it with beta = 0 when there is
  * no C or beta is 0, so NaNs in an unused C never reach Y).
  *
  * Backward (float, double; at the end of the file): gradients of A, B and C,
- * each product one oc_sgemm that reads the stored, possibly transposed,
+ * each product one oc_sgemm_fast that reads the stored, possibly transposed,
  * operands in place.
  */
 #include "nn.h"
@@ -26,11 +26,9 @@
 
 #include "../attr.h"
 #include "../gemm_ref.h"
+#include "../kernels/sgemm.h"
 
-typedef struct gemm_params {
-    float alpha, beta;
-    int trans_a, trans_b;
-} gemm_params;
+typedef oc_gemm_params gemm_params;
 
 static onnxc_status gemm_init(oc_node *node, onnxc_error *err)
 {
@@ -172,7 +170,7 @@ static onnxc_status gemm_run(oc_op_ctx *ctx)
     case ONNXC_FLOAT: {
         const bool use_c = C && p->beta != 0.0f;
         if (use_c) fill_f32(Y->data, C->data, M, N, sm, sn, p->beta);
-        oc_sgemm(p->trans_a, p->trans_b, M, N, K, p->alpha, A->data, lda, B->data, ldb,
+        oc_sgemm_fast(p->trans_a, p->trans_b, M, N, K, p->alpha, A->data, lda, B->data, ldb,
                  use_c ? 1.0f : 0.0f, Y->data, N, ctx->nthreads);
         break;
     }
@@ -203,7 +201,7 @@ static onnxc_status gemm_run(oc_op_ctx *ctx)
  * With A' = op(A) [M,K], B' = op(B) [K,N]:
  *     dA' = alpha * dY * B'^T        dB' = alpha * A'^T * dY
  *     dA  = transA ? dA'^T : dA'     dB  = transB ? dB'^T : dB'
- * and each is one oc_sgemm with beta = 1 on the stored A and B, picking the
+ * and each is one oc_sgemm_fast with beta = 1 on the stored A and B, picking the
  * transposes so that no copy is needed (the transposed forms follow from
  * (XY)^T = Y^T X^T):
  *     dA [M,K] = dY * B'^T           dA [K,M] = B' * dY^T
@@ -221,7 +219,7 @@ static void gemm_acc(bool f32, int tx, int ty, int64_t M, int64_t N, int64_t K, 
                      int nt)
 {
     if (f32)
-        oc_sgemm(tx, ty, M, N, K, alpha, x, ldx, y, ldy, 1.0f, g, ldg, nt);
+        oc_sgemm_fast(tx, ty, M, N, K, alpha, x, ldx, y, ldy, 1.0f, g, ldg, nt);
     else
         oc_dgemm(tx, ty, M, N, K, (double)alpha, x, ldx, y, ldy, 1.0, g, ldg, nt);
 }
@@ -237,7 +235,41 @@ static size_t gemm_backward_workspace(const oc_op_ctx *ctx)
 }
 
 /* dC [C's shape] += beta * dY [M,N] summed over C's broadcast dims. */
-#define GEMM_DBIAS(NAME, T)                                                                    static void NAME(T *dc, const T *dy, int64_t M, int64_t N, int64_t sm, int64_t sn,                          double beta, double *colsum, int nthreads)                                {                                                                                              if (sm != 0 && sn != 0) { /* C is [M,N]: no reduction */                                       const int parts = oc_ew_parts(M * N, nthreads);                                            OC_EW_PARALLEL_FOR(parts)                                                                  for (int c = 0; c < parts; c++) {                                                              int64_t lo, hi;                                                                            oc_split_range(M * N, parts, c, &lo, &hi);                                                 for (int64_t i = lo; i < hi; i++) dc[i] += (T)(beta * (double)dy[i]);                 }                                                                                      } else if (sm == 0 && sn != 0) { /* [N] or [1,N]: column sums, rows in order */                const int parts = oc_ew_parts(M * N, nthreads);                                            OC_EW_PARALLEL_FOR(parts)                                                                  for (int c = 0; c < parts; c++) {                                                              int64_t lo, hi;                                                                            oc_split_range(N, parts, c, &lo, &hi);                                                     for (int64_t j = lo; j < hi; j++) colsum[j] = 0.0;                                         for (int64_t i = 0; i < M; i++)                                                                for (int64_t j = lo; j < hi; j++) colsum[j] += (double)dy[i * N + j];                  for (int64_t j = lo; j < hi; j++) dc[j] += (T)(beta * colsum[j]);                      }                                                                                      } else { /* [M,1] row sums, or a scalar: one sum per C element */                              const int64_t rows = sm != 0 ? M : 1;                                                      const int64_t span = sm != 0 ? 1 : M; /* dY rows per C element */                          const int parts = rows > 1 ? oc_ew_parts(M * N, nthreads) : 1;                             OC_EW_PARALLEL_FOR(parts)                                                                  for (int c = 0; c < parts; c++) {                                                              int64_t lo, hi;                                                                            oc_split_range(rows, parts, c, &lo, &hi);                                                  for (int64_t r = lo; r < hi; r++) {                                                            double s = 0.0;                                                                            const T *y = dy + r * span * N;                                                            for (int64_t k = 0; k < span * N; k++) s += (double)y[k];                                  dc[r] += (T)(beta * s);                                                                }                                                                                      }                                                                                      }                                                                                      }
+#define GEMM_DBIAS(NAME, T)                                                                \
+    static void NAME(T *dc, const T *dy, int64_t M, int64_t N, int64_t sm, int64_t sn,     \
+                     double beta, double *colsum, int nthreads)                            \
+    {                                                                                      \
+        if (sm != 0 && sn != 0) { /* C is [M,N]: no reduction */                           \
+            OC_PAR_FOR(oc_ew_parts(M * N, nthreads), c, {                                  \
+                int64_t lo, hi;                                                            \
+                oc_split_range(M * N, oc_ew_parts(M * N, nthreads), c, &lo, &hi);          \
+                for (int64_t i = lo; i < hi; i++) dc[i] += (T)(beta * (double)dy[i]);      \
+            });                                                                            \
+        } else if (sm == 0 && sn != 0) { /* [N] or [1,N]: column sums, rows in order */    \
+            OC_PAR_FOR(oc_ew_parts(M * N, nthreads), c, {                                  \
+                int64_t lo, hi;                                                            \
+                oc_split_range(N, oc_ew_parts(M * N, nthreads), c, &lo, &hi);              \
+                for (int64_t j = lo; j < hi; j++) colsum[j] = 0.0;                         \
+                for (int64_t i = 0; i < M; i++)                                            \
+                    for (int64_t j = lo; j < hi; j++) colsum[j] += (double)dy[i * N + j];  \
+                for (int64_t j = lo; j < hi; j++) dc[j] += (T)(beta * colsum[j]);          \
+            });                                                                            \
+        } else { /* [M,1] row sums, or a scalar: one sum per C element */                  \
+            const int64_t rows = sm != 0 ? M : 1;                                          \
+            const int64_t span = sm != 0 ? 1 : M; /* dY rows per C element */              \
+            const int parts = rows > 1 ? oc_ew_parts(M * N, nthreads) : 1;                 \
+            OC_PAR_FOR(parts, c, {                                                         \
+                int64_t lo, hi;                                                            \
+                oc_split_range(rows, parts, c, &lo, &hi);                                  \
+                for (int64_t r = lo; r < hi; r++) {                                        \
+                    double s = 0.0;                                                        \
+                    const T *y = dy + r * span * N;                                        \
+                    for (int64_t k = 0; k < span * N; k++) s += (double)y[k];              \
+                    dc[r] += (T)(beta * s);                                                \
+                }                                                                          \
+            });                                                                            \
+        }                                                                                  \
+    }
 GEMM_DBIAS(gemm_dbias_f32, float)
 GEMM_DBIAS(gemm_dbias_f64, double)
 

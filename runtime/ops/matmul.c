@@ -9,7 +9,7 @@
  * version; int32, int64, uint32, uint64 from 9 (they wrap on overflow, like
  * numpy). 13 only added bfloat16, which onnxc does not compute in.
  *
- * Float products go through oc_sgemm/oc_dgemm. When B has no batch dims
+ * Float products go through oc_sgemm_fast (kernels/sgemm.h) and oc_dgemm. When B has no batch dims
  * (the usual [batch, in] x [in, out] layer, or [b, t, in] x [in, out]) the
  * batches of A are contiguous rows, so the whole product is one GEMM with
  * M' = batches * M; otherwise one GEMM per output batch, the batches spread
@@ -23,6 +23,7 @@
 #include "nn.h"
 
 #include "../gemm_ref.h"
+#include "../kernels/sgemm.h"
 
 typedef struct mm_geom {
     int64_t M, K, N;
@@ -92,7 +93,7 @@ typedef void (*mm_fn)(const void *a, const void *b, void *y, int64_t M, int64_t 
 
 static void mm_f32(const void *a, const void *b, void *y, int64_t M, int64_t N, int64_t K, int nt)
 {
-    oc_sgemm(0, 0, M, N, K, 1.0f, a, K, b, N, 0.0f, y, N, nt);
+    oc_sgemm_fast(0, 0, M, N, K, 1.0f, a, K, b, N, 0.0f, y, N, nt);
 }
 
 static void mm_f64(const void *a, const void *b, void *y, int64_t M, int64_t N, int64_t K, int nt)
@@ -183,8 +184,7 @@ static onnxc_status mm_run(oc_op_ctx *ctx)
                            (double)g.nbatch * (double)g.M * (double)g.N * (double)g.K >= 65536.0;
     const int parts = per_batch ? ctx->nthreads : 1;
     const int inner = per_batch ? 1 : ctx->nthreads;
-    OC_EW_PARALLEL_FOR(parts)
-    for (int c = 0; c < parts; c++) {
+    OC_PAR_FOR(parts, c, {
         int64_t lo, hi;
         oc_split_range(g.nbatch, parts, c, &lo, &hi);
         for (int64_t t = lo; t < hi; t++) {
@@ -193,7 +193,7 @@ static onnxc_status mm_run(oc_op_ctx *ctx)
             fn((const char *)A->data + (size_t)oa * a_mat, (const char *)B->data + (size_t)ob * b_mat,
                (char *)Y->data + (size_t)t * y_mat, g.M, g.N, g.K, inner);
         }
-    }
+    });
     return ONNXC_OK;
 }
 
@@ -206,9 +206,9 @@ static onnxc_status mm_run(oc_op_ctx *ctx)
  * them. 1-D operands need nothing special: [K] has the memory of [1,K] (or
  * [K,1]), and dY drops that 1 without changing its memory either.
  *
- * Determinism: oc_sgemm with beta = 1 adds each product to the gradient in
- * ascending k, the same for any thread count. Across batches, each gradient
- * matrix receives its t's in ascending order from the one thread that owns
+ * Determinism: oc_sgemm_fast with beta = 1 adds each product to the gradient
+ * in a fixed order of k (chunks of 256, ascending), the same for any thread
+ * count. Across batches, each gradient matrix receives its t's in ascending order from the one thread that owns
  * it, so splitting the matrices over threads changes no bit either.
  */
 
@@ -217,7 +217,7 @@ static void mm_gemm_acc(bool f32, int tx, int ty, int64_t M, int64_t N, int64_t 
                         int64_t ldx, const void *y, int64_t ldy, void *g, int64_t ldg, int nt)
 {
     if (f32)
-        oc_sgemm(tx, ty, M, N, K, 1.0f, x, ldx, y, ldy, 1.0f, g, ldg, nt);
+        oc_sgemm_fast(tx, ty, M, N, K, 1.0f, x, ldx, y, ldy, 1.0f, g, ldg, nt);
     else
         oc_dgemm(tx, ty, M, N, K, 1.0, x, ldx, y, ldy, 1.0, g, ldg, nt);
 }
@@ -238,8 +238,7 @@ static void mm_grad_batched(const oc_op_ctx *ctx, const mm_geom *g, const oc_ten
                          (double)g->nbatch * (double)M * (double)N * (double)K >= 65536.0;
     const int parts = per_mat ? ctx->nthreads : 1;
     const int inner = per_mat ? 1 : ctx->nthreads;
-    OC_EW_PARALLEL_FOR(parts)
-    for (int c = 0; c < parts; c++) {
+    OC_PAR_FOR(parts, c, {
         int64_t lo, hi;
         oc_split_range(nmat, parts, c, &lo, &hi);
         for (int64_t t = 0; t < g->nbatch && lo < hi; t++) {
@@ -257,7 +256,7 @@ static void mm_grad_batched(const oc_op_ctx *ctx, const mm_geom *g, const oc_ten
                 mm_gemm_acc(f32, 1, 0, K, N, M, a, K, dy, N,
                             (char *)dX->data + (size_t)ob * b_mat, N, inner);
         }
-    }
+    });
 }
 
 static onnxc_status mm_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,

@@ -14,6 +14,11 @@
 
 /* matmul.c, gemm.c */
 extern const oc_op_def oc_op_matmul, oc_op_gemm;
+/* Gemm's node->params (read by the plan's Dense fusion too). */
+typedef struct oc_gemm_params {
+    float alpha, beta;
+    int trans_a, trans_b;
+} oc_gemm_params;
 /* softmax.c */
 extern const oc_op_def oc_op_softmax, oc_op_log_softmax;
 /* batchnorm.c, dropout.c */

@@ -165,12 +165,11 @@ static onnxc_status pow_run(oc_op_ctx *ctx)
     oc_bcast bc;
     oc_bcast_init(&bc, &z->shape, 2, (const oc_shape *[]){&x->shape, &y->shape});
     int parts = oc_ew_parts(bc.numel, ctx->nthreads);
-    OC_EW_PARALLEL_FOR(parts)
-    for (int c = 0; c < parts; c++) {
+    OC_PAR_FOR(parts, c, {
         int64_t lo, hi;
         oc_split_range(bc.numel, parts, c, &lo, &hi);
         pow_range(x, y, z, &bc, lo, hi);
-    }
+    });
     return ONNXC_OK;
 }
 
@@ -260,12 +259,11 @@ static onnxc_status pow_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,
             tmp.data = din[k]->data;
         }
         int parts = oc_ew_parts(bc.numel, ctx->nthreads);
-        OC_EW_PARALLEL_FOR(parts)
-        for (int c = 0; c < parts; c++) {
+        OC_PAR_FOR(parts, c, {
             int64_t lo, hi;
             oc_split_range(bc.numel, parts, c, &lo, &hi);
             pow_grad_range(ctx, dz, &tmp, k, !reduce, &bc, lo, hi);
-        }
+        });
         if (reduce) oc_bcast_reduce_add(din[k], &tmp, 1.0, ctx->nthreads);
     }
     return ONNXC_OK;

@@ -356,12 +356,11 @@ static onnxc_status red_run(oc_op_ctx *ctx)
     red_fn fn = red_kernel(p->kind, X->dtype);
     int parts = oc_ew_parts(oc_tensor_numel(X), ctx->nthreads);
     if (parts > g.units) parts = g.units > 0 ? (int)g.units : 1;
-    OC_EW_PARALLEL_FOR(parts)
-    for (int c = 0; c < parts; c++) {
+    OC_PAR_FOR(parts, c, {
         int64_t lo, hi;
         oc_split_range(g.units, parts, c, &lo, &hi);
         fn(&g, X->data, Y->data, lo, hi);
-    }
+    });
     return ONNXC_OK;
 }
 
@@ -491,12 +490,11 @@ static onnxc_status am_run(oc_op_ctx *ctx)
     const int64_t lanes = outer * inner;
     am_fn fn = am_kernel(X->dtype);
     const int parts = oc_ew_parts(oc_tensor_numel(X), ctx->nthreads);
-    OC_EW_PARALLEL_FOR(parts)
-    for (int c = 0; c < parts; c++) {
+    OC_PAR_FOR(parts, c, {
         int64_t lo, hi;
         oc_split_range(lanes, parts, c, &lo, &hi);
         fn(X->data, ctx->out[0]->data, lo, hi, s->dims[ax], inner, p->last);
-    }
+    });
     return ONNXC_OK;
 }
 

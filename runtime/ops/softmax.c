@@ -110,8 +110,7 @@ static onnxc_status sm_run(oc_op_ctx *ctx)
     /* Threads take whole softmax lanes: lane l is (outer l / inner, offset l % inner). */
     const int64_t lanes = g.outer * g.inner;
     const int parts = oc_ew_parts(lanes * g.n, ctx->nthreads);
-    OC_EW_PARALLEL_FOR(parts)
-    for (int c = 0; c < parts; c++) {
+    OC_PAR_FOR(parts, c, {
         int64_t lo, hi;
         oc_split_range(lanes, parts, c, &lo, &hi);
         for (int64_t l = lo; l < hi; l++) {
@@ -123,7 +122,7 @@ static onnxc_status sm_run(oc_op_ctx *ctx)
                 sm_lane_f64((double *)Y->data + off, (const double *)X->data + off, g.n,
                             g.inner, p->log);
         }
-    }
+    });
     return ONNXC_OK;
 }
 
@@ -164,8 +163,7 @@ static onnxc_status sm_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,
     const bool f32 = Y->dtype == ONNXC_FLOAT;
     const int64_t lanes = g.outer * g.inner;
     const int parts = oc_ew_parts(lanes * g.n, ctx->nthreads);
-    OC_EW_PARALLEL_FOR(parts)
-    for (int c = 0; c < parts; c++) {
+    OC_PAR_FOR(parts, c, {
         int64_t lo, hi;
         oc_split_range(lanes, parts, c, &lo, &hi);
         for (int64_t l = lo; l < hi; l++) {
@@ -177,7 +175,7 @@ static onnxc_status sm_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,
                 sm_back_lane_f64((double *)dX->data + off, (const double *)Y->data + off,
                                  (const double *)dY->data + off, g.n, g.inner, p->log);
         }
-    }
+    });
     return ONNXC_OK;
 }
 

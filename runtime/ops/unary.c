@@ -233,13 +233,12 @@ static onnxc_status un_run(oc_op_ctx *ctx, const un_fn *table)
     int64_t n = oc_tensor_numel(x);
     size_t es = oc_dtype_size(x->dtype);
     int parts = oc_ew_parts(n, ctx->nthreads);
-    OC_EW_PARALLEL_FOR(parts)
-    for (int c = 0; c < parts; c++) {
+    OC_PAR_FOR(parts, c, {
         int64_t lo, hi;
         oc_split_range(n, parts, c, &lo, &hi);
         fn((char *)y->data + (size_t)lo * es, (const char *)x->data + (size_t)lo * es, hi - lo,
            p);
-    }
+    });
     return ONNXC_OK;
 }
 
@@ -256,14 +255,13 @@ static onnxc_status un_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,
     int64_t n = oc_tensor_numel(x);
     size_t es = oc_dtype_size(x->dtype);
     int parts = oc_ew_parts(n, ctx->nthreads);
-    OC_EW_PARALLEL_FOR(parts)
-    for (int c = 0; c < parts; c++) {
+    OC_PAR_FOR(parts, c, {
         int64_t lo, hi;
         oc_split_range(n, parts, c, &lo, &hi);
         size_t off = (size_t)lo * es;
         fn((char *)dx->data + off, (const char *)x->data + off, (const char *)y->data + off,
            (const char *)dy->data + off, hi - lo, p);
-    }
+    });
     return ONNXC_OK;
 }
 

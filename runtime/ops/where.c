@@ -88,8 +88,7 @@ static onnxc_status where_run(oc_op_ctx *ctx)
     const char *px = x->data, *py = y->data;
     char *po = out->data;
     int parts = oc_ew_parts(bc.numel, ctx->nthreads);
-    OC_EW_PARALLEL_FOR(parts)
-    for (int k = 0; k < parts; k++) {
+    OC_PAR_FOR(parts, k, {
         int64_t lo, hi, o, len;
         oc_split_range(bc.numel, parts, k, &lo, &hi);
         oc_bcast_iter it;
@@ -103,7 +102,7 @@ static onnxc_status where_run(oc_op_ctx *ctx)
                 where_bytes(po + (size_t)o * es, sc, bc.inner[0], sx, bc.inner[1], sy,
                             bc.inner[2], len, es);
         }
-    }
+    });
     return ONNXC_OK;
 }
 
@@ -162,8 +161,7 @@ static onnxc_status where_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,
         const char *pd = d->data;
         const uint8_t *pc = c->data;
         int parts = oc_ew_parts(bc.numel, ctx->nthreads);
-        OC_EW_PARALLEL_FOR(parts)
-        for (int p = 0; p < parts; p++) {
+        OC_PAR_FOR(parts, p, {
             int64_t lo, hi, o, len;
             oc_split_range(bc.numel, parts, p, &lo, &hi);
             oc_bcast_iter it;
@@ -176,7 +174,7 @@ static onnxc_status where_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,
                     where_grad_f32(pg + (size_t)o * es, !reduce, pc + it.seg[0], bc.inner[0],
                                    k == 1, pd + (size_t)o * es, len);
             }
-        }
+        });
         if (reduce) oc_bcast_reduce_add(din[k], &tmp, 1.0, ctx->nthreads);
     }
     return ONNXC_OK;

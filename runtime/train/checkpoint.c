@@ -271,6 +271,7 @@ onnxc_status oc_checkpoint_load(onnxc_trainer *t, const char *path, oc_fit_state
             }
         }
     oc_free(found);
+    t->model->weights_generation++; /* sessions re-pack what they cached */
     if (st == ONNXC_OK) {
         t->optim.iterations = iterations;
         t->rng = rng;

@@ -8,6 +8,7 @@
 #include "alloc.h"
 #include "data_idx.h"
 #include "error.h"
+#include "kernels/convert_u8.h"
 #include "tensor.h"
 
 void onnxc_dataset_free(onnxc_dataset *ds)
@@ -50,7 +51,7 @@ void oc_dataset_gather(const onnxc_dataset *ds, const int64_t *rows, size_t n_ro
         if (ds->x_type == ONNXC_UINT8) {
             const uint8_t *src = (const uint8_t *)ds->x + row * e;
             float *dst = x_out + r * e;
-            for (size_t j = 0; j < e; j++) dst[j] = (float)src[j] / 255.0f;
+            oc_u8_to_unit_float(src, dst, (int64_t)e);
         } else {
             memcpy(x_out + r * e, (const float *)ds->x + row * e, e * sizeof(float));
         }

@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "error.h"
+#include "parallel.h"
 
 static int64_t argmax_row(const float *row, int64_t k)
 {
@@ -103,19 +104,12 @@ static double mse_row(const float *x, int64_t k, const float *t, float *grad, fl
     return loss / (double)k;
 }
 
-onnxc_status oc_loss_compute(const oc_loss_args *a, oc_loss_result *r, onnxc_error *err)
+/* Loss (into a->row_loss), gradient and correct count of rows [lo, hi). */
+static size_t loss_rows(const oc_loss_args *a, int64_t lo, int64_t hi, float scale)
 {
-    const int64_t n = a->n, k = a->k;
-    if (a->labels)
-        for (int64_t i = 0; i < n; i++)
-            if (a->labels[i] < 0 || a->labels[i] >= k)
-                return oc_fail(err, ONNXC_ERR_SHAPE,
-                               "label %lld of sample %lld is outside [0, %lld): the model has %lld outputs",
-                               (long long)a->labels[i], (long long)i, (long long)k, (long long)k);
-    const float scale = 1.0f / (float)(n > 0 ? n : 1);
+    const int64_t k = a->k;
     size_t correct = 0;
-#pragma omp parallel for num_threads(a->nthreads) schedule(static) reduction(+ : correct) if (n * k > 8192)
-    for (int64_t i = 0; i < n; i++) {
+    for (int64_t i = lo; i < hi; i++) {
         const float *x = a->pred + i * k;
         float *g = a->grad ? a->grad + i * k : NULL;
         const int64_t *label = a->labels ? &a->labels[i] : NULL;
@@ -144,6 +138,28 @@ onnxc_status oc_loss_compute(const oc_loss_args *a, oc_loss_result *r, onnxc_err
         }
         a->row_loss[i] = l;
     }
+    return correct;
+}
+
+onnxc_status oc_loss_compute(const oc_loss_args *a, oc_loss_result *r, onnxc_error *err)
+{
+    const int64_t n = a->n, k = a->k;
+    if (a->labels)
+        for (int64_t i = 0; i < n; i++)
+            if (a->labels[i] < 0 || a->labels[i] >= k)
+                return oc_fail(err, ONNXC_ERR_SHAPE,
+                               "label %lld of sample %lld is outside [0, %lld): the model has %lld outputs",
+                               (long long)a->labels[i], (long long)i, (long long)k, (long long)k);
+    const float scale = 1.0f / (float)(n > 0 ? n : 1);
+    size_t correct = 0;
+    /* Rows are independent; each chunk adds its exact integer count. */
+    const int parts = n * k > 65536 && a->nthreads > 1 ? a->nthreads : 1;
+    OC_PAR_FOR(parts, c, {
+        int64_t lo, hi;
+        oc_split_range(n, parts, c, &lo, &hi);
+        size_t chunk_correct = loss_rows(a, lo, hi, scale);
+        __atomic_fetch_add(&correct, chunk_correct, __ATOMIC_RELAXED);
+    });
     double sum = 0.0;
     for (int64_t i = 0; i < n; i++) sum += a->row_loss[i];
     r->loss = sum / (double)(n > 0 ? n : 1);

@@ -5,6 +5,8 @@
 
 #include "alloc.h"
 #include "error.h"
+#include "kernels/optim_update.h"
+#include "parallel.h"
 
 void onnxc_optimizer_defaults(onnxc_optimizer_kind kind, onnxc_optimizer *o)
 {
@@ -79,69 +81,29 @@ void oc_optim_free(oc_optim_state *s)
 void oc_optim_step(oc_optim_state *s, const oc_param_set *p, const float *grad, int nthreads)
 {
     const onnxc_optimizer *h = &s->hp;
-    (void)nthreads; /* used by the OpenMP pragmas only */
     s->iterations++;
-    const float lr = (float)h->learning_rate, eps = (float)h->epsilon;
     /* Adam's bias corrections folded into the step size, as Keras does:
      * alpha = lr * sqrt(1 - b2^t) / (1 - b1^t). Computed in double once. */
     const double t = (double)s->iterations;
-    const float alpha = (float)(h->learning_rate * sqrt(1.0 - pow(h->beta_2, t)) / (1.0 - pow(h->beta_1, t)));
-    const float b1 = (float)h->beta_1, b2 = (float)h->beta_2, mom = (float)h->momentum;
-    const float rho = (float)h->rho, wd = (float)h->weight_decay;
+    const oc_optim_coef c = {
+        .kind = h->kind, .lr = (float)h->learning_rate,
+        .alpha = (float)(h->learning_rate * sqrt(1.0 - pow(h->beta_2, t)) / (1.0 - pow(h->beta_1, t))),
+        .b1 = (float)h->beta_1, .b2 = (float)h->beta_2, .eps = (float)h->epsilon,
+        .momentum = (float)h->momentum, .rho = (float)h->rho,
+        .decay = h->kind == ONNXC_OPT_ADAMW ? (float)(h->learning_rate * h->weight_decay) : 0.0f};
     for (size_t i = 0; i < p->count; i++) {
-        float *restrict w = p->data[i];
-        const float *restrict g = grad + p->offset[i];
-        float *restrict m = s->slot1 ? s->slot1 + p->offset[i] : NULL;
-        float *restrict v = s->slot2 ? s->slot2 + p->offset[i] : NULL;
+        float *w = p->data[i];
+        const float *g = grad + p->offset[i];
+        float *m = s->slot1 ? s->slot1 + p->offset[i] : NULL;
+        float *v = s->slot2 ? s->slot2 + p->offset[i] : NULL;
         const int64_t n = (int64_t)p->size[i];
-        switch (h->kind) {
-        case ONNXC_OPT_SGD:
-#pragma omp parallel for num_threads(nthreads) schedule(static) if (n > 65536)
-            for (int64_t j = 0; j < n; j++) w[j] -= lr * g[j];
-            break;
-        case ONNXC_OPT_MOMENTUM:
-            /* velocity = momentum * velocity - lr * g; w += velocity */
-#pragma omp parallel for num_threads(nthreads) schedule(static) if (n > 65536)
-            for (int64_t j = 0; j < n; j++) {
-                m[j] = mom * m[j] - lr * g[j];
-                w[j] += m[j];
-            }
-            break;
-        case ONNXC_OPT_NESTEROV:
-            /* w += momentum * velocity - lr * g, with the updated velocity */
-#pragma omp parallel for num_threads(nthreads) schedule(static) if (n > 65536)
-            for (int64_t j = 0; j < n; j++) {
-                m[j] = mom * m[j] - lr * g[j];
-                w[j] += mom * m[j] - lr * g[j];
-            }
-            break;
-        case ONNXC_OPT_ADAMW:
-        case ONNXC_OPT_ADAM: {
-            /* AdamW decays the weights first, decoupled from the gradient. */
-            const float decay = h->kind == ONNXC_OPT_ADAMW ? lr * wd : 0.0f;
-#pragma omp parallel for num_threads(nthreads) schedule(static) if (n > 65536)
-            for (int64_t j = 0; j < n; j++) {
-                if (decay != 0.0f) w[j] -= decay * w[j];
-                m[j] += (g[j] - m[j]) * (1.0f - b1);
-                v[j] += (g[j] * g[j] - v[j]) * (1.0f - b2);
-                w[j] -= alpha * m[j] / (sqrtf(v[j]) + eps);
-            }
-            break;
-        }
-        case ONNXC_OPT_RMSPROP:
-#pragma omp parallel for num_threads(nthreads) schedule(static) if (n > 65536)
-            for (int64_t j = 0; j < n; j++) {
-                m[j] = rho * m[j] + (1.0f - rho) * g[j] * g[j];
-                w[j] -= lr * g[j] / sqrtf(m[j] + eps);
-            }
-            break;
-        case ONNXC_OPT_ADAGRAD:
-#pragma omp parallel for num_threads(nthreads) schedule(static) if (n > 65536)
-            for (int64_t j = 0; j < n; j++) {
-                m[j] += g[j] * g[j];
-                w[j] -= lr * g[j] / sqrtf(m[j] + eps);
-            }
-            break;
-        }
+        /* Threads only for big tensors: the update streams ~16 bytes per
+         * element, a team start costs more below ~64k elements. */
+        const int parts = n > 65536 && nthreads > 1 ? nthreads : 1;
+        OC_PAR_FOR(parts, k, {
+            int64_t lo, hi;
+            oc_split_range(n, parts, k, &lo, &hi);
+            oc_optim_update(&c, w + lo, g + lo, m ? m + lo : NULL, v ? v + lo : NULL, hi - lo);
+        });
     }
 }

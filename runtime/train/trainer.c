@@ -10,6 +10,7 @@
 
 #include "alloc.h"
 #include "attr.h"
+#include "kernels/finite.h"
 
 static const char *const loss_names[] = {
     [ONNXC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY] = "sparse_categorical_crossentropy",
@@ -336,12 +337,7 @@ static onnxc_status loss_view(const oc_tensor *v, int64_t n, int64_t *k, onnxc_e
     return ONNXC_OK;
 }
 
-static bool all_finite(const float *x, size_t n)
-{
-    float acc = 0.0f;
-    for (size_t i = 0; i < n; i++) acc += x[i] * 0.0f; /* NaN or Inf poisons acc */
-    return acc == 0.0f;
-}
+static bool all_finite(const float *x, size_t n) { return oc_all_finite(x, (int64_t)n); }
 
 onnxc_status onnxc_trainer_step(onnxc_trainer *t, const onnxc_tensor *x, const onnxc_tensor *y,
                                 onnxc_batch_result *result, onnxc_error *err)
@@ -381,6 +377,7 @@ onnxc_status onnxc_trainer_step(onnxc_trainer *t, const onnxc_tensor *x, const o
         return oc_fail(err, ONNXC_ERR_NUMERIC, "step %llu: a gradient is NaN or infinite; weights left as they were",
                        (unsigned long long)step);
     oc_optim_step(&t->optim, &t->params, t->grad_flat, t->nthreads);
+    t->model->weights_generation++; /* sessions re-pack the weights they cached */
     if (result) *result = (onnxc_batch_result){lr.loss, lr.correct, (size_t)n};
     return ONNXC_OK;
 }

@@ -1,0 +1,210 @@
+/* Dense-layer fusion of the inference plan (fuse_dense.h). */
+#include "fuse_dense.h"
+
+#include <string.h>
+
+#include "alloc.h"
+#include "ops/nn.h"
+
+enum { READ_BY_MANY = -2 };
+
+static bool is_op(const oc_node *n, const char *type)
+{
+    return n && !strcmp(n->op_type, type) && n->domain[0] == '\0';
+}
+
+static bool is_float(const oc_tensor *t) { return t && t->dtype == ONNXC_FLOAT; }
+
+/* The op_type a fused node reports in messages and traces. */
+static const char *fused_type(const char *head, bool add, bool relu)
+{
+    if (!strcmp(head, "Gemm")) return relu ? "Gemm+Relu" : "Gemm";
+    if (add) return relu ? "MatMul+Add+Relu" : "MatMul+Add";
+    return relu ? "MatMul+Relu" : "MatMul";
+}
+
+/* A constant bias for an N-wide output: N elements along the last dim only
+ * ([N], [1,N], [1,1,N] ...), and no more dims than the output has. */
+static bool bias_shape_ok(const oc_shape *b, int64_t N, int out_rank)
+{
+    if (b->rank < 1 || b->rank > out_rank || b->dims[b->rank - 1] != N) return false;
+    for (int d = 0; d < b->rank - 1; d++)
+        if (b->dims[d] != 1) return false;
+    return true;
+}
+
+/* The weight W of a head node when it can be packed: a 2-D float
+ * initializer that training does not change, with K and N >= 1. */
+static bool packable_weight(const oc_plan *p, const oc_plan_options *opt, int v)
+{
+    const oc_graph *g = &p->model->graph;
+    if (v < 0 || g->values[v].kind != OC_VALUE_INITIALIZER || !p->known[v]) return false;
+    if (opt->variable && opt->variable[v]) return false;
+    const oc_tensor *w = &p->tensors[v];
+    return is_float(w) && w->shape.rank == 2 && w->shape.dims[0] > 0 && w->shape.dims[1] > 0 &&
+           w->data;
+}
+
+typedef struct match {
+    int head, add, relu;         /* step indices, -1 when absent */
+    int x, w, y;                 /* value indices: input, weight, fused output */
+    int transB;
+    const float *bias;
+    int64_t K, N;
+} match;
+
+/* Does step s start a dense layer? Fills m's head, x, w, transB, bias, K, N. */
+static bool match_head(const oc_plan *p, const oc_plan_options *opt, int s, match *m)
+{
+    const oc_node *n = p->steps[s].node;
+    const oc_tensor *x = n->n_in > 0 && n->in[0] >= 0 ? &p->tensors[n->in[0]] : NULL;
+    if (n->n_out != 1 || n->out[0] < 0 || !is_float(x) || !is_float(&p->tensors[n->out[0]]))
+        return false;
+    *m = (match){.head = s, .add = -1, .relu = -1, .x = n->in[0], .w = n->in[1], .y = n->out[0]};
+    if (is_op(n, "MatMul")) {
+        if (!packable_weight(p, opt, m->w) || x->shape.rank < 1) return false;
+        m->K = p->tensors[m->w].shape.dims[0];
+        m->N = p->tensors[m->w].shape.dims[1];
+        return x->shape.dims[x->shape.rank - 1] == m->K;
+    }
+    if (!is_op(n, "Gemm")) return false;
+    const oc_gemm_params *gp = n->params;
+    if (!gp || gp->alpha != 1.0f || gp->trans_a || x->shape.rank != 2 ||
+        !packable_weight(p, opt, m->w))
+        return false;
+    m->transB = gp->trans_b;
+    const oc_shape *ws = &p->tensors[m->w].shape;
+    m->K = ws->dims[gp->trans_b ? 1 : 0];
+    m->N = ws->dims[gp->trans_b ? 0 : 1];
+    if (x->shape.dims[1] != m->K) return false;
+    const int c = n->n_in > 2 ? n->in[2] : -1;
+    if (c < 0 || gp->beta == 0.0f) return true;       /* no C term */
+    const oc_tensor *ct = &p->tensors[c];
+    if (gp->beta != 1.0f || !p->known[c] || !is_float(ct) || !bias_shape_ok(&ct->shape, m->N, 2))
+        return false;
+    m->bias = ct->data;
+    return true;
+}
+
+/* reader[v]: the one step that reads value v, -1 when none, READ_BY_MANY
+ * when several do or it must survive the plan (graph output, kept). */
+static void count_readers(const oc_plan *p, const oc_plan_options *opt, int *reader)
+{
+    const oc_graph *g = &p->model->graph;
+    for (int v = 0; v < p->n_values; v++) reader[v] = -1;
+    for (int s = 0; s < p->n_steps; s++) {
+        const oc_node *n = p->steps[s].node;
+        for (int k = 0; k < n->n_in; k++) {
+            int v = n->in[k];
+            if (v < 0) continue;
+            reader[v] = reader[v] == -1 || reader[v] == s ? s : READ_BY_MANY;
+        }
+    }
+    for (int i = 0; i < g->n_outputs; i++) reader[g->outputs[i]] = READ_BY_MANY;
+    if (opt->keep)
+        for (int v = 0; v < p->n_values; v++)
+            if (opt->keep[v]) reader[v] = READ_BY_MANY;
+}
+
+/* Extend m over an Add of a constant bias (MatMul heads without one). */
+static void match_add(const oc_plan *p, const int *reader, match *m)
+{
+    const int s = reader[m->y];
+    if (m->bias || s < 0) return;
+    const oc_node *n = p->steps[s].node;
+    if (!is_op(n, "Add") || n->n_in != 2 || n->out[0] < 0) return;
+    const int other = n->in[0] == m->y ? n->in[1] : n->in[0];
+    if (other < 0 || other == m->y || !p->known[other]) return;
+    const oc_tensor *b = &p->tensors[other], *y = &p->tensors[m->y], *out = &p->tensors[n->out[0]];
+    if (!is_float(b) || !is_float(out) || !oc_shape_equal(&out->shape, &y->shape) ||
+        !bias_shape_ok(&b->shape, m->N, y->shape.rank))
+        return;
+    m->add = s;
+    m->bias = b->data;
+    m->y = n->out[0];
+}
+
+static void match_relu(const oc_plan *p, const int *reader, match *m)
+{
+    const int s = reader[m->y];
+    if (s < 0) return;
+    const oc_node *n = p->steps[s].node;
+    if (!is_op(n, "Relu") || n->out[0] < 0 || !is_float(&p->tensors[n->out[0]])) return;
+    m->relu = s;
+    m->y = n->out[0];
+}
+
+/* Turn step m->head into the fused Dense step. */
+static onnxc_status build_fused(oc_plan *p, const match *m, oc_pack_cache *packs,
+                                onnxc_error *err)
+{
+    oc_step *st = &p->steps[m->head];
+    const oc_node *head = st->node;
+    oc_fused_dense *f = &p->fused[p->n_fused];
+    char label[160];
+    oc_node_label(head, label, sizeof label);
+    const oc_sgemm_pb *pb;
+    OC_TRY(oc_pack_cache_get(packs, m->w, &p->tensors[m->w], m->transB, &pb, label, err));
+    p->n_fused++;
+    f->in = m->x;
+    f->out = m->y;
+    f->params = (oc_dense_params){.w = pb, .bias = m->bias,
+                                  .act = m->relu >= 0 ? OC_ACT_RELU : OC_ACT_NONE,
+                                  .K = m->K, .N = m->N};
+    f->node = *head;            /* name, proto, graph: messages name the head node */
+    f->node.op_type = fused_type(head->op_type, m->add >= 0, m->relu >= 0);
+    f->node.domain = "";
+    f->node.op = &oc_op_dense;
+    f->node.n_in = 1;
+    f->node.n_out = 1;
+    f->node.in = &f->in;
+    f->node.out = &f->out;
+    f->node.params = &f->params;
+    st->node = &f->node;
+    /* The head's ctx arrays hold >= 1 input and exactly 1 output slot. */
+    st->ctx.node = &f->node;
+    st->ctx.n_in = 1;
+    st->ctx.n_out = 1;
+    /* ctx.out is const for ops; the slot itself is plan->step_out storage. */
+    ((oc_tensor **)st->ctx.out)[0] = &p->tensors[m->y];
+    st->ctx.workspace_bytes = 0;
+    return ONNXC_OK;
+}
+
+onnxc_status oc_fuse_dense(oc_plan *p, const oc_plan_options *opt, size_t *ws_bytes,
+                           onnxc_error *err)
+{
+    if (!opt->packs || opt->training || opt->shape_only || p->n_steps == 0) return ONNXC_OK;
+    int *reader = oc_malloc(((size_t)p->n_values + 1) * sizeof *reader);
+    uint8_t *drop = oc_calloc((size_t)p->n_steps + 1, 1);
+    p->fused = oc_calloc((size_t)p->n_steps + 1, sizeof *p->fused);
+    onnxc_status st = ONNXC_OK;
+    if (!reader || !drop || !p->fused) {
+        st = oc_fail(err, ONNXC_ERR_NOMEM, "out of memory fusing dense layers");
+        goto done;
+    }
+    count_readers(p, opt, reader);
+    for (int s = 0; s < p->n_steps; s++) {
+        match m;
+        if (drop[s] || !match_head(p, opt, s, &m)) continue;
+        if (!is_op(p->steps[s].node, "Gemm")) match_add(p, reader, &m);
+        match_relu(p, reader, &m);
+        if ((st = build_fused(p, &m, opt->packs, err)) != ONNXC_OK) goto done;
+        ws_bytes[s] = 0;
+        if (m.add >= 0) drop[m.add] = 1;
+        if (m.relu >= 0) drop[m.relu] = 1;
+    }
+    /* Close the gaps the absorbed steps left; order is kept. */
+    int w = 0;
+    for (int s = 0; s < p->n_steps; s++) {
+        if (drop[s]) continue;
+        p->steps[w] = p->steps[s];
+        ws_bytes[w] = ws_bytes[s];
+        w++;
+    }
+    p->n_steps = w;
+done:
+    oc_free(reader);
+    oc_free(drop);
+    return st;
+}

@@ -1,0 +1,35 @@
+/*
+ * Dense-layer fusion, a pass of the inference plan (plan.c): after shapes are
+ * inferred and constants folded, each
+ *
+ *     MatMul(X, W) [-> Add(., b)] [-> Relu]      (tf2onnx, Keras 3 layout)
+ *     Gemm(X, W, b; transB 0 or 1) [-> Relu]     (PyTorch layout)
+ *
+ * with W a float initializer and b a constant [N] becomes one Dense step
+ * (ops/dense.h) that runs the packed-weight GEMM with bias and ReLU in its
+ * epilogue. An Add or Relu is absorbed only when it is the sole reader of the
+ * value before it and that value is not a graph output (or kept for a
+ * backward pass), so no value anyone reads disappears.
+ */
+#ifndef OC_FUSE_DENSE_H
+#define OC_FUSE_DENSE_H
+
+#include "ops/dense.h"
+#include "pack_cache.h"
+#include "plan.h"
+
+/* One fused step's node and the storage it points into; plan-owned. */
+typedef struct oc_fused_dense {
+    oc_node node;
+    int in, out;                 /* node.in / node.out point here */
+    oc_dense_params params;
+} oc_fused_dense;
+
+/*
+ * Rewrites p->steps in place (ws_bytes [n_steps] moves with them). Must run
+ * before memory planning. Needs opt->packs; does nothing in training plans.
+ */
+onnxc_status oc_fuse_dense(oc_plan *p, const oc_plan_options *opt, size_t *ws_bytes,
+                           onnxc_error *err);
+
+#endif

@@ -1,0 +1,29 @@
+/* NaN/Inf scan (finite.h): a float is not finite exactly when its exponent
+ * bits are all ones, an integer test that vectorizes with no dependency
+ * chain between elements (a float sum would serialize on add latency). */
+#include "finite.h"
+
+#include <string.h>
+
+#include "multiversion.h"
+
+static inline __attribute__((always_inline)) void
+oc_nonfinite_any_body(const float *restrict x, int64_t n, uint32_t *restrict any)
+{
+    uint32_t bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], sizeof u);
+        bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
+    }
+    *any = bad;
+}
+
+OC_MULTIVERSION(oc_nonfinite_any, (const float *x, int64_t n, uint32_t *any), (x, n, any))
+
+bool oc_all_finite(const float *x, int64_t n)
+{
+    uint32_t any = 0;
+    oc_nonfinite_any(x, n, &any);
+    return any == 0;
+}

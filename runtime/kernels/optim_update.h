@@ -1,0 +1,30 @@
+/*
+ * Element-wise optimizer updates (Keras formulas) over one contiguous range,
+ * vectorized for the kernel family in effect (cpu_features.h). The trainer
+ * calls it once per parameter tensor chunk; every element's update depends
+ * only on its own w, g and state, so the split never changes a result.
+ *
+ * Results may differ in the last bit between families (the AVX paths
+ * contract a*b+c into one FMA); within one family they are fixed.
+ */
+#ifndef OC_OPTIM_UPDATE_H
+#define OC_OPTIM_UPDATE_H
+
+#include <stdint.h>
+
+#include "onnxc.h"
+
+typedef struct oc_optim_coef {
+    onnxc_optimizer_kind kind;
+    float lr;                /* learning rate */
+    float alpha;             /* Adam: lr * sqrt(1 - b2^t) / (1 - b1^t) */
+    float b1, b2, eps;       /* Adam betas; epsilon (all but SGD) */
+    float momentum, rho;     /* SGD momentum / Nesterov; RMSprop */
+    float decay;             /* AdamW: lr * weight_decay */
+} oc_optim_coef;
+
+/* w [n] -= update(g [n]); m, v [n]: state slots (NULL when unused). */
+void oc_optim_update(const oc_optim_coef *c, float *w, const float *g, float *m, float *v,
+                     int64_t n);
+
+#endif

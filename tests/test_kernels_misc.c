@@ -1,0 +1,130 @@
+/*
+ * The small vector kernels beside the GEMM (runtime/kernels/): uint8 -> [0,1]
+ * conversion, the NaN/Inf scan and the optimizer updates, on every kernel
+ * family this CPU supports, against plain scalar C written here from the
+ * formulas (Keras's Adam: m += (g - m)(1 - b1), v += (g^2 - v)(1 - b2),
+ * w -= alpha m / (sqrt(v) + eps)).
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "kernels/convert_u8.h"
+#include "kernels/cpu_features.h"
+#include "kernels/finite.h"
+#include "kernels/optim_update.h"
+
+static const char *isa_name(oc_isa i)
+{
+    return i == OC_ISA_AVX512 ? "avx512" : i == OC_ISA_AVX2 ? "avx2" : "portable";
+}
+
+/* Families this CPU has, best first; fills isas[], returns the count. */
+static int supported_isas(int isas[3])
+{
+    int n = 0;
+    for (int want = OC_ISA_AVX512; want >= OC_ISA_PORTABLE; want--)
+        if ((int)oc_cpu_set_isa(want) == want) isas[n++] = want;
+    oc_cpu_set_isa(-1);
+    return n;
+}
+
+/* Run the block once per supported family, with that family forced. */
+#define FOR_EACH_ISA(isa)                                                                  \
+    int isa##_list[3], isa##_n = supported_isas(isa##_list);                               \
+    for (int isa##_k = 0, isa = 0; isa##_k < isa##_n && (isa = isa##_list[isa##_k], 1);    \
+         isa##_k++, oc_cpu_set_isa(-1))                                                    \
+        if (oc_cpu_set_isa(isa) == (oc_isa)isa)
+
+Test(kernels_misc, u8_conversion_is_an_exact_division)
+{
+    uint8_t src[256 + 7];
+    float dst[256 + 7];
+    for (int i = 0; i < 256 + 7; i++) src[i] = (uint8_t)(i * 11 % 256);
+    FOR_EACH_ISA(isa) {
+        /* odd offsets and lengths: vector bodies and scalar tails */
+        for (int off = 0; off < 3; off++) {
+            memset(dst, 0, sizeof dst);
+            oc_u8_to_unit_float(src + off, dst + off, 256 + 7 - off);
+            for (int i = off; i < 256 + 7; i++)
+                cr_assert_eq(dst[i], (float)src[i] / 255.0f, "%s: %u / 255 gave %a", isa_name((oc_isa)isa),
+                             src[i], (double)dst[i]);
+        }
+    }
+}
+
+Test(kernels_misc, finite_scan_finds_every_position)
+{
+    float x[131];
+    for (int i = 0; i < 131; i++) x[i] = (float)i - 60.0f;
+    const float bad[] = {NAN, INFINITY, -INFINITY};
+    FOR_EACH_ISA(isa) {
+        cr_assert(oc_all_finite(x, 131), "%s: all finite", isa_name((oc_isa)isa));
+        cr_assert(oc_all_finite(x, 0));
+        for (int b = 0; b < 3; b++)
+            for (int pos = 0; pos < 131; pos += 13) {
+                float keep = x[pos];
+                x[pos] = bad[b];
+                cr_assert(!oc_all_finite(x, 131), "%s: %g at %d missed", isa_name((oc_isa)isa),
+                          (double)bad[b], pos);
+                x[pos] = keep;
+            }
+        x[0] = 3.4e38f; /* the largest floats are finite */
+        cr_assert(oc_all_finite(x, 131));
+        x[0] = -60.0f;
+    }
+}
+
+Test(kernels_misc, optimizer_updates_follow_the_formulas)
+{
+    enum { N = 203 };
+    const onnxc_optimizer_kind kinds[] = {ONNXC_OPT_SGD, ONNXC_OPT_MOMENTUM, ONNXC_OPT_NESTEROV,
+                                          ONNXC_OPT_ADAM, ONNXC_OPT_ADAMW, ONNXC_OPT_RMSPROP,
+                                          ONNXC_OPT_ADAGRAD};
+    FOR_EACH_ISA(isa) {
+        for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+            oc_optim_coef c = {.kind = kinds[k], .lr = 0.01f, .alpha = 0.003f, .b1 = 0.9f,
+                               .b2 = 0.999f, .eps = 1e-7f, .momentum = 0.9f, .rho = 0.9f,
+                               .decay = kinds[k] == ONNXC_OPT_ADAMW ? 4e-5f : 0.0f};
+            float w[N], g[N], m[N], v[N];
+            double rw[N], rm[N], rv[N];
+            for (int i = 0; i < N; i++) {
+                w[i] = (float)sin(i * 0.37), g[i] = (float)cos(i * 0.91) * 0.5f;
+                m[i] = (float)(i % 7) * 0.01f, v[i] = (float)(i % 5) * 0.002f;
+                rw[i] = w[i], rm[i] = m[i], rv[i] = v[i];
+            }
+            oc_optim_update(&c, w, g, m, v, N);
+            for (int i = 0; i < N; i++) {
+                const double gi = g[i];
+                switch (kinds[k]) {
+                case ONNXC_OPT_SGD: rw[i] -= c.lr * gi; break;
+                case ONNXC_OPT_MOMENTUM: rm[i] = c.momentum * rm[i] - c.lr * gi; rw[i] += rm[i]; break;
+                case ONNXC_OPT_NESTEROV:
+                    rm[i] = c.momentum * rm[i] - c.lr * gi;
+                    rw[i] += c.momentum * rm[i] - c.lr * gi;
+                    break;
+                case ONNXC_OPT_ADAM: case ONNXC_OPT_ADAMW:
+                    rw[i] -= c.decay * rw[i];
+                    rm[i] += (gi - rm[i]) * (1.0 - c.b1);
+                    rv[i] += (gi * gi - rv[i]) * (1.0 - c.b2);
+                    rw[i] -= c.alpha * rm[i] / (sqrt(rv[i]) + c.eps);
+                    break;
+                case ONNXC_OPT_RMSPROP:
+                    rm[i] = c.rho * rm[i] + (1.0 - c.rho) * gi * gi;
+                    rw[i] -= c.lr * gi / sqrt(rm[i] + c.eps);
+                    break;
+                case ONNXC_OPT_ADAGRAD:
+                    rm[i] += gi * gi;
+                    rw[i] -= c.lr * gi / sqrt(rm[i] + c.eps);
+                    break;
+                }
+                cr_assert(fabs(w[i] - rw[i]) <= 1e-6 * (1.0 + fabs(rw[i])),
+                          "%s kind %d: w[%d] = %.9g, formula %.9g", isa_name((oc_isa)isa), (int)kinds[k], i,
+                          (double)w[i], rw[i]);
+                if (kinds[k] != ONNXC_OPT_SGD)
+                    cr_assert(fabs(m[i] - rm[i]) <= 1e-6 * (1.0 + fabs(rm[i])), "%s kind %d: m[%d]",
+                              isa_name((oc_isa)isa), (int)kinds[k], i);
+            }
+        }
+    }
+}
