@@ -245,6 +245,44 @@ Test(sgemm, run_matches_reference_on_every_family)
     }
 }
 
+/* A row stride of a multiple of 4 KiB (lda = 1024, 2048 floats) makes the
+ * drivers read A tiles from a padded copy; the copy must not change a bit
+ * relative to the same values at a harmless stride (lda + 7). */
+Test(sgemm, aliasing_a_stride_gives_identical_results)
+{
+    static const int64_t cases[][3] = {{40, 100, 1024}, {13, 20, 1000}, {30, 64, 2048}, {5, 300, 1024}};
+    oc_isa isas[3];
+    int n = families(isas);
+    for (int f = 0; f < n; f++) {
+        oc_cpu_set_isa(isas[f]);
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+            const int64_t M = cases[c][0], N = cases[c][1], K = cases[c][2];
+            const int64_t lda = K <= 1024 ? 1024 : 2048, ldo = lda + 7;
+            float *A = rand_matrix(M, K, lda), *A2 = rand_matrix(M, K, ldo);
+            for (int64_t i = 0; i < M; i++) memcpy(A2 + i * ldo, A + i * lda, (size_t)K * sizeof(float));
+            float *B = rand_matrix(K, N, N), *bias = rand_matrix(1, N, N);
+            float *C1 = rand_matrix(M, N, N), *C2 = rand_matrix(M, N, N);
+            oc_sgemm_pb *pb = oc_sgemm_packed_b(0, K, N, B, N);
+            cr_assert_not_null(pb);
+            for (int threads = 1; threads <= 2; threads++) {
+                oc_sgemm_run(M, N, K, A, lda, pb, C1, N, bias, OC_ACT_RELU, 0, threads);
+                oc_sgemm_run(M, N, K, A2, ldo, pb, C2, N, bias, OC_ACT_RELU, 0, threads);
+                cr_assert(memcmp(C1, C2, (size_t)(M * N) * sizeof(float)) == 0,
+                          "%s run M=%lld N=%lld K=%lld lda=%lld: the copied-A path differs",
+                          oc_isa_name(isas[f]), (long long)M, (long long)N, (long long)K, (long long)lda);
+                oc_sgemm_fast(0, 0, M, N, K, 1.0f, A, lda, B, N, 0.0f, C1, N, threads);
+                oc_sgemm_fast(0, 0, M, N, K, 1.0f, A2, ldo, B, N, 0.0f, C2, N, threads);
+                cr_assert(memcmp(C1, C2, (size_t)(M * N) * sizeof(float)) == 0,
+                          "%s fast M=%lld N=%lld K=%lld lda=%lld: the copied-A path differs",
+                          oc_isa_name(isas[f]), (long long)M, (long long)N, (long long)K, (long long)lda);
+            }
+            oc_aligned_free(pb);
+            free(A), free(A2), free(B), free(bias), free(C1), free(C2);
+        }
+    }
+    oc_cpu_set_isa(-1);
+}
+
 Test(sgemm, run_relu_keeps_nan)
 {
     oc_isa isas[3];

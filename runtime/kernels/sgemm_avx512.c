@@ -81,8 +81,12 @@ INLINE void init_tile(const int MR, const int NV, __m512 acc[][2], const float *
             acc[r][v] = _mm512_maskz_loadu_ps(v ? m1 : m0, C + r * ldc + 16 * v);
 }
 
-INLINE void tile_body(const int MR, const int NV, int64_t K, const float *A, int64_t lda,
-                      const float *P, float *C, int64_t ldc, int n, const oc_sgemm_epi *ep)
+/* TA = 0: row r of A at A + r*lda (A[r][k] = A[r*lda + k]); TA = 1: A is stored
+ * transposed, A[r][k] = A[k*lda + r], so the MR values of one k are adjacent
+ * (dW = X^T dY reads X [batch, in] this way, with no transposing copy). */
+INLINE void tile_body(const int MR, const int NV, const int TA, int64_t K, const float *A,
+                      int64_t lda, const float *P, float *C, int64_t ldc, int n,
+                      const oc_sgemm_epi *ep)
 {
     __m512 acc[OC_SGEMM_MR_MAX][2];
     init_tile(MR, NV, acc, C, ldc, n, ep->init_c);
@@ -92,7 +96,7 @@ INLINE void tile_body(const int MR, const int NV, int64_t K, const float *A, int
         __m512 b1 = NV > 1 ? _mm512_load_ps(p + 16) : b0;
 #pragma GCC unroll 12
         for (int r = 0; r < MR; r++) {
-            __m512 a = _mm512_set1_ps(A[r * lda + k]);
+            __m512 a = _mm512_set1_ps(TA ? A[k * lda + r] : A[r * lda + k]);
             acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
             if (NV > 1) acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
         }
@@ -155,7 +159,12 @@ INLINE void small_body(const int MR, const int NV, const int U, int64_t K, const
     static void tile_##MR##_##NV(int64_t K, const float *A, int64_t lda, const float *P, float *C, \
                                  int64_t ldc, int n, const oc_sgemm_epi *ep)                      \
     {                                                                                             \
-        tile_body(MR, NV, K, A, lda, P, C, ldc, n, ep);                                           \
+        tile_body(MR, NV, 0, K, A, lda, P, C, ldc, n, ep);                                        \
+    }                                                                                             \
+    static void tile_t_##MR##_##NV(int64_t K, const float *A, int64_t lda, const float *P,        \
+                                   float *C, int64_t ldc, int n, const oc_sgemm_epi *ep)          \
+    {                                                                                             \
+        tile_body(MR, NV, 1, K, A, lda, P, C, ldc, n, ep);                                        \
     }
 #define SMALL(MR, NV, U)                                                                           \
     static void small_##MR##_##NV(int64_t K, const float *A, int64_t lda, const float *P, float *C, \
@@ -174,12 +183,17 @@ SMALL(1, 2, 4) SMALL(2, 2, 4) SMALL(3, 2, 4) SMALL(4, 2, 2)
 #define ROW(NV)                                                                                   \
     {NULL, tile_1_##NV, tile_2_##NV, tile_3_##NV, tile_4_##NV, tile_5_##NV, tile_6_##NV,           \
      tile_7_##NV, tile_8_##NV, tile_9_##NV, tile_10_##NV, tile_11_##NV, tile_12_##NV}
+#define ROW_T(NV)                                                                                 \
+    {NULL, tile_t_1_##NV, tile_t_2_##NV, tile_t_3_##NV, tile_t_4_##NV, tile_t_5_##NV,              \
+     tile_t_6_##NV, tile_t_7_##NV, tile_t_8_##NV, tile_t_9_##NV, tile_t_10_##NV, tile_t_11_##NV,   \
+     tile_t_12_##NV}
 
 const oc_sgemm_kernels oc_sgemm_kernels_avx512 = {
     .isa = OC_ISA_AVX512,
     .nr = 32,
     .mr = 12,
     .tile = {ROW(2), ROW(1)},
+    .tile_t = {ROW_T(2), ROW_T(1)},
     .small = {{NULL, small_1_2, small_2_2, small_3_2, small_4_2},
               {NULL, small_1_1, small_2_1, small_3_1, small_4_1}},
 };

@@ -55,6 +55,10 @@ typedef struct oc_sgemm_kernels {
     int mr;                   /* tallest tile */
     /* tile[h][m]: m rows (1..mr) on a full (h = 0) or half (h = 1) panel. */
     oc_sgemm_tile_fn tile[2][OC_SGEMM_MR_MAX + 1];
+    /* tile_t[h][m]: the same with A stored transposed, A[r][k] at A[k*lda + r]
+     * (oc_sgemm_fast with transA); all NULL: the driver transposes A tiles
+     * into a buffer first. */
+    oc_sgemm_tile_fn tile_t[2][OC_SGEMM_MR_MAX + 1];
     /* small[h][m]: GEMV kernels for a whole product of M = m <= 4 rows, with
      * interleaved partial sums; NULL: use tile[h][m]. */
     oc_sgemm_tile_fn small[2][OC_SGEMM_SMALL_MAX + 1];

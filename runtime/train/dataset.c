@@ -63,6 +63,16 @@ void oc_dataset_gather(const onnxc_dataset *ds, const int64_t *rows, size_t n_ro
     }
 }
 
+void oc_dataset_prefetch(const onnxc_dataset *ds, const int64_t *rows, size_t n_rows)
+{
+    const size_t bytes = ds->sample_elems * (ds->x_type == ONNXC_UINT8 ? 1 : sizeof(float));
+    for (size_t r = 0; r < n_rows; r++) {
+        const char *p = (const char *)ds->x + (size_t)rows[r] * bytes;
+        for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 3);
+        __builtin_prefetch(p + bytes - 1, 0, 3);
+    }
+}
+
 /* Takes ownership-free copies of x and y into the dataset's own formats:
  * x stays uint8 when it is uint8, otherwise becomes float; y becomes int64
  * labels when it holds integers in one column, else float targets. */
