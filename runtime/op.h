@@ -60,6 +60,10 @@ typedef struct oc_op_ctx {
     bool training;                    /* run with Keras fit semantics (see above) */
     void *saved;                      /* training: forward -> backward scratch */
     size_t saved_bytes;               /* set by infer when training needs it */
+    /* backward, ops flagged OC_OP_BACKWARD_OVERWRITE only: bit k set means
+     * din[k] holds garbage and this step is its only contributor, so it must
+     * be written (=), not added to (+=). Saves zeroing it and reading it back. */
+    uint32_t din_overwrite;
 } oc_op_ctx;
 
 enum {
@@ -67,6 +71,8 @@ enum {
     OC_OP_SHAPE_ONLY = 1u << 0,
     /* Output differs between runs (unseeded randomness): never folded. */
     OC_OP_NONDETERMINISTIC = 1u << 1,
+    /* backward honours ctx->din_overwrite (else the plan zeroes first). */
+    OC_OP_BACKWARD_OVERWRITE = 1u << 2,
 };
 
 typedef struct oc_op_def {

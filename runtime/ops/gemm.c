@@ -213,15 +213,16 @@ static onnxc_status gemm_run(oc_op_ctx *ctx)
  * in the workspace, [N] doubles, rows visited in ascending order).
  */
 
-/* g += alpha * op(x) * op(y), float or double by `f32`. */
+/* g (+)= alpha * op(x) * op(y), float or double by `f32`; `overwrite`: g is
+ * written, not added to (its only contributor, see ctx->din_overwrite). */
 static void gemm_acc(bool f32, int tx, int ty, int64_t M, int64_t N, int64_t K, float alpha,
                      const void *x, int64_t ldx, const void *y, int64_t ldy, void *g, int64_t ldg,
-                     int nt)
+                     int nt, bool overwrite)
 {
     if (f32)
-        oc_sgemm_fast(tx, ty, M, N, K, alpha, x, ldx, y, ldy, 1.0f, g, ldg, nt);
+        oc_sgemm_fast(tx, ty, M, N, K, alpha, x, ldx, y, ldy, overwrite ? 0.0f : 1.0f, g, ldg, nt);
     else
-        oc_dgemm(tx, ty, M, N, K, (double)alpha, x, ldx, y, ldy, 1.0, g, ldg, nt);
+        oc_dgemm(tx, ty, M, N, K, (double)alpha, x, ldx, y, ldy, overwrite ? 0.0 : 1.0, g, ldg, nt);
 }
 
 static size_t gemm_backward_workspace(const oc_op_ctx *ctx)
@@ -288,18 +289,21 @@ static onnxc_status gemm_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,
     const int ta = p->trans_a, tb = p->trans_b;
     const int64_t lda = ta ? M : K, ldb = tb ? K : N;
     const int nt = ctx->nthreads;
+    const bool ow0 = ctx->din_overwrite & 1u, ow1 = ctx->din_overwrite & 2u;
     if (din[0]) {
         if (!ta) /* dA [M,K] = alpha * dY [M,N] * B'^T */
-            gemm_acc(f32, 0, !tb, M, K, N, p->alpha, dY->data, N, B->data, ldb, din[0]->data, K, nt);
+            gemm_acc(f32, 0, !tb, M, K, N, p->alpha, dY->data, N, B->data, ldb, din[0]->data, K, nt, ow0);
         else     /* dA [K,M] = alpha * B' [K,N] * dY^T */
-            gemm_acc(f32, tb, 1, K, M, N, p->alpha, B->data, ldb, dY->data, N, din[0]->data, M, nt);
+            gemm_acc(f32, tb, 1, K, M, N, p->alpha, B->data, ldb, dY->data, N, din[0]->data, M, nt, ow0);
     }
     if (din[1]) {
         if (!tb) /* dB [K,N] = alpha * A'^T [K,M] * dY [M,N] */
-            gemm_acc(f32, !ta, 0, K, N, M, p->alpha, A->data, lda, dY->data, N, din[1]->data, N, nt);
+            gemm_acc(f32, !ta, 0, K, N, M, p->alpha, A->data, lda, dY->data, N, din[1]->data, N, nt, ow1);
         else     /* dB [N,K] = alpha * dY^T [N,M] * A' [M,K] */
-            gemm_acc(f32, 1, ta, N, K, M, p->alpha, dY->data, N, A->data, lda, din[1]->data, K, nt);
+            gemm_acc(f32, 1, ta, N, K, M, p->alpha, dY->data, N, A->data, lda, din[1]->data, K, nt, ow1);
     }
+    if (C && ctx->n_in > 2 && din[2] && (ctx->din_overwrite & 4u))
+        memset(din[2]->data, 0, (size_t)oc_tensor_numel(din[2]) * oc_dtype_size(C->dtype));
     if (C && ctx->n_in > 2 && din[2]) {
         int64_t sm, sn;
         gemm_c_strides(C, M, N, &sm, &sn);
@@ -315,5 +319,6 @@ const oc_op_def oc_op_gemm = {
     .name = "Gemm", .domain = "", .versions = {7, 9, 11, 13},
     .min_inputs = 2, .max_inputs = 3, .min_outputs = 1, .max_outputs = 1,
     .init = gemm_init, .infer = gemm_infer, .run = gemm_run,
-    .grad_inputs = 0x7, .backward = gemm_backward, .backward_workspace = gemm_backward_workspace,
+    .flags = OC_OP_BACKWARD_OVERWRITE, .grad_inputs = 0x7, .backward = gemm_backward,
+    .backward_workspace = gemm_backward_workspace,
 };

@@ -22,6 +22,8 @@
  */
 #include "nn.h"
 
+#include <string.h>
+
 #include "../gemm_ref.h"
 #include "../kernels/sgemm.h"
 
@@ -212,14 +214,16 @@ static onnxc_status mm_run(oc_op_ctx *ctx)
  * it, so splitting the matrices over threads changes no bit either.
  */
 
-/* g[M',N'] += alpha * op(x) * op(y), float or double by `f32`. */
+/* g[M',N'] (+)= op(x) * op(y), float or double by `f32`; `overwrite`: g is
+ * written, not added to (its only contributor, see ctx->din_overwrite). */
 static void mm_gemm_acc(bool f32, int tx, int ty, int64_t M, int64_t N, int64_t K, const void *x,
-                        int64_t ldx, const void *y, int64_t ldy, void *g, int64_t ldg, int nt)
+                        int64_t ldx, const void *y, int64_t ldy, void *g, int64_t ldg, int nt,
+                        bool overwrite)
 {
     if (f32)
-        oc_sgemm_fast(tx, ty, M, N, K, 1.0f, x, ldx, y, ldy, 1.0f, g, ldg, nt);
+        oc_sgemm_fast(tx, ty, M, N, K, 1.0f, x, ldx, y, ldy, overwrite ? 0.0f : 1.0f, g, ldg, nt);
     else
-        oc_dgemm(tx, ty, M, N, K, 1.0, x, ldx, y, ldy, 1.0, g, ldg, nt);
+        oc_dgemm(tx, ty, M, N, K, 1.0, x, ldx, y, ldy, overwrite ? 0.0 : 1.0, g, ldg, nt);
 }
 
 /* Gradient of one operand (which = 0: A, 1: B) for every output batch:
@@ -251,10 +255,10 @@ static void mm_grad_batched(const oc_op_ctx *ctx, const mm_geom *g, const oc_ten
             const char *dy = (const char *)dY->data + (size_t)t * y_mat;
             if (which == 0) /* dA[M,K] += dY[M,N] * B[K,N]^T */
                 mm_gemm_acc(f32, 0, 1, M, K, N, dy, N, b, N,
-                            (char *)dX->data + (size_t)oa * a_mat, K, inner);
+                            (char *)dX->data + (size_t)oa * a_mat, K, inner, false);
             else            /* dB[K,N] += A[M,K]^T * dY[M,N] */
                 mm_gemm_acc(f32, 1, 0, K, N, M, a, K, dy, N,
-                            (char *)dX->data + (size_t)ob * b_mat, N, inner);
+                            (char *)dX->data + (size_t)ob * b_mat, N, inner, false);
         }
     });
 }
@@ -275,11 +279,15 @@ static onnxc_status mm_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,
          * sum over batches of dB is the inner dimension of one product. */
         const int64_t R = g.nbatch * g.M;
         if (din[0]) mm_gemm_acc(f32, 0, 1, R, g.K, g.N, dY->data, g.N, B->data, g.N,
-                                din[0]->data, g.K, ctx->nthreads);
+                                din[0]->data, g.K, ctx->nthreads, ctx->din_overwrite & 1u);
         if (din[1]) mm_gemm_acc(f32, 1, 0, g.K, g.N, R, A->data, g.K, dY->data, g.N,
-                                din[1]->data, g.N, ctx->nthreads);
+                                din[1]->data, g.N, ctx->nthreads, ctx->din_overwrite & 2u);
         return ONNXC_OK;
     }
+    /* Several batches add into one gradient matrix: start from zero. */
+    for (int i = 0; i < 2; i++)
+        if (din[i] && (ctx->din_overwrite >> i & 1u))
+            memset(din[i]->data, 0, (size_t)oc_tensor_numel(din[i]) * oc_dtype_size(A->dtype));
     if (din[0]) mm_grad_batched(ctx, &g, dY, din[0], 0);
     if (din[1]) mm_grad_batched(ctx, &g, dY, din[1], 1);
     return ONNXC_OK;
@@ -289,5 +297,5 @@ const oc_op_def oc_op_matmul = {
     .name = "MatMul", .domain = "", .versions = {1, 9, 13},
     .min_inputs = 2, .max_inputs = 2, .min_outputs = 1, .max_outputs = 1,
     .infer = mm_infer, .run = mm_run,
-    .grad_inputs = 0x3, .backward = mm_backward,
+    .flags = OC_OP_BACKWARD_OVERWRITE, .grad_inputs = 0x3, .backward = mm_backward,
 };

@@ -13,10 +13,95 @@ void oc_train_plan_free(oc_train_plan *tp)
     oc_free(tp->dout_pool);
     oc_free(tp->din_pool);
     oc_aligned_free(tp->bwork);
+    oc_free(tp->zero_at);
+    oc_free(tp->zero_len);
     memset(tp, 0, sizeof *tp);
 }
 
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+/*
+ * Forward steps whose outputs nothing in the step needs: the loss reads
+ * loss_value (the logits when the final Softmax/Sigmoid is fused into the
+ * loss), and backward steps read their forward steps' inputs and outputs,
+ * which are live through them anyway. The usual dead step is that final
+ * Softmax, whose exp per element would be wasted every step. `live` is
+ * scratch of n_values bytes. BatchNormalization stays: in training it
+ * updates its running statistics in place, a side effect. Steps keep their
+ * arena offsets, so dropping one changes no other buffer.
+ */
+static void drop_dead_steps(oc_plan *p, int loss_value, uint8_t *live)
+{
+    memset(live, 0, (size_t)p->n_values + 1);
+    if (loss_value >= 0) live[loss_value] = 1;
+    for (int s = p->n_steps - 1; s >= 0; s--) {
+        const oc_node *n = p->steps[s].node;
+        bool needed = !strcmp(n->op_type, "BatchNormalization");
+        for (int k = 0; k < n->n_out; k++)
+            if (n->out[k] >= 0 && live[n->out[k]]) needed = true;
+        if (!needed) {
+            p->steps[s].node = NULL; /* marked dead; removed below */
+            continue;
+        }
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] >= 0) live[n->in[k]] = 1;
+    }
+    int w = 0;
+    for (int s = 0; s < p->n_steps; s++)
+        if (p->steps[s].node) p->steps[w++] = p->steps[s];
+    p->n_steps = w;
+}
+
+/*
+ * Which gradient buffers the backward pass may overwrite, and which must be
+ * zeroed first. A buffer written by exactly one backward input slot of an op
+ * flagged OC_OP_BACKWARD_OVERWRITE is overwritten (that op computes dW with
+ * beta = 0: no memset, no read of the old values); every other buffer, and
+ * every parameter slot no gradient reaches, is zeroed before each pass.
+ */
+static onnxc_status plan_zeroing(oc_train_plan *tp, const oc_graph *g, const oc_train_spec *spec,
+                                 onnxc_error *err)
+{
+    const int nv = g->n_values;
+    int *contrib = oc_calloc((size_t)nv + 1, sizeof *contrib);
+    uint8_t *over = oc_calloc((size_t)nv + 1, 1);
+    tp->zero_at = oc_calloc((size_t)nv * 2 + 1, sizeof *tp->zero_at);
+    tp->zero_len = oc_calloc((size_t)nv * 2 + 1, sizeof *tp->zero_len);
+    onnxc_status st = ONNXC_OK;
+    if (!contrib || !over || !tp->zero_at || !tp->zero_len) {
+        st = oc_fail(err, ONNXC_ERR_NOMEM, "out of memory building the training plan");
+        goto done;
+    }
+    for (int i = 0; i < tp->n_bsteps; i++) {
+        const oc_bstep *b = &tp->bsteps[i];
+        const oc_node *n = b->fwd->node;
+        for (int k = 0; k < n->n_in; k++)
+            if (b->din[k]) contrib[n->in[k]]++;
+    }
+    for (int i = 0; i < tp->n_bsteps; i++) {
+        oc_bstep *b = &tp->bsteps[i];
+        const oc_node *n = b->fwd->node;
+        if (!(n->op->flags & OC_OP_BACKWARD_OVERWRITE)) continue;
+        for (int k = 0; k < n->n_in && k < 32; k++)
+            if (b->din[k] && contrib[n->in[k]] == 1) {
+                b->overwrite |= 1u << k;
+                over[n->in[k]] = 1;
+            }
+    }
+    for (int v = 0; v < nv; v++) {
+        float *at = NULL;
+        if (tp->grads[v].data && !over[v]) at = tp->grads[v].data;
+        else if (!tp->grads[v].data && spec->is_param[v] && spec->param_grad[v]) at = spec->param_grad[v];
+        if (!at) continue;
+        tp->zero_at[tp->n_zero] = at;
+        tp->zero_len[tp->n_zero] = (size_t)oc_shape_numel(&tp->fwd.tensors[v].shape);
+        tp->n_zero++;
+    }
+done:
+    oc_free(contrib);
+    oc_free(over);
+    return st;
+}
 
 onnxc_status oc_train_plan_build(oc_train_plan *tp, const onnxc_model *m, const oc_tensor *inputs,
                                  const oc_train_spec *spec, onnxc_error *err)
@@ -37,6 +122,8 @@ onnxc_status oc_train_plan_build(oc_train_plan *tp, const onnxc_model *m, const 
                            .keep = keep, .training = true};
     if ((st = oc_plan_build(&tp->fwd, m, inputs, &opt, err)) != ONNXC_OK) goto done;
     oc_plan *p = &tp->fwd;
+    drop_dead_steps(p, spec->loss_value, reaches); /* before anything points at steps */
+    memset(reaches, 0, (size_t)nv + 1);
 
     /* Which values carry gradients: forward from parameters, backward from the loss. */
     for (int v = 0; v < nv; v++) needs[v] = spec->is_param[v];
@@ -130,12 +217,16 @@ onnxc_status oc_train_plan_build(oc_train_plan *tp, const onnxc_model *m, const 
         }
         size_t ws = n->op->backward_workspace ? n->op->backward_workspace(&fs->ctx) : 0;
         if (ws > tp->bwork_bytes) tp->bwork_bytes = ws;
-        tp->bsteps[tp->n_bsteps++] = (oc_bstep){fs, dpool, ipool};
+        tp->bsteps[tp->n_bsteps++] = (oc_bstep){fs, dpool, ipool, 0};
         dpool += n->n_out;
         ipool += n->n_in;
     }
     tp->bwork = oc_aligned_alloc(tp->bwork_bytes ? tp->bwork_bytes : 64);
-    if (!tp->bwork) st = oc_fail(err, ONNXC_ERR_NOMEM, "out of memory for backward workspace");
+    if (!tp->bwork) {
+        st = oc_fail(err, ONNXC_ERR_NOMEM, "out of memory for backward workspace");
+        goto done;
+    }
+    st = plan_zeroing(tp, g, spec, err);
 done:
     oc_free(keep);
     oc_free(needs);
@@ -146,7 +237,7 @@ done:
 
 void oc_train_plan_zero_grads(oc_train_plan *tp)
 {
-    memset(tp->grad_arena, 0, tp->grad_arena_floats * sizeof(float));
+    for (int i = 0; i < tp->n_zero; i++) memset(tp->zero_at[i], 0, tp->zero_len[i] * sizeof(float));
 }
 
 onnxc_status oc_train_plan_backward(oc_train_plan *tp, onnxc_error *err)
@@ -158,6 +249,7 @@ onnxc_status oc_train_plan_backward(oc_train_plan *tp, onnxc_error *err)
         ctx.workspace = tp->bwork;
         ctx.workspace_bytes = tp->bwork_bytes;
         ctx.err = err;
+        ctx.din_overwrite = b->overwrite;
         onnxc_status st = b->fwd->node->op->backward(&ctx, b->dout, b->din);
         if (st != ONNXC_OK) return st;
     }

@@ -12,6 +12,7 @@ typedef struct oc_bstep {
     oc_step *fwd;                /* the forward step it differentiates */
     const oc_tensor **dout;      /* [n_out] gradient per output, NULL: none */
     oc_tensor **din;             /* [n_in] gradient per input, NULL: not needed */
+    uint32_t overwrite;          /* ctx.din_overwrite for this step */
 } oc_bstep;
 
 typedef struct oc_train_plan {
@@ -26,6 +27,12 @@ typedef struct oc_train_plan {
     oc_tensor **din_pool;
     void *bwork;                 /* backward workspace, max over steps */
     size_t bwork_bytes;
+    /* Gradient buffers to zero before each backward pass: those with several
+     * contributors or one that only adds, and parameters no gradient reaches.
+     * Buffers whose single contributor overwrites them are left alone. */
+    float **zero_at;             /* [n_zero] */
+    size_t *zero_len;            /* [n_zero] floats */
+    int n_zero;
 } oc_train_plan;
 
 typedef struct oc_train_spec {
@@ -41,7 +48,8 @@ onnxc_status oc_train_plan_build(oc_train_plan *tp, const onnxc_model *m, const 
                                  const oc_train_spec *spec, onnxc_error *err);
 void oc_train_plan_free(oc_train_plan *tp);
 
-/* Zero every activation gradient (parameter gradients are zeroed by the owner). */
+/* Zero the gradient buffers that the next backward pass adds into, parameter
+ * slots of the flat buffer included (see zero_at). */
 void oc_train_plan_zero_grads(oc_train_plan *tp);
 /* Run the backward steps; the loss gradient must already be in grads[loss_value]. */
 onnxc_status oc_train_plan_backward(oc_train_plan *tp, onnxc_error *err);

@@ -358,8 +358,7 @@ onnxc_status onnxc_trainer_step(onnxc_trainer *t, const onnxc_tensor *x, const o
     bool sparse;
     OC_TRY(bind_targets(t, y, n, k, &sparse, err));
 
-    memset(t->grad_flat, 0, t->params.total * sizeof(float));
-    oc_train_plan_zero_grads(tp);
+    oc_train_plan_zero_grads(tp); /* what backward adds into, parameter slots included */
     OC_TRY(oc_plan_run(&tp->fwd, &in, err));
     oc_loss_args la = {.kind = t->opt.loss, .from_logits = t->from_logits,
                        .pred = tp->fwd.tensors[t->loss_value].data, .n = n, .k = k,
