@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Write the benchmark models and inputs (fixed seeds) into a build folder.
 
-    /usr/bin/python3 bench/make_models.py OUT_DIR
+    /usr/bin/python3 bench/make_models.py OUT_DIR [--big]
 
 Models (opset 13, IR 7, symbolic batch dim "N", input "x" [N, 784],
 output "y" [N, 10]):
@@ -15,6 +15,10 @@ output "y" [N, 10]):
   onenode.onnx  one Gather node, y = x[:, 0:10]: the same input and output as
                 the real models and almost no arithmetic, so its time per call
                 is a runtime's fixed cost (for ORT in node: the binding's)
+  big.onnx      only with --big: 784-4096(relu)-4096(relu)-4096(relu)-10
+                (softmax), tf2onnx layout, ~147 MB of raw_data weights, for
+                load time and memory (bench/memory.py); written only when
+                missing, since it is the same file every time
 
 Kernels are Glorot-uniform, biases uniform in [-0.1, 0.1], from
 numpy.random.default_rng(seed) with one seed per model. Inputs x_b<B>.npy
@@ -34,6 +38,7 @@ MODELS = {
     "wide": ([784, 1024, 1024, 10], 2),
     "deep": ([784] + [512] * 6 + [10], 3),
 }
+BIG = ([784, 4096, 4096, 4096, 10], 4)
 BATCHES = [1, 32, 256, 4096]
 
 
@@ -106,8 +111,8 @@ def one_node():
 
 
 def main():
-    if len(sys.argv) != 2:
-        sys.exit("usage: make_models.py OUT_DIR")
+    if len(sys.argv) not in (2, 3) or (len(sys.argv) == 3 and sys.argv[2] != "--big"):
+        sys.exit("usage: make_models.py OUT_DIR [--big]")
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     info = {}
@@ -123,6 +128,13 @@ def main():
     rng = np.random.default_rng(7)
     for b in BATCHES:
         np.save(os.path.join(out, f"x_b{b}.npy"), rng.uniform(0, 1, size=(b, 784)).astype(np.float32))
+    if len(sys.argv) == 3:
+        big = os.path.join(out, "big.onnx")
+        if not os.path.exists(big):
+            widths, seed = BIG
+            onnx.save(tf2onnx_layout("big", widths, dense_weights(widths, seed)), big + ".tmp")
+            os.replace(big + ".tmp", big)
+        info["big"] = BIG[0]
     # Layer widths, for FLOP counts (onenode: no GEMM, 0 FLOP).
     with open(os.path.join(out, "models.json"), "w") as f:
         json.dump({"widths": info, "batches": BATCHES}, f, indent=1)

@@ -19,6 +19,7 @@ static const command commands[] = {
     {"train", cmd_train, "train a model on idx or .npy data, Keras fit() style"},
     {"eval", cmd_eval, "loss, accuracy and confusion matrix of a model on labelled data"},
     {"plot", cmd_plot, "draw loss and accuracy curves from a training log (.svg, .png)"},
+    {"bench", cmd_bench, "time a model per batch size on synthetic inputs"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,267 @@
+#!/usr/bin/python3
+"""Training side by side: onnxc against PyTorch on the seed model, one epoch
+of Fashion-MNIST, in the same run.
+
+    /usr/bin/python3 bench/train_vs_torch.py --build BUILD_DIR [--out bench/RESULTS_TRAIN.md]
+
+BUILD_DIR is a CMake build with the onnxc CLI and bench/bench_load.
+
+ 1. `onnxc init 784,64:relu,64:relu,10:softmax --seed 1` writes the model.
+ 2. For every point (batch 32 and 128, 1 and 2 threads), ROUNDS rounds each
+    run onnxc then PyTorch, one fresh process each, alternating:
+      onnxc:   onnxc train seed.onnx --data DIR --epochs 1 --batch-size B
+               --threads T --seed 1 --log run.jsonl -o out.onnx
+               (OMP_NUM_THREADS=T); the epoch time is the `seconds` of the
+               JSONL epoch record, which fit() measures without the batch
+               gathers (runtime/train/fit.c) and without validation.
+      PyTorch: bench/train_torch.py with OMP_NUM_THREADS, OPENBLAS_NUM_THREADS
+               and MKL_NUM_THREADS = T and torch.set_num_threads(T),
+               interop threads 1; the data are float tensors before timing,
+               and its epoch time likewise leaves out the batch gathers.
+    Figures are medians over rounds; the ratio is onnxc / PyTorch.
+ 3. Data loading, separately: onnxc_dataset_load_idx of the train and test
+    files (`bench_load idx DIR`, what `onnxc train --data` does first)
+    against the script's reading and conversion to float tensors.
+ 4. The README's main job (scripts/main.sh) without its install and build
+    steps: the five CLI commands it runs (init, info, train 5 epochs at batch
+    32, check, eval), with the build's onnxc, each one's wall time and peak
+    RSS (ru_maxrss of the child); the train step's peak RSS is the figure the
+    issue bounds (a 5-epoch seed run <= 256 MB).
+
+The machine is shared and noisy: compare only figures from the same run.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import statistics
+import sys
+
+from benchproc import cpu_name, last_json, measure
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+PY = "/usr/bin/python3"
+SPEC = "784,64:relu,64:relu,10:softmax"
+TARGETS = {(32, 1): 0.20, (128, 1): 0.25}
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def thread_env(t):
+    env = dict(os.environ)
+    for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[k] = str(t)
+    return env
+
+
+def read_jsonl(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def run_onnxc(onnxc, model, data, work, batch, threads, epochs=1):
+    logf = os.path.join(work, f"onnxc_b{batch}_t{threads}.jsonl")
+    argv = [onnxc, "train", model, "--data", data, "--epochs", str(epochs), "--batch-size", str(batch),
+            "--threads", str(threads), "--seed", "1", "--log", logf, "-o", os.path.join(work, "trained.onnx")]
+    _, wall, kb = measure(argv, thread_env(threads))
+    recs = read_jsonl(logf)
+    return {"epoch_s": recs[0]["seconds"], "loss": recs[0]["loss"], "accuracy": recs[0]["accuracy"],
+            "val_accuracy": recs[0].get("val_accuracy"), "wall_s": wall, "maxrss_kb": kb}
+
+
+def run_torch(data, batch, threads):
+    argv = [PY, os.path.join(HERE, "train_torch.py"), "--data", data, "--batch-size", str(batch),
+            "--threads", str(threads)]
+    out, wall, kb = measure(argv, thread_env(threads))
+    r = last_json(out)
+    e = r["epochs"][0]
+    return {"epoch_s": e["epoch_s"], "gather_s": e["gather_s"], "loss": e["loss"], "accuracy": e["accuracy"],
+            "val_accuracy": e["val_accuracy"], "load_s": r["load_s"], "import_s": r["import_s"],
+            "torch_threads": r["threads"], "torch": r["torch"], "wall_s": wall, "maxrss_kb": kb}
+
+
+def main_job(onnxc, data, work):
+    """scripts/main.sh's CLI steps, in order, with this build's onnxc."""
+    out = os.path.join(work, "tutorial")
+    os.makedirs(out, exist_ok=True)
+    steps = [
+        ("init", [onnxc, "init", SPEC, "-o", f"{out}/model.onnx", "--seed", "1"]),
+        ("info", [onnxc, "info", f"{out}/model.onnx"]),
+        ("train", [onnxc, "train", f"{out}/model.onnx", "--data", data, "--epochs", "5", "--batch-size", "32",
+                   "--optimizer", "adam", "--loss", "sparse_categorical_crossentropy", "--seed", "1",
+                   "--log", f"{out}/train.jsonl", "-o", f"{out}/trained.onnx"]),
+        ("check", [onnxc, "check", f"{out}/trained.onnx"]),
+        ("eval", [onnxc, "eval", f"{out}/trained.onnx", "--data", data]),
+    ]
+    res = {}
+    for name, argv in steps:
+        text, wall, kb = measure(argv)
+        res[name] = {"wall_s": wall, "maxrss_kb": kb}
+        if name == "eval":
+            res[name]["output"] = text.strip().splitlines()[:3]
+    res["epochs"] = read_jsonl(f"{out}/train.jsonl")
+    return res
+
+
+def med(rows, key):
+    vals = [r[key] for r in rows if r.get(key) is not None]
+    return statistics.median(vals) if vals else float("nan")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", required=True, help="CMake build folder with onnxc and bench_load")
+    ap.add_argument("--out", default=os.path.join(HERE, "RESULTS_TRAIN.md"), help="Markdown file to write")
+    ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist", help="Fashion-MNIST idx folder")
+    ap.add_argument("--rounds", type=int, default=5, help="alternating rounds per point (default 5, at least 3)")
+    ap.add_argument("--batches", default="32,128")
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--main-rounds", type=int, default=1, help="runs of the main job (default 1)")
+    ap.add_argument("--skip-main-job", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="3 rounds, batch 128 at 1 thread only (smoke test)")
+    args = ap.parse_args()
+    command = "/usr/bin/python3 bench/train_vs_torch.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    build = os.path.abspath(args.build)
+    onnxc = os.path.join(build, "onnxc")
+    bench_load = os.path.join(build, "bench", "bench_load")
+    for exe in (onnxc, bench_load):
+        if not os.path.exists(exe):
+            sys.exit(f"{exe} not built (cmake --build {args.build} --target onnxc_cli bench_load)")
+    work = os.path.join(build, "bench", "train")
+    os.makedirs(work, exist_ok=True)
+    rounds = 3 if args.quick else max(3, args.rounds)
+    batches = [128] if args.quick else [int(b) for b in args.batches.split(",")]
+    threads = [1] if args.quick else [int(t) for t in args.threads.split(",")]
+    started = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    load_start = os.getloadavg()
+
+    model = os.path.join(work, "seed.onnx")
+    measure([onnxc, "init", SPEC, "-o", model, "--seed", "1"])
+    points = {}
+    loads = {"onnxc": [], "torch": []}
+    for t in threads:
+        for b in batches:
+            rows = {"onnxc": [], "torch": []}
+            for r in range(rounds):
+                rows["onnxc"].append(run_onnxc(onnxc, model, args.data, work, b, t))
+                rows["torch"].append(run_torch(args.data, b, t))
+                loads["torch"].append(rows["torch"][-1]["load_s"])
+                log(f"batch {b} threads {t} round {r + 1}: onnxc {rows['onnxc'][-1]['epoch_s']:.3f} s, "
+                    f"torch {rows['torch'][-1]['epoch_s']:.3f} s")
+            points[(b, t)] = rows
+    for _ in range(rounds):
+        r = last_json(measure([bench_load, "idx", args.data])[0])
+        loads["onnxc"].append((r["train_ms"] + r["t10k_ms"]) / 1e3)
+    jobs = [] if args.skip_main_job else [main_job(onnxc, args.data, work) for _ in range(args.main_rounds)]
+    load_end = os.getloadavg()
+    raw = {"command": command, "started": started, "load_start": load_start, "load_end": load_end,
+           "rounds": rounds, "batches": batches, "threads": threads,
+           "points": {f"{b}|{t}": v for (b, t), v in points.items()}, "loads": loads, "main_job": jobs}
+    with open(os.path.join(work, "results.json"), "w") as f:
+        json.dump(raw, f, indent=1)
+    write_report(args.out, raw)
+    log(f"wrote {args.out} (raw data: {work}/results.json)")
+
+
+def write_report(path, raw):
+    L = []
+    pts = {tuple(int(x) for x in k.split("|")): v for k, v in raw["points"].items()}
+    any_torch = next((rows["torch"][0] for rows in pts.values() if rows["torch"]), {})
+    L.append("# Training benchmark: onnxc vs PyTorch, seed model, Fashion-MNIST\n")
+    L.append("Generated by `bench/train_vs_torch.py`; do not edit by hand. Command (from the repository root):\n")
+    L.append(f"```\n{raw['command']}\n```\n")
+    L.append(f"- Run: {raw['started']}, {platform.node()}, CPU {cpu_name()}, {os.cpu_count()} cores; load "
+             f"average {raw['load_start'][0]:.1f} at start, {raw['load_end'][0]:.1f} at end (the machine is "
+             "shared: compare figures within this file only).")
+    L.append(f"- Model 784-64(relu)-64(relu)-10(softmax), Adam (lr 1e-3, eps 1e-7), sparse categorical "
+             f"cross-entropy from the logits, 60,000 samples shuffled each epoch; PyTorch "
+             f"{any_torch.get('torch', '?')} (Debian python3-torch) set up as ../shared/ANCHORS.md says. "
+             f"Each figure is the median of {raw['rounds']} rounds; in each round onnxc and PyTorch run one "
+             "after the other, each a fresh process, with the same thread count for onnxc "
+             "(`--threads`, OMP_NUM_THREADS) and for torch (set_num_threads, interop 1, "
+             "OMP/OPENBLAS/MKL_NUM_THREADS). OpenBLAS keeps this machine's environment "
+             f"(OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}).")
+    L.append("- Epoch time leaves out data loading on both sides, and also the per-batch gather of "
+             "shuffled rows (onnxc's fit() subtracts it; the torch script times it and subtracts it the "
+             "same way), and the validation pass after the epoch. onnxc's figure is the `seconds` of its "
+             "`--log` JSONL record.\n")
+    L.append("## Epoch time\n")
+    L.append("| batch | threads | onnxc s/epoch (fastest) | PyTorch s/epoch (fastest) | onnxc / PyTorch | target | "
+             "met | torch gather s | onnxc val acc | torch val acc |")
+    L.append("|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|")
+    for (b, t), rows in sorted(pts.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        o, p = med(rows["onnxc"], "epoch_s"), med(rows["torch"], "epoch_s")
+        target = TARGETS.get((b, t))
+        ratio = o / p
+        L.append(f"| {b} | {t} | {o:.3f} ({min(r['epoch_s'] for r in rows['onnxc']):.3f}) | "
+                 f"{p:.3f} ({min(r['epoch_s'] for r in rows['torch']):.3f}) | {ratio:.2f} | "
+                 f"{'≤ %.2f' % target if target else '—'} | "
+                 f"{('yes' if ratio <= target else 'no') if target else '—'} | {med(rows['torch'], 'gather_s'):.3f} | "
+                 f"{med(rows['onnxc'], 'val_accuracy'):.3f} | {med(rows['torch'], 'val_accuracy'):.3f} |")
+    L.append("")
+    p1, p2 = pts.get((128, 1)), pts.get((128, 2))
+    if p1 and p2:
+        so = med(p1["onnxc"], "epoch_s") / med(p2["onnxc"], "epoch_s")
+        st = med(p1["torch"], "epoch_s") / med(p2["torch"], "epoch_s")
+        L.append(f"Batch 128, 2 threads against 1: onnxc {so:.2f}× faster (target ≥ 1.6×: "
+                 f"{'met' if so >= 1.6 else 'not met'}); PyTorch {st:.2f}×.\n")
+    L.append("Whole processes of the same runs (start-up, data loading, the epoch, validation, saving; "
+             "peak RSS from `wait4`):\n")
+    L.append("| batch | threads | onnxc wall s | onnxc peak RSS MiB | PyTorch wall s | PyTorch peak RSS MiB |")
+    L.append("|---:|---:|---:|---:|---:|---:|")
+    for (b, t), rows in sorted(pts.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        L.append(f"| {b} | {t} | {med(rows['onnxc'], 'wall_s'):.2f} | {med(rows['onnxc'], 'maxrss_kb') / 1024:.0f} | "
+                 f"{med(rows['torch'], 'wall_s'):.2f} | {med(rows['torch'], 'maxrss_kb') / 1024:.0f} |")
+    L.append("")
+    L.append("## Data loading\n")
+    lo, lt = raw["loads"]["onnxc"], raw["loads"]["torch"]
+    L.append("Reading the four gzip'd idx files (70,000 images) into memory, once per process: onnxc with "
+             "`onnxc_dataset_load_idx` (`bench_load idx DIR`; images stay uint8 and are scaled per batch), "
+             "PyTorch's script with gzip + numpy and conversion to float tensors / 255. Not part of the "
+             "epoch times above.\n")
+    L.append("| | median s | fastest s |")
+    L.append("|---|---:|---:|")
+    if lo:
+        L.append(f"| onnxc | {statistics.median(lo):.3f} | {min(lo):.3f} |")
+    if lt:
+        L.append(f"| PyTorch script | {statistics.median(lt):.3f} | {min(lt):.3f} |")
+    L.append("")
+    if raw["main_job"]:
+        jobs = raw["main_job"]
+        L.append("## The README's main job (scripts/main.sh)\n")
+        L.append("scripts/main.sh first installs packages and builds onnxc; those steps are left out. The "
+                 "five CLI commands it then runs are run here as it runs them (same arguments, default "
+                 "thread count, i.e. all cores), with this build's `onnxc`. Wall time and peak RSS per "
+                 f"command, median of {len(jobs)} run{'s' if len(jobs) > 1 else ''}:\n")
+        L.append("| step | wall s | peak RSS MiB |")
+        L.append("|---|---:|---:|")
+        total = 0.0
+        for step in ("init", "info", "train", "check", "eval"):
+            w = statistics.median(j[step]["wall_s"] for j in jobs)
+            k = statistics.median(j[step]["maxrss_kb"] for j in jobs)
+            total += w
+            L.append(f"| {step} | {w:.2f} | {k / 1024:.1f} |")
+        L.append(f"| **end to end** | **{total:.2f}** | |")
+        L.append("")
+        k = statistics.median(j["train"]["maxrss_kb"] for j in jobs) / 1024
+        L.append(f"Peak RSS of the 5-epoch seed run (the train step): {k:.1f} MiB (target ≤ 256 MB: "
+                 f"{'met' if k * 1.048576 <= 256 else 'not met'}).")
+        ep = jobs[0]["epochs"]
+        L.append("Epochs of the first run: " + ", ".join(
+            f"{e['epoch']}: {e['seconds']:.2f} s, val acc {e.get('val_accuracy', float('nan')):.3f}" for e in ep)
+            + ". Anchor (PyTorch, ANCHORS.md): test accuracy 0.838, 0.857, 0.863, 0.866, 0.874.")
+        out = jobs[0]["eval"].get("output")
+        if out:
+            L.append("\n`onnxc eval` said: " + " / ".join(f"`{line.strip()}`" for line in out))
+        L.append("")
+    with open(path, "w") as f:
+        f.write("\n".join(L) + "\n")
+
+
+if __name__ == "__main__":
+    main()
