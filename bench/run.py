@@ -49,6 +49,14 @@ TARGETS_TEXT = ("wide 256 <= 1.00; deep 32 <= 0.90; seed 32 <= 0.80 (time ratios
                 ">= 1.8x faster than at 1 thread")
 
 
+def bench_exe(build, name):
+    """A benchmark program of the build: bench/ holds them (add_subdirectory)."""
+    for path in (os.path.join(build, "bench", name), os.path.join(build, name)):
+        if os.path.exists(path):
+            return path
+    sys.exit(f"{name} is not built in {build} (cmake --build {build} --target {name})")
+
+
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
@@ -128,7 +136,7 @@ def max_abs_diff(a, b):
 
 
 def run_peak(build, threads):
-    out = subprocess.run([os.path.join(build, "peak_fma"), "--threads", str(threads), "--seconds", "2"],
+    out = subprocess.run([bench_exe(build, "peak_fma"), "--threads", str(threads), "--seconds", "2"],
                          capture_output=True, text=True, check=True).stdout
     peaks = {}
     for line in out.splitlines():
@@ -141,7 +149,7 @@ def run_peak(build, threads):
 def run_kernels(build, threads_list, rounds, quick):
     """sgemm_vs_openblas with the environment as given and with OpenBLAS's
     core-type variables removed; returns {(env, threads): [json, ...]}."""
-    exe = os.path.join(build, "sgemm_vs_openblas")
+    exe = bench_exe(build, "sgemm_vs_openblas")
     if not os.path.exists(exe):
         log("sgemm_vs_openblas not built: kernel section skipped")
         return None
@@ -221,7 +229,7 @@ def main():
         widths = json.load(f)["widths"]
 
     peaks = {t: run_peak(build, t) for t in threads_list}
-    l2 = subprocess.run([os.path.join(build, "peak_fma"), "--read-kb", "256"], capture_output=True,
+    l2 = subprocess.run([bench_exe(build, "peak_fma"), "--read-kb", "256"], capture_output=True,
                         text=True).stdout.split()
     peaks["read_gbps_256kb"] = float(l2[-1].split("=")[1]) if l2 and l2[-1].startswith("gbps=") else None
     log(f"peak: {peaks}")
@@ -234,7 +242,7 @@ def main():
                 break
     ort_version = subprocess.run(["node", "-e", "console.log(require('onnxruntime-node/package.json').version)"],
                                  capture_output=True, text=True, env=env).stdout.strip() or "?"
-    servers = [Server("onnxc", [os.path.join(build, "bench_onnxc"), "--serve"], env),
+    servers = [Server("onnxc", [bench_exe(build, "bench_onnxc"), "--serve"], env),
                Server("ort", ["node", os.path.join(HERE, "bench_ort.js"), "--serve"], env)]
     target_s = args.target_s / (4 if args.quick else 1)
     rounds = max(1, args.rounds if not args.quick else min(args.rounds, 3))
@@ -379,20 +387,23 @@ def write_report(args, command, started, load_start, load_end, peaks, ort_versio
     # ---- targets ---------------------------------------------------------------
     L.append("### Targets (issue), on the end-to-end figures above\n")
     L.append(f"Targets: {TARGETS_TEXT}.\n")
-    L.append("The verdict uses medians, as the issue asks; the figure from the fastest calls is "
-             "shown beside it for context.\n")
-    L.append("| target | measured: medians (fastest calls) | met |")
+    L.append("The verdict uses medians and ORT with its binding cost subtracted (`onnxc/(ORT−bind)`, "
+             "which favours ORT), as the issue asks; the raw ratio onnxc/ORT is shown beside it.\n")
+    L.append("| target | measured: onnxc/(ORT−bind) (raw onnxc/ORT) | met |")
     L.append("|---|---:|---|")
 
-    def ratio(m, b, t, key):
+    def ratio(m, b, t, key, subtract):
         p = points.get((m, b, t))
-        return p["onnxc"][key] / p["ort"][key] if p else None
+        if not p:
+            return None
+        bind = points.get(("onenode", b, t), {}).get("ort", {}).get(key, 0.0) if subtract else 0.0
+        return p["onnxc"][key] / max(p["ort"][key] - bind, 1e-9)
 
     for (m, b, lim) in (("wide", 256, 1.00), ("deep", 32, 0.90), ("seed", 32, 0.80)):
-        r = ratio(m, b, 1, "median_us")
+        r = ratio(m, b, 1, "median_us", True)
         if r is not None:
-            L.append(f"| {m} {b}, 1 thread, onnxc/ORT ≤ {lim:.2f} | {r:.2f} ({ratio(m, b, 1, 'min_us'):.2f}) | "
-                     f"{'yes' if r <= lim else 'no'} |")
+            L.append(f"| {m} {b}, 1 thread, onnxc/(ORT−bind) ≤ {lim:.2f} | {r:.2f} "
+                     f"({ratio(m, b, 1, 'median_us', False):.2f}) | {'yes' if r <= lim else 'no'} |")
     p = points.get(("seed", 1, 1))
     if p:
         v = p["onnxc"]["median_us"]
