@@ -20,6 +20,7 @@
 static pthread_mutex_t h5_lock = PTHREAD_MUTEX_INITIALIZER;
 static H5E_auto2_t saved_func;
 static void *saved_data;
+static unsigned saved_plugins;
 
 void oc_h5_enter(void)
 {
@@ -31,10 +32,15 @@ void oc_h5_enter(void)
         saved_data = NULL;
     }
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    /* A file must never make libhdf5 dlopen a filter plugin (code from
+     * HDF5_PLUGIN_PATH); check_storage refuses such datasets anyway. */
+    if (H5PLget_loading_state(&saved_plugins) < 0) saved_plugins = H5PL_ALL_PLUGIN;
+    H5PLset_loading_state(0);
 }
 
 void oc_h5_leave(void)
 {
+    H5PLset_loading_state(saved_plugins);
     H5Eset_auto2(H5E_DEFAULT, saved_func, saved_data);
     pthread_mutex_unlock(&h5_lock);
 }
@@ -319,6 +325,13 @@ static onnxc_status read_vlen(oc_h5 *h, hid_t a, hid_t ftype, hid_t space, const
     } else if (H5Aread(a, mt, buf) < 0) {
         st = oc_fail(err, ONNXC_ERR_PARSE, "%s: cannot read attribute %s/@%s (corrupt file?)", h->label,
                      where, name);
+        /* A conversion that fails part way (a corrupt length, an allocation
+         * refused) leaves the strings it already made in buf. */
+#if H5_VERSION_GE(1, 12, 0)
+        H5Treclaim(mt, space, H5P_DEFAULT, buf);
+#else
+        H5Dvlen_reclaim(mt, space, H5P_DEFAULT, buf);
+#endif
     } else {
         size_t total = 0;
         for (size_t i = 0; i < n && st == ONNXC_OK; i++) {

@@ -12,15 +12,20 @@
  * clean ONNXC_ERR_PARSE, a hang a refusal after a deadline.
  *
  * The child resets crash-signal handlers (a host's handler must not run on
- * libhdf5's fault), writes {status, message, bytes} and leaves with _exit,
- * so no atexit handler or stdio buffer of the host runs twice.
+ * libhdf5's fault), caps the memory it may add to what it inherited (a
+ * corrupt length or B-tree can make libhdf5 allocate without bound, which
+ * the deadline alone would let grow until it expires), writes {status,
+ * message, bytes} and leaves with _exit, so no atexit handler or stdio
+ * buffer of the host runs twice.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -39,12 +44,14 @@ typedef struct reply {
 } reply;
 
 /* Seconds the child may take: generous for the file's size (libhdf5 and
- * the builder run at hundreds of MB/s), so only a hang reaches it. */
+ * the builder run at hundreds of MB/s; a 5 MB model converts in well under
+ * a second, sanitizers included), so only a hang reaches it, and a caller
+ * with its own timeout still gets a refusal rather than a kill. */
 static int deadline_s(const char *path)
 {
     struct stat st;
     uint64_t mb = stat(path, &st) == 0 ? (uint64_t)st.st_size >> 20 : 0;
-    return (int)(30 + (mb > 100000 ? 100000 : mb) / 4);
+    return (int)(10 + (mb > 100000 ? 100000 : mb) / 4);
 }
 
 static bool write_all(int fd, const void *p, size_t n)
@@ -60,6 +67,39 @@ static bool write_all(int fd, const void *p, size_t n)
     return true;
 }
 
+/* Address space the child may map beyond what it inherited: the file is
+ * held once in memory, the weights a few times over (HDF5 reads, the ONNX
+ * builder, the reply), plus 512 MiB for libhdf5 itself and for a
+ * sanitizer's quarantine in test builds. fuzz_keras found an 11 KB file
+ * whose corrupt symbol-table B-tree has libhdf5 allocate small blocks
+ * without end (tests/fuzz_regressions/keras-sandbox); with the cap the
+ * allocation fails at the limit and the file is refused. */
+static void cap_memory(const char *path)
+{
+    struct stat st;
+    uint64_t file = stat(path, &st) == 0 && st.st_size > 0 ? (uint64_t)st.st_size : 0;
+    uint64_t budget = ((uint64_t)512 << 20) + (file > ((uint64_t)1 << 40) ? ((uint64_t)1 << 43) : 8 * file);
+    /* What the child inherited: the first field of statm, in pages. */
+    char text[128];
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, text, sizeof text - 1) : -1;
+    if (fd >= 0) close(fd);
+    if (n <= 0) return;
+    text[n] = '\0';
+    long page = sysconf(_SC_PAGESIZE);
+    unsigned long long pages = strtoull(text, NULL, 10);
+    if (page <= 0 || pages == 0 || pages > UINT64_MAX / (uint64_t)page) return;
+    uint64_t inherited = pages * (uint64_t)page;
+    if (inherited > UINT64_MAX - budget) return;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) != 0) return;
+    rlim_t want = (rlim_t)(inherited + budget);
+    if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max) want = rl.rlim_max;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur <= want) return;
+    rl.rlim_cur = want;
+    setrlimit(RLIMIT_AS, &rl);
+}
+
 static void child(int fd, const char *path, const char *arch_spec, const onnxc_limits *limits)
 {
     static const int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGSYS, SIGPIPE};
@@ -73,6 +113,7 @@ static void child(int fd, const char *path, const char *arch_spec, const onnxc_l
         close(null);
     }
     oc_h5_fork_child();
+    cap_memory(path);
     onnxc_error err;
     oc_error_clear(&err);
     void *bytes = NULL;
@@ -133,7 +174,9 @@ static onnxc_status parent(int fd, pid_t pid, const char *path, const onnxc_limi
         got = read_all(fd, msg, r.msg_len, &deadline, &timed_out);
         msg[got ? r.msg_len : 0] = '\0';
         if (got && r.status != ONNXC_OK) {
-            st = (onnxc_status)r.status;
+            /* A status the library does not have (a damaged reply) is a
+             * refusal of the file, not anything the caller did. */
+            st = r.status > ONNXC_OK && r.status <= ONNXC_ERR_NUMERIC ? (onnxc_status)r.status : ONNXC_ERR_PARSE;
             if (err) {
                 err->status = st;
                 memcpy(err->message, msg, (size_t)r.msg_len + 1);

@@ -124,8 +124,12 @@ onnxc_status oc_keras_zip_read(const void *data, size_t size, const char *path,
     zip_source_t *src = zip_source_buffer_create(data, size, 0, &ze);
     zip_t *z = src ? zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze) : NULL;
     if (!z) {
-        onnxc_status s = oc_fail(err, ONNXC_ERR_PARSE, "%s: not a readable zip archive: %s", path,
-                                 zip_error_strerror(&ze));
+        /* ZIP_CHECKCONS reports two entries of one name as "file exists". */
+        onnxc_status s = zip_error_code_zip(&ze) == ZIP_ER_EXISTS
+                             ? oc_fail(err, ONNXC_ERR_MODEL,
+                                       "%s: the archive holds two entries with the same name; refused", path)
+                             : oc_fail(err, ONNXC_ERR_PARSE, "%s: not a readable zip archive: %s", path,
+                                       zip_error_strerror(&ze));
         zip_error_fini(&ze);
         if (src) zip_source_free(src);
         return s;

@@ -168,6 +168,37 @@ static const char *gz_problem(gzFile gz, const char *path, char *buf, size_t siz
     return buf;
 }
 
+/* The first buffer for a gzip payload; it doubles as data arrives. */
+#define GZ_GROW_START ((uint64_t)1 << 20)
+
+/*
+ * Read the payload into out->data. A gzip header's dims are only a claim
+ * until the data arrives (fuzz_idx: 24 bytes of gzip declaring 4 GiB made
+ * the loader allocate 4 GiB before reading a byte), so the buffer starts at
+ * 1 MiB and doubles while the stream keeps up: memory follows the data, at
+ * the cost of copying it about once more. *got: bytes read.
+ */
+static onnxc_status read_payload(gzFile gz, uint64_t payload, const char *path, oc_idx *out,
+                                 uint64_t *got, onnxc_error *err)
+{
+    uint64_t cap = payload < GZ_GROW_START ? payload : GZ_GROW_START;
+    OC_TRY(alloc_data(out, cap, path, err));
+    *got = gz_read_all(gz, out->data, cap);
+    while (*got == cap && cap < payload) {
+        uint64_t next = cap > payload / 2 ? payload : 2 * cap;
+        uint8_t *bigger = oc_aligned_alloc((size_t)next);
+        if (!bigger)
+            return oc_fail(err, ONNXC_ERR_NOMEM, "%s: out of memory for %llu bytes of idx data", path,
+                           (unsigned long long)next);
+        memcpy(bigger, out->data, (size_t)cap);
+        oc_aligned_free(out->data);
+        out->data = bigger;
+        *got += gz_read_all(gz, bigger + cap, next - cap);
+        cap = next;
+    }
+    return ONNXC_OK;
+}
+
 /* Count what follows the payload (up to TRAILING_COUNT_CAP). */
 static uint64_t count_rest(gzFile gz, bool *capped)
 {
@@ -203,8 +234,7 @@ static onnxc_status load_gz(gzFile gz, const char *path, oc_idx *out, onnxc_erro
                        gz_problem(gz, path, zmsg, sizeof zmsg));
     uint64_t payload;
     OC_TRY(decode_dims(head + 4, head[3], path, out, &payload, err));
-    OC_TRY(alloc_data(out, payload, path, err));
-    got = gz_read_all(gz, out->data, payload);
+    OC_TRY(read_payload(gz, payload, path, out, &got, err));
     if (got < payload)
         return size_mismatch(path, payload, header, got, false,
                              gz_problem(gz, path, zmsg, sizeof zmsg), err);

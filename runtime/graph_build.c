@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "attr.h"
 #include "external_data.h"
 #include "op.h"
 
@@ -138,6 +139,33 @@ static onnxc_status read_external(const onnxc_model *m, const Onnx__TensorProto 
     return oc_external_read(tp, m->base_dir, nbytes, &out->data, what, err);
 }
 
+/*
+ * The declared size of every initializer together, before any is read:
+ * external data counts against max_total_bytes like inline data (which the
+ * wire scan bounds), or a model could name one 4 GiB file a hundred times
+ * and have onnxc read 400 GiB. Tensors whose dims overflow are left to the
+ * per-tensor checks.
+ */
+static onnxc_status check_total(const onnxc_model *m, onnxc_error *err)
+{
+    const Onnx__GraphProto *gp = m->proto->graph;
+    uint64_t total = 0, max = m->limits.max_total_bytes;
+    for (size_t i = 0; i < gp->n_initializer; i++) {
+        const Onnx__TensorProto *tp = gp->initializer[i];
+        if (!tp->has_data_type || !oc_dtype_known(tp->data_type) || tp->n_dims > OC_MAX_RANK) continue;
+        oc_shape shape = {.rank = (int)tp->n_dims};
+        for (size_t d = 0; d < tp->n_dims; d++) shape.dims[d] = tp->dims[d];
+        size_t nbytes;
+        if (!oc_shape_bytes(&shape, (oc_dtype)tp->data_type, &nbytes)) continue;
+        if (nbytes > max || total > max - nbytes)
+            return oc_fail(err, ONNXC_ERR_LIMIT,
+                           "initializers declare more than max_total_bytes (%llu) together (at initializer '%.500s')",
+                           (unsigned long long)max, tp->name ? tp->name : "");
+        total += nbytes;
+    }
+    return ONNXC_OK;
+}
+
 static onnxc_status add_initializers(onnxc_model *m, onnxc_error *err)
 {
     oc_graph *g = &m->graph;
@@ -145,6 +173,7 @@ static onnxc_status add_initializers(onnxc_model *m, onnxc_error *err)
     if (gp->n_sparse_initializer)
         return oc_fail(err, ONNXC_ERR_UNSUPPORTED, "sparse initializers are not supported (%zu found)",
                        gp->n_sparse_initializer);
+    OC_TRY(check_total(m, err));
     for (size_t i = 0; i < gp->n_initializer; i++) {
         Onnx__TensorProto *tp = gp->initializer[i];
         if (!tp->name || !tp->name[0])
@@ -166,7 +195,8 @@ static onnxc_status add_initializers(onnxc_model *m, onnxc_error *err)
 }
 
 /* A declared rank onnxc cannot represent (as for initializers, refused at
- * load: the public value_info and every tensor hold at most 8 dims). */
+ * load: the public value_info and every tensor hold at most 8 dims), or a
+ * negative declared dim. */
 static onnxc_status check_declared_rank(const Onnx__ValueInfoProto *vi, const char *what,
                                         onnxc_error *err)
 {
@@ -177,6 +207,14 @@ static onnxc_status check_declared_rank(const Onnx__ValueInfoProto *vi, const ch
     if (rank > OC_MAX_RANK)
         return oc_fail(err, ONNXC_ERR_UNSUPPORTED, "%s '%.500s': rank %zu exceeds the maximum of %d",
                        what, vi->name, rank, OC_MAX_RANK);
+    /* A negative size is no shape at all. -1 is kept (some exporters write
+     * it for "unknown", and it is read as such); anything below is refused. */
+    for (size_t d = 0; d < rank; d++) {
+        const Onnx__TensorShapeProto__Dimension *dim = t->tensor_type->shape->dim[d];
+        if (dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && dim->dim_value < -1)
+            return oc_fail(err, ONNXC_ERR_MODEL, "%s '%.500s': dim %zu is %lld; expected a size >= 0 or a name",
+                           what, vi->name, d, (long long)dim->dim_value);
+    }
     return ONNXC_OK;
 }
 
@@ -366,6 +404,27 @@ done:
     return st;
 }
 
+/* Integer attributes that ONNX defines as booleans. A value other than 0
+ * or 1 has no single meaning (2^32 is "nonzero" to one runtime and 0 to
+ * another that narrows it to 32 bits), so it is refused, not interpreted. */
+static const char *const flag_attrs[] = {
+    "keepdims", "transA", "transB", "select_last_index", "noop_with_empty_axes", "training_mode",
+    "allowzero", "saturate", "largest", "sorted", "exclusive", "reverse", "fmod", "upper",
+    "detect_negative", "detect_positive",
+};
+
+static onnxc_status check_flags(const oc_node *n, onnxc_error *err)
+{
+    if (n->domain[0]) return ONNXC_OK;
+    for (size_t i = 0; i < sizeof flag_attrs / sizeof flag_attrs[0]; i++) {
+        const Onnx__AttributeProto *a = oc_attr_find(n, flag_attrs[i]);
+        if (a && a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT && a->i != 0 && a->i != 1)
+            return oc_node_fail(n, err, ONNXC_ERR_MODEL, "attribute '%s' = %lld: expected 0 or 1", flag_attrs[i],
+                                (long long)a->i);
+    }
+    return ONNXC_OK;
+}
+
 static onnxc_status resolve_ops(onnxc_model *m, onnxc_error *err)
 {
     oc_graph *g = &m->graph;
@@ -404,13 +463,29 @@ static onnxc_status resolve_ops(onnxc_model *m, onnxc_error *err)
                               oc_node_label(n, label, sizeof label), def->min_outputs, def->max_outputs, n->n_out);
             continue;
         }
+        /* An empty name marks an omitted *optional* input or output; the
+         * first min_inputs / min_outputs are required by every schema onnxc
+         * implements, and kernels rely on them being there. */
+        for (int k = 0; k < def->min_inputs && k < n->n_in; k++)
+            if (n->in[k] < 0) {
+                first = oc_append(err, ONNXC_ERR_MODEL, "%s: input %d is required, got the empty name",
+                                  oc_node_label(n, label, sizeof label), k);
+                break;
+            }
+        for (int k = 0; k < def->min_outputs && k < n->n_out; k++)
+            if (n->out[k] < 0) {
+                first = oc_append(err, ONNXC_ERR_MODEL, "%s: output %d is required, got the empty name",
+                                  oc_node_label(n, label, sizeof label), k);
+                break;
+            }
     }
     if (first != ONNXC_OK) return err ? err->status : first;
     for (int i = 0; i < g->n_nodes; i++) {
         oc_node *n = &g->nodes[i];
-        if (n->op && n->op->init) {
+        if (n->op) {
             onnxc_error one;
-            onnxc_status st = n->op->init(n, &one);
+            onnxc_status st = check_flags(n, &one);
+            if (st == ONNXC_OK && n->op->init) st = n->op->init(n, &one);
             if (st != ONNXC_OK) first = oc_append(err, st, "%s", one.message);
         }
     }
@@ -458,7 +533,8 @@ onnxc_status oc_graph_build(onnxc_model *m, onnxc_error *err)
     }
     memset(g->name_table, 0xff, g->name_table_size * sizeof *g->name_table);
 
-    onnxc_status st = add_initializers(m, err);
+    onnxc_status st = oc_check_functions(m->proto, err);
+    if (st == ONNXC_OK) st = add_initializers(m, err);
     if (st == ONNXC_OK) st = add_inputs(m, err);
     if (st == ONNXC_OK) st = add_nodes(m, file_nodes, err);
     if (st == ONNXC_OK) st = topo_sort(g, file_nodes, (int)gp->n_node, err);

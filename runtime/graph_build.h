@@ -9,4 +9,8 @@
 onnxc_status oc_graph_build(onnxc_model *m, onnxc_error *err);
 void oc_graph_free(oc_graph *g);
 
+/* ModelProto.functions: no function defined twice, none recursive, directly
+ * or through others (model_functions.c). */
+onnxc_status oc_check_functions(const Onnx__ModelProto *p, onnxc_error *err);
+
 #endif

@@ -96,6 +96,57 @@ static uint64_t packed_count(const ProtobufCFieldDescriptor *f, const uint8_t *p
     }
 }
 
+/*
+ * 32-bit integer fields arrive as 64-bit varints, and protobuf readers keep
+ * the low 32 bits: data_type 2^32+1 would silently read as FLOAT. A value
+ * that does not fit the field's type is refused instead, and so is an enum
+ * value the schema does not define (a data_location of 7 is neither
+ * DEFAULT nor EXTERNAL).
+ */
+static bool varint_fits(const ProtobufCFieldDescriptor *f, uint64_t v)
+{
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_INT32:
+        return (int64_t)v >= INT32_MIN && (int64_t)v <= INT32_MAX;
+    case PROTOBUF_C_TYPE_ENUM:
+        return (int64_t)v >= INT32_MIN && (int64_t)v <= INT32_MAX &&
+               protobuf_c_enum_descriptor_get_value(f->descriptor, (int)(int64_t)v) != NULL;
+    case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_SINT32:
+        return v <= UINT32_MAX;
+    default:
+        return true;
+    }
+}
+
+static onnxc_status check_varint(scan *s, const uint8_t *at, int depth, const ProtobufCFieldDescriptor *f,
+                                 uint64_t v)
+{
+    if (varint_fits(f, v)) return ONNXC_OK;
+    char what[200];
+    snprintf(what, sizeof what, "field '%s' holds %lld, outside its %s range%s", f->name, (long long)v,
+             f->type == PROTOBUF_C_TYPE_ENUM ? "enum" : "32-bit",
+             f->type == PROTOBUF_C_TYPE_ENUM ? " (not a value the schema defines)" : "");
+    return fail_at(s, at, depth, ONNXC_ERR_PARSE, what);
+}
+
+/* Every varint of a packed repeated 32-bit or enum field. */
+static onnxc_status check_packed(scan *s, const uint8_t *p, uint64_t len, int depth,
+                                 const ProtobufCFieldDescriptor *f)
+{
+    if (f->type != PROTOBUF_C_TYPE_INT32 && f->type != PROTOBUF_C_TYPE_ENUM &&
+        f->type != PROTOBUF_C_TYPE_UINT32 && f->type != PROTOBUF_C_TYPE_SINT32)
+        return ONNXC_OK;
+    const uint8_t *end = p + len;
+    while (p < end) {
+        uint64_t v;
+        size_t n = read_varint(p, end, &v);
+        if (!n) return fail_at(s, p, depth, ONNXC_ERR_PARSE, "truncated or overlong varint in a packed field");
+        OC_TRY(check_varint(s, p, depth, f, v));
+        p += n;
+    }
+    return ONNXC_OK;
+}
+
 static bool is_tensor_payload(const ProtobufCMessageDescriptor *d, uint32_t id)
 {
     /* raw_data, float/int32/int64/double/uint64 data of TensorProto */
@@ -109,8 +160,10 @@ static onnxc_status scan_field_bytes(scan *s, const uint8_t *p, uint64_t len,
 {
     if (!f) return ONNXC_OK; /* unknown field: kept verbatim, contents opaque */
     if (f->label == PROTOBUF_C_LABEL_REPEATED && f->type != PROTOBUF_C_TYPE_MESSAGE &&
-        f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_BYTES)
+        f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_BYTES) {
         OC_TRY(charge(s, p, depth, 8 * packed_count(f, p, len)));
+        OC_TRY(check_packed(s, p, len, depth, f));
+    }
     else if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_BYTES)
         OC_TRY(charge(s, p, depth, len + 1 + ALLOC_OVERHEAD));
     if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
@@ -166,6 +219,7 @@ static onnxc_status scan_message(scan *s, const uint8_t *p, const uint8_t *end,
         case 0:
             n = read_varint(p, end, &v);
             if (!n) return fail_at(s, p, depth, ONNXC_ERR_PARSE, "truncated or overlong varint");
+            if (f) OC_TRY(check_varint(s, field_start, depth, f, v));
             p += n;
             break;
         case 1:

@@ -363,9 +363,11 @@ Test(kill_resume, sigkill_in_epoch_3_then_resume_is_bit_identical, .timeout = 90
 
 /* ~8 MB checkpoints (weights, m and v of 670k parameters) after epochs of
  * 20 short steps: writing the checkpoint is a sizeable share of each epoch,
- * so random kills land in it too. */
+ * so random kills land in it too. 24 epochs keep a run longer than the
+ * 0.8 s of the latest random kill (6 epochs took ~0.5 s once the trainer's
+ * GEMMs got fast, and runs then sometimes finished before any kill). */
 #define CHAIN_SPEC "784,512:relu,512:relu,10:softmax"
-#define CHAIN_EPOCHS "6"
+#define CHAIN_EPOCHS "24"
 #define CHAIN_ROUNDS 8
 
 /*

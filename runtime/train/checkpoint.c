@@ -8,9 +8,15 @@
 #include <zlib.h>
 
 #include "alloc.h"
+#include "kernels/finite.h"
 
 #define CKPT_VERSION "1"
+#define SLOT_PREFIX "onnxc.optimizer."
+#define META_PREFIX "onnxc.checkpoint."
 #define N_META 17
+
+/* onnxc_optimizer_kind order */
+static const char *const opt_names[] = {"sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad"};
 
 static const char *slot_name(onnxc_optimizer_kind kind, int slot)
 {
@@ -53,15 +59,28 @@ static int fill_meta(const onnxc_trainer *t, const oc_fit_state *s, meta_kv *kv)
  * tensor i's bytes for slot -1 (weights), 0, 1. */
 typedef const void *(*tensor_bytes_fn)(const void *ctx, size_t i, int slot);
 
+/* zlib's crc32 takes a 32-bit length: feed larger tensors in pieces. */
+static uLong crc_bytes(uLong crc, const void *data, size_t n)
+{
+    const Bytef *p = data;
+    while (n > 0) {
+        uInt piece = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        crc = crc32(crc, p, piece);
+        p += piece;
+        n -= piece;
+    }
+    return crc;
+}
+
 static uint32_t checksum(const onnxc_trainer *t, const meta_kv *kv, int n_meta, tensor_bytes_fn data,
                          const void *ctx)
 {
     uLong crc = crc32(0L, Z_NULL, 0);
-    for (int i = 0; i < n_meta; i++) crc = crc32(crc, (const Bytef *)kv[i].value, (uInt)strlen(kv[i].value) + 1);
+    for (int i = 0; i < n_meta; i++) crc = crc_bytes(crc, kv[i].value, strlen(kv[i].value) + 1);
     int slots = oc_optim_slots(t->optim.hp.kind);
     for (int slot = -1; slot < slots; slot++)
         for (size_t i = 0; i < t->params.count; i++)
-            crc = crc32(crc, data(ctx, i, slot), (uInt)(t->params.size[i] * sizeof(float)));
+            crc = crc_bytes(crc, data(ctx, i, slot), t->params.size[i] * sizeof(float));
     return (uint32_t)crc;
 }
 
@@ -78,6 +97,19 @@ onnxc_status oc_checkpoint_save(onnxc_trainer *t, const char *path, const oc_fit
     Onnx__GraphProto *gp = mp->graph;
     int slots = oc_optim_slots(t->optim.hp.kind);
     size_t extra = t->params.count * (size_t)slots;
+    /* A finite step can still overflow a weight (a huge learning rate): such
+     * a state is not worth resuming from, and writing it would replace the
+     * last good checkpoint. */
+    for (int slot = -1; slot < slots; slot++)
+        for (size_t i = 0; i < t->params.count; i++)
+            if (!oc_all_finite(trainer_bytes(t, i, slot), (int64_t)t->params.size[i])) {
+                const oc_value *val = &t->model->graph.values[t->param_values[i]];
+                return oc_fail(err, ONNXC_ERR_NUMERIC,
+                               "%s: not saving the checkpoint after step %llu: %s of '%s' holds NaN or infinite "
+                               "values; the last checkpoint is kept",
+                               path, (unsigned long long)t->optim.iterations,
+                               slot < 0 ? "the weight" : "the optimizer state", val->name);
+            }
     meta_kv kv[N_META];
     int n_meta = fill_meta(t, s, kv);
     snprintf(kv[n_meta].key, 64, "onnxc.checkpoint.crc32");
@@ -95,7 +127,16 @@ onnxc_status oc_checkpoint_save(onnxc_trainer *t, const char *path, const oc_fit
         st = oc_fail(err, ONNXC_ERR_NOMEM, "%s: out of memory writing the checkpoint", path);
         goto done;
     }
-    if (gp->n_initializer) memcpy(inits, gp->initializer, gp->n_initializer * sizeof *inits);
+    /* A model that is itself a checkpoint already holds optimizer slots and
+     * checkpoint metadata: leave those out, or the file would hold each
+     * twice (duplicate initializers are refused at load). */
+    size_t n_inits = 0, n_props = 0;
+    for (size_t i = 0; i < gp->n_initializer; i++)
+        if (!gp->initializer[i]->name || strncmp(gp->initializer[i]->name, SLOT_PREFIX, strlen(SLOT_PREFIX)))
+            inits[n_inits++] = gp->initializer[i];
+    for (size_t i = 0; i < mp->n_metadata_props; i++)
+        if (!mp->metadata_props[i]->key || strncmp(mp->metadata_props[i]->key, META_PREFIX, strlen(META_PREFIX)))
+            props[n_props++] = mp->metadata_props[i];
     size_t e = 0;
     for (int slot = 0; slot < slots; slot++)
         for (size_t i = 0; i < t->params.count; i++, e++) {
@@ -106,7 +147,7 @@ onnxc_status oc_checkpoint_save(onnxc_trainer *t, const char *path, const oc_fit
                 st = oc_fail(err, ONNXC_ERR_NOMEM, "%s: out of memory writing the checkpoint", path);
                 goto done;
             }
-            sprintf(names[e], "onnxc.optimizer.%s/%s", sn, val->name);
+            sprintf(names[e], SLOT_PREFIX "%s/%s", sn, val->name);
             Onnx__TensorProto *tp = &tensors[e];
             onnx__tensor_proto__init(tp);
             tp->name = names[e];
@@ -117,23 +158,22 @@ onnxc_status oc_checkpoint_save(onnxc_trainer *t, const char *path, const oc_fit
             tp->has_raw_data = 1;
             tp->raw_data.len = t->params.size[i] * sizeof(float);
             tp->raw_data.data = (uint8_t *)((slot ? t->optim.slot2 : t->optim.slot1) + t->params.offset[i]);
-            inits[gp->n_initializer + e] = tp;
+            inits[n_inits + e] = tp;
         }
-    if (mp->n_metadata_props) memcpy(props, mp->metadata_props, mp->n_metadata_props * sizeof *props);
     for (int i = 0; i < n_meta; i++) {
         onnx__string_string_entry_proto__init(&entries[i]);
         entries[i].key = kv[i].key;
         entries[i].value = kv[i].value;
-        props[mp->n_metadata_props + (size_t)i] = &entries[i];
+        props[n_props + (size_t)i] = &entries[i];
     }
     Onnx__TensorProto **old_inits = gp->initializer;
     size_t old_n_inits = gp->n_initializer;
     Onnx__StringStringEntryProto **old_props = mp->metadata_props;
     size_t old_n_props = mp->n_metadata_props;
     gp->initializer = inits;
-    gp->n_initializer += extra;
+    gp->n_initializer = n_inits + extra;
     mp->metadata_props = props;
-    mp->n_metadata_props += (size_t)n_meta;
+    mp->n_metadata_props = n_props + (size_t)n_meta;
     st = onnxc_model_save(t->model, path, NULL, err);
     gp->initializer = old_inits;
     gp->n_initializer = old_n_inits;
@@ -228,14 +268,36 @@ onnxc_status oc_checkpoint_load(onnxc_trainer *t, const char *path, oc_fit_state
                      "%s: not an onnxc checkpoint: onnxc.checkpoint.* metadata missing or malformed", path);
         goto done;
     }
-    if ((int)kind != (int)t->optim.hp.kind || (int)loss != (int)t->opt.loss || lr != t->optim.hp.learning_rate) {
+    /* Every setting the saved state depends on must match this run, and
+     * all is checked before the trainer is touched. */
+    if (kind != (uint64_t)t->optim.hp.kind) {
         st = oc_fail(err, ONNXC_ERR_MODEL,
-                     "%s: checkpoint was written with another optimizer, learning rate or loss; expected the same settings to resume",
-                     path);
+                     "%s: checkpoint was written by the %s optimizer; expected %s, the optimizer of this run",
+                     path, kind < sizeof opt_names / sizeof opt_names[0] ? opt_names[kind] : "an unknown",
+                     opt_names[t->optim.hp.kind]);
+        goto done;
+    }
+    if (loss != (uint64_t)t->opt.loss) {
+        st = oc_fail(err, ONNXC_ERR_MODEL, "%s: checkpoint was trained with loss %s; expected %s, the loss of this run",
+                     path, loss <= ONNXC_LOSS_MSE ? onnxc_loss_name((onnxc_loss)loss) : "(unknown)",
+                     onnxc_loss_name(t->opt.loss));
+        goto done;
+    }
+    if (lr != t->optim.hp.learning_rate) {
+        st = oc_fail(err, ONNXC_ERR_MODEL,
+                     "%s: checkpoint was trained with learning rate %.17g; expected %.17g, the rate of this run", path,
+                     lr, t->optim.hp.learning_rate);
         goto done;
     }
     if (epochs > 1000000 || batch == 0 || batch > (1u << 30)) {
-        st = oc_fail(err, ONNXC_ERR_MODEL, "%s: checkpoint state out of range", path);
+        st = oc_fail(err, ONNXC_ERR_MODEL, "%s: checkpoint state out of range (epochs done %llu, batch size %llu)",
+                     path, (unsigned long long)epochs, (unsigned long long)batch);
+        goto done;
+    }
+    if (s->batch_size > 0 && batch != (uint64_t)s->batch_size) {
+        st = oc_fail(err, ONNXC_ERR_MODEL,
+                     "%s: checkpoint was trained with batch size %llu; expected %d, the batch size of this run", path,
+                     (unsigned long long)batch, s->batch_size);
         goto done;
     }
     int slots = oc_optim_slots(t->optim.hp.kind);

@@ -21,8 +21,13 @@ typedef struct oc_fit_state {
     int batch_size;
 } oc_fit_state;
 
+/* Refuses (ONNXC_ERR_NUMERIC, old file kept) weights or optimizer state
+ * holding NaN or Inf. */
 onnxc_status oc_checkpoint_save(onnxc_trainer *t, const char *path, const oc_fit_state *s,
                                 onnxc_error *err);
+/* On entry s->batch_size > 0 is this run's batch size, which the checkpoint
+ * must have been trained with (0: any); on success *s is the saved state.
+ * The trainer is modified only when everything matched. */
 onnxc_status oc_checkpoint_load(onnxc_trainer *t, const char *path, oc_fit_state *s,
                                 onnxc_error *err);
 

@@ -23,10 +23,17 @@ also go through `onnxc run FILE -i RUN_INPUT`, whose outcome RUN_EXPECT gives
 wall time.
 
 The output is deterministic (fixed seeds, fixed byte layouts) except for the
-absolute paths that point at OUT_DIR itself. Protobuf framing that python's
+absolute paths that point at OUT_DIR itself and the modification times
+libhdf5 stamps on the HDF5 objects it edits. Protobuf framing that python's
 protobuf library refuses to produce (wrong wire types, overlong varints, 100k
 levels of nesting, embedded NULs) is written by hand with the helpers below;
 everything else starts from onnx.helper models. tests/test_hostile.c runs it.
+
+The corpus is split over three files: this one (framing, tensors, names,
+attributes, structure, headers, nesting, amplification, external data),
+hostile_extra.py (more of each, local functions, hostile .npy inputs) and
+hostile_keras.py (Keras .h5 and .keras files; it compiles make_hostile_h5.c
+with the system C compiler and pkg-config to edit HDF5 through libhdf5).
 """
 import os
 import struct
@@ -888,6 +895,11 @@ def external(c):
 
 
 def main():
+    # The rest of the corpus lives beside this file (kept apart for size).
+    global hostile_extra, hostile_keras
+    sys.dont_write_bytecode = True  # the source tree may be read-only
+    import hostile_extra
+    import hostile_keras
     if len(sys.argv) not in (2, 3):
         sys.exit(__doc__)
     out = sys.argv[1]
@@ -916,6 +928,17 @@ def main():
     big_graphs(c)
     odd_but_valid(c)
     external(c)
+    hostile_extra.framing_known_fields(c)
+    hostile_extra.tensors_extra(c)
+    hostile_extra.names_extra(c)
+    hostile_extra.attributes_extra(c)
+    hostile_extra.structure_extra(c)
+    hostile_extra.shapes_extra(c)
+    hostile_extra.functions(c)
+    hostile_extra.nesting_extra(c)
+    hostile_extra.external_extra(c)
+    hostile_extra.npy_inputs(c)
+    hostile_keras.keras_hostile(c, os.path.dirname(real))
     c.write_manifest()
     print("%d cases written to %s" % (len(c.lines), out))
 

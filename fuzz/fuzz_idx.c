@@ -1,0 +1,6 @@
+/* libFuzzer target: idx dataset files, plain and gzip. The work is in fuzz_entries.c. */
+#include "fuzz_entries.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) { return oc_fuzz_idx(data, size); }
