@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include "cli.h"
 #include "data_args.h"
+#include "mpi_dist.h"
 #include "plot.h"
 #include "progress.h"
 
@@ -38,7 +40,17 @@ static const char help[] =
     "control:\n"
     "  --seed N                 shuffling and dropout seed (default 1)\n"
     "  --no-shuffle             keep the data order\n"
-    "  --threads N              kernel threads (default: all); results do not change\n"
+    "  --threads N              kernel threads (default: all; with --distributed, the\n"
+    "                           cores shared among the ranks on each machine);\n"
+    "                           results do not change\n"
+    "  --distributed            data-parallel training, one process per rank, under\n"
+    "                           mpirun (needs onnxc built with -DONNXC_MPI=ON): each\n"
+    "                           global batch of --batch-size rows is split over the\n"
+    "                           ranks and the gradients are averaged by allreduce;\n"
+    "                           same weights as one process up to float rounding.\n"
+    "                           Only rank 0 prints and writes the log, checkpoint,\n"
+    "                           plot and model; every rank reads the data and\n"
+    "                           --resume file (see docs/distributed.md)\n"
     "output:\n"
     "  -o, --output FILE        trained model (required), written atomically\n"
     "  --log FILE.jsonl         one JSON object per epoch (appended to with --resume)\n"
@@ -51,7 +63,8 @@ static const char help[] =
 
 enum {
     OPT_EPOCHS = 0x100, OPT_BATCH, OPT_OPTIMIZER, OPT_LR, OPT_LOSS, OPT_SPLIT, OPT_SEED,
-    OPT_NO_SHUFFLE, OPT_THREADS, OPT_LOG, OPT_CHECKPOINT, OPT_RESUME, OPT_FROM_LOGITS, OPT_PLOT
+    OPT_NO_SHUFFLE, OPT_THREADS, OPT_LOG, OPT_CHECKPOINT, OPT_RESUME, OPT_FROM_LOGITS, OPT_PLOT,
+    OPT_DISTRIBUTED
 };
 
 typedef struct train_args {
@@ -66,6 +79,7 @@ typedef struct train_args {
     bool no_shuffle, from_logits;
     const char *log_path, *checkpoint_path, *resume_path;
     const char *plot_path;         /* --plot, or NULL */
+    bool distributed;              /* --distributed */
 } train_args;
 
 /* A finite decimal number in [min, max) (max exclusive when open_max). */
@@ -112,6 +126,7 @@ static int parse_args(int argc, char **argv, train_args *a)
         {"checkpoint", required_argument, 0, OPT_CHECKPOINT},
         {"resume", required_argument, 0, OPT_RESUME},
         {"plot", required_argument, 0, OPT_PLOT},
+        {"distributed", no_argument, 0, OPT_DISTRIBUTED},
         {0, 0, 0, 0},
     };
     *a = (train_args){.epochs = 1, .batch_size = 32, .lr = -1.0, .split = -1.0, .seed = 1};
@@ -160,6 +175,7 @@ static int parse_args(int argc, char **argv, train_args *a)
         case OPT_CHECKPOINT: a->checkpoint_path = optarg; break;
         case OPT_RESUME: a->resume_path = optarg; break;
         case OPT_PLOT: a->plot_path = optarg; break;
+        case OPT_DISTRIBUTED: a->distributed = true; break;
         case ':': return cli_usage_error("train", "option '%s' needs a value", argv[optind - 1]);
         default: return cli_usage_error("train", "unknown option '%s'", argv[optind - 1]);
         }
@@ -259,81 +275,178 @@ static int draw_plot(const train_args *a, const train_ui *ui)
     return rc;
 }
 
+/* Fill err like the library does; returns st. */
+__attribute__((format(printf, 3, 4)))
+static onnxc_status fail(onnxc_error *err, onnxc_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    err->status = st;
+    return st;
+}
+
+/* One split of the data. A file that cannot be read is bad input (exit 2),
+ * even when the library files it as an argument problem. */
+static onnxc_status load_split(const cli_data_args *d, const char *split, onnxc_dataset **out, onnxc_error *err)
+{
+    onnxc_status st = d->dir ? onnxc_dataset_load_idx(d->dir, split, out, err)
+                             : onnxc_dataset_load_npy(d->x_path, d->y_path, out, err);
+    if (st == ONNXC_OK) return st;
+    *out = NULL;
+    if (st == ONNXC_ERR_ARGUMENT) err->status = st = ONNXC_ERR_IO;
+    return st;
+}
+
 /* Train and validation sets: with --data DIR the train split, plus the t10k
  * split as validation when present and no --validation-split was given. */
-static int load_data(const train_args *a, onnxc_dataset **train, onnxc_dataset **val)
+static onnxc_status load_data(const train_args *a, onnxc_dataset **train, onnxc_dataset **val, onnxc_error *err)
 {
     *val = NULL;
-    int rc = cli_data_load(&a->data, "train", train);
-    if (rc) return rc;
-    if (a->data.dir && a->split < 0 && cli_data_has_split(a->data.dir, "t10k")) {
-        rc = cli_data_load(&a->data, "t10k", val);
-        if (rc) {
+    onnxc_status st = load_split(&a->data, "train", train, err);
+    if (st == ONNXC_OK && a->data.dir && a->split < 0 && cli_data_has_split(a->data.dir, "t10k")) {
+        st = load_split(&a->data, "t10k", val, err);
+        if (st != ONNXC_OK) {
             onnxc_dataset_free(*train);
             *train = NULL;
         }
     }
-    return rc;
+    return st;
 }
 
-static int fit_and_save(const train_args *a, const onnxc_trainer_options *to, onnxc_model *m,
-                        const onnxc_dataset *train, const onnxc_dataset *val, train_ui *ui)
+/* What a run holds; `lead` is the process that prints and writes (the only
+ * one, or rank 0 of a distributed run). */
+typedef struct train_run {
+    const train_args *a;
+    bool lead;
+    cli_mpi mpi;                 /* --distributed */
+    onnxc_model *m;
+    onnxc_dataset *train, *val;
+    train_ui ui;
+} train_run;
+
+/* Agree on a failure with the other ranks (no-op on one process). Returns
+ * the exit code: 0, or after the lead printed the failure (unless
+ * `printed`: whoever failed has printed it already). */
+static int settle(train_run *r, onnxc_status st, onnxc_error *err, bool printed)
 {
+    if (r->a->distributed) {
+        onnxc_status agreed = cli_mpi_agree(&r->mpi, st, err);
+        if (agreed != st) printed = false; /* another rank's failure: the lead reports it */
+        st = agreed;
+    }
+    if (st == ONNXC_OK) return EXIT_OK;
+    if (printed || !r->lead) return st == ONNXC_ERR_ARGUMENT ? EXIT_USAGE : EXIT_BAD_INPUT;
+    return cli_report(err);
+}
+
+static int fit_and_save(train_run *r, const onnxc_trainer_options *to)
+{
+    const train_args *a = r->a;
+    train_ui *ui = &r->ui;
     onnxc_error err;
     onnxc_trainer *t = NULL;
-    if (onnxc_trainer_create(m, to, &t, &err) != ONNXC_OK) return cli_report(&err);
-    int rc = EXIT_OK;
+    onnxc_status st = onnxc_trainer_create(r->m, to, &t, &err);
+    if (st == ONNXC_OK && a->distributed) st = onnxc_trainer_set_distributed(t, &r->mpi.dist, &err);
+    int rc = settle(r, st, &err, false);
+    if (rc) {
+        onnxc_trainer_free(t);
+        return rc;
+    }
 
-    size_t n = onnxc_dataset_size(train);
+    size_t n = onnxc_dataset_size(r->train);
     /* The split as onnxc_trainer_fit takes it: the last floor(n * F) samples. */
     size_t n_split = a->split > 0 ? (size_t)floor((double)n * a->split) : 0;
-    if (val) printf("Train on %zu samples, validate on %zu samples\n", n, onnxc_dataset_size(val));
-    else if (n_split) printf("Train on %zu samples, validate on %zu samples\n", n - n_split, n_split);
-    else printf("Train on %zu samples\n", n);
-    fflush(stdout);
+    if (r->lead) {
+        if (r->val) printf("Train on %zu samples, validate on %zu samples\n", n, onnxc_dataset_size(r->val));
+        else if (n_split) printf("Train on %zu samples, validate on %zu samples\n", n - n_split, n_split);
+        else printf("Train on %zu samples\n", n);
+        if (a->distributed)
+            printf("Distributed over %d ranks (%d on this machine), up to %ld rows each per batch of %ld\n",
+                   r->mpi.size, r->mpi.local_size, (a->batch_size + r->mpi.size - 1) / r->mpi.size, a->batch_size);
+        fflush(stdout);
+    }
 
     onnxc_fit_options fo = {
         .epochs = (int)a->epochs,
         .batch_size = (int)a->batch_size,
         .validation_split = a->split > 0 ? a->split : 0.0,
-        .validation = val,
+        .validation = r->val,
         .no_shuffle = a->no_shuffle,
         .checkpoint_path = a->checkpoint_path,
         .resume_path = a->resume_path,
-        .progress = on_progress,
+        .progress = r->lead ? on_progress : NULL,
         .progress_user = ui,
     };
-    cli_progress_init(&ui->bar, stdout, isatty(STDOUT_FILENO));
-    onnxc_status st = onnxc_trainer_fit(t, train, &fo, NULL, 0, &err);
-    cli_progress_finish(&ui->bar);
+    if (r->lead) cli_progress_init(&ui->bar, stdout, isatty(STDOUT_FILENO));
+    st = onnxc_trainer_fit(t, r->train, &fo, NULL, 0, &err);
+    if (r->lead) cli_progress_finish(&ui->bar);
     if (ui->log_errno) {
+        /* The log stopped training (on the lead; the others were told). */
         fprintf(stderr, "onnxc: error: %s: cannot write the log: %s\n", ui->log_path, strerror(ui->log_errno));
         rc = EXIT_BAD_INPUT;
     } else if (st != ONNXC_OK) {
-        rc = cli_report(&err);
-    } else if (onnxc_model_save(m, a->out_path, NULL, &err) != ONNXC_OK) {
-        rc = cli_report(&err);
+        /* fit has agreed on the failure already: the lead reports it. */
+        rc = r->lead ? cli_report(&err) : st == ONNXC_ERR_ARGUMENT ? EXIT_USAGE : EXIT_BAD_INPUT;
     } else {
-        printf("Saved %s\n", a->out_path);
-        if (a->plot_path) rc = draw_plot(a, ui);
+        if (r->lead) st = onnxc_model_save(r->m, a->out_path, NULL, &err);
+        rc = settle(r, st, &err, false);
+        if (!rc && r->lead) {
+            printf("Saved %s\n", a->out_path);
+            if (a->plot_path) rc = draw_plot(a, ui);
+        }
     }
     onnxc_trainer_free(t);
     return rc;
 }
 
+#define TRY(expr)                        \
+    do {                                 \
+        onnxc_status st_ = (expr);       \
+        if (st_ != ONNXC_OK) return st_; \
+    } while (0)
+
 /* Fail before training, not after it, when an output cannot be written:
  * its folder must exist and be writable (the writes are atomic renames). */
-static int check_writable(const char *path, const char *what)
+static onnxc_status check_writable(const char *path, const char *what, onnxc_error *err)
 {
-    if (!path) return EXIT_OK;
+    if (!path) return ONNXC_OK;
     char dir[4096];
     const char *slash = strrchr(path, '/');
     if (!slash) snprintf(dir, sizeof dir, ".");
     else if (slash == path) snprintf(dir, sizeof dir, "/");
     else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    if (access(dir, W_OK | X_OK) == 0) return EXIT_OK;
-    fprintf(stderr, "onnxc: error: %s: cannot write the %s into folder '%s': %s\n", path, what, dir, strerror(errno));
-    return EXIT_BAD_INPUT;
+    if (access(dir, W_OK | X_OK) == 0) return ONNXC_OK;
+    return fail(err, ONNXC_ERR_IO, "%s: cannot write the %s into folder '%s': %s", path, what, dir, strerror(errno));
+}
+
+/* Outputs writable (the lead's), model and data loaded (every rank's),
+ * the log opened (the lead). *printed: the failure is on stderr already. */
+static onnxc_status setup(train_run *r, onnxc_error *err, bool *printed)
+{
+    const train_args *a = r->a;
+    *printed = false;
+    if (r->lead) {
+        TRY(check_writable(a->out_path, "trained model", err));
+        TRY(check_writable(a->checkpoint_path, "checkpoint", err));
+        if (a->plot_path) {
+            int rc = cli_plot_check_target("train", a->plot_path);
+            if (rc) {
+                *printed = true;
+                return fail(err, rc == EXIT_USAGE ? ONNXC_ERR_ARGUMENT : ONNXC_ERR_IO, "%s: cannot plot", a->plot_path);
+            }
+            TRY(check_writable(a->plot_path, "plot", err));
+        }
+    }
+    TRY(onnxc_model_load(a->model_path, NULL, &r->m, err));
+    TRY(load_data(a, &r->train, &r->val, err));
+    if (r->lead && a->log_path) {
+        r->ui.log = fopen(a->log_path, a->resume_path ? "a" : "w");
+        if (!r->ui.log)
+            return fail(err, ONNXC_ERR_IO, "%s: cannot open the log: %s", a->log_path, strerror(errno));
+    }
+    return ONNXC_OK;
 }
 
 int cmd_train(int argc, char **argv)
@@ -349,32 +462,25 @@ int cmd_train(int argc, char **argv)
     onnxc_trainer_options to;
     if ((rc = trainer_options(&a, &to))) return rc;
 
-    onnxc_model *m = NULL;
-    onnxc_dataset *train = NULL, *val = NULL;
-    train_ui ui = {.log_path = a.log_path};
-    if ((rc = check_writable(a.out_path, "trained model")) || (rc = check_writable(a.checkpoint_path, "checkpoint")))
-        return rc;
-    if (a.plot_path && ((rc = cli_plot_check_target("train", a.plot_path)) || (rc = check_writable(a.plot_path, "plot"))))
-        return rc;
-    if ((rc = cli_load_model(a.model_path, &m))) return rc;
-    if ((rc = load_data(&a, &train, &val))) goto done;
-    if (a.log_path) {
-        ui.log = fopen(a.log_path, a.resume_path ? "a" : "w");
-        if (!ui.log) {
-            fprintf(stderr, "onnxc: error: %s: cannot open the log: %s\n", a.log_path, strerror(errno));
-            rc = EXIT_BAD_INPUT;
-            goto done;
-        }
+    train_run r = {.a = &a, .lead = true, .ui = {.log_path = a.log_path}};
+    if (a.distributed) {
+        if ((rc = cli_mpi_begin(&r.mpi, "train"))) return rc;
+        r.lead = r.mpi.rank == 0;
+        if (!a.threads) to.threads = cli_mpi_default_threads(&r.mpi);
     }
-    rc = fit_and_save(&a, &to, m, train, val, &ui);
-done:
-    if (ui.log && fclose(ui.log) != 0 && !rc) {
+    onnxc_error err;
+    bool printed;
+    onnxc_status st = setup(&r, &err, &printed);
+    rc = settle(&r, st, &err, printed);
+    if (!rc) rc = fit_and_save(&r, &to);
+    if (r.ui.log && fclose(r.ui.log) != 0 && !rc) {
         fprintf(stderr, "onnxc: error: %s: cannot write the log: %s\n", a.log_path, strerror(errno));
         rc = EXIT_BAD_INPUT;
     }
-    onnxc_dataset_free(train);
-    onnxc_dataset_free(val);
-    onnxc_model_free(m);
-    cli_history_free(&ui.history);
+    onnxc_dataset_free(r.train);
+    onnxc_dataset_free(r.val);
+    onnxc_model_free(r.m);
+    cli_history_free(&r.ui.history);
+    cli_mpi_end(&r.mpi);
     return rc;
 }

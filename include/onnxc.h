@@ -205,7 +205,11 @@ onnxc_status onnxc_model_from_spec(const char *spec, uint64_t seed, onnxc_model 
 
 typedef struct onnxc_save_options {
     /* Move initializers of at least `external_threshold` bytes into a side
-     * file next to the model, named `external_file` (NULL: "<model>.data"). */
+     * file next to the model, named `external_file` (NULL: "<model>.data").
+     * So that a crash never pairs a model with another save's side file,
+     * each save writes the side file under whichever of that name and its
+     * ".alt" twin ("model.onnx.alt.data") the model on disk does not read,
+     * and removes the other once the new model is in place. */
     int external_data;
     size_t external_threshold;
     const char *external_file;
@@ -546,6 +550,108 @@ onnxc_status onnxc_trainer_fit(onnxc_trainer *trainer, const onnxc_dataset *trai
 onnxc_status onnxc_trainer_evaluate(onnxc_trainer *trainer, const onnxc_dataset *data,
                                     int batch_size, double *loss, double *accuracy,
                                     uint64_t *confusion, size_t classes, onnxc_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Data-parallel training                                                    */
+
+/*
+ * One process per rank, as in MPI and Horovod: every rank holds the same
+ * model, trainer options and dataset; each computes the gradient of its own
+ * rows of every global batch, the gradients are summed over the ranks, and
+ * every rank applies the same optimizer step. The library never talks to a
+ * network: the caller plugs a transport in through these callbacks (the onnxc
+ * CLI built with -DONNXC_MPI=ON implements them with MPI, cli/mpi_dist.c).
+ *
+ * Rules for the callbacks:
+ *   - Every one is collective: all ranks make the same calls in the same
+ *     order with the same counts (a trainer checks that the ranks' models,
+ *     options and data agree before it trains, so the counts do).
+ *   - They are called from the thread that called the onnxc_trainer_*
+ *     function, never from the kernels' OpenMP threads, one call at a time
+ *     (MPI_THREAD_FUNNELED is enough).
+ *   - They return ONNXC_OK, or a status with a message in `err`. A transport
+ *     failure cannot be agreed on (the transport is what failed): the trainer
+ *     returns it on the rank that saw it and refuses further collective work.
+ *     MPI's default error handler aborts the whole job instead, which is fine.
+ */
+typedef struct onnxc_distributed {
+    int rank;                    /* this process, 0 <= rank < world_size */
+    int world_size;              /* processes taking part, >= 1 */
+    void *user;                  /* handed to every callback; owned by the caller */
+    /* The gradient is summed in pieces ("buckets") of at least this many
+     * bytes, last layers first, each started as soon as backward has finished
+     * it, so the sums overlap the rest of backward. 0: 4 MiB; SIZE_MAX: one
+     * sum of the whole gradient after backward. Must be equal on all ranks. */
+    size_t bucket_bytes;
+    /* Start an in-place element-wise sum of data[0, count) over all ranks.
+     * When the matching allreduce_wait returns, data holds the sum, the same
+     * bits on every rank (MPI_Iallreduce with MPI_SUM). The trainer does not
+     * touch data in between. *handle is the callback's own (NULL allowed). */
+    onnxc_status (*allreduce_start)(void *user, float *data, size_t count, void **handle,
+                                    onnxc_error *err);
+    /* Wait for a sum started by allreduce_start and release its handle. The
+     * trainer waits for the sums in the order it started them. */
+    onnxc_status (*allreduce_wait)(void *user, void *handle, onnxc_error *err);
+    /* Optional (NULL: none): let a started sum progress (MPI_Test), called
+     * between backward steps while sums are in flight. Must not block. */
+    void (*allreduce_poll)(void *user, void *handle);
+    /* Blocking in-place sum of data[0, count) over all ranks: metrics, row
+     * counts, consistency checks. Same bits on every rank. */
+    onnxc_status (*allreduce_doubles)(void *user, double *data, size_t count, onnxc_error *err);
+    /* Agree on a failure. On entry `outcome` holds this rank's status and
+     * message (ONNXC_OK: nothing to report); on return it holds, on every
+     * rank, the status and message of the lowest rank that reported a
+     * failure, or ONNXC_OK when none did. Returns ONNXC_OK, or the
+     * transport's own failure (then `outcome` describes that). */
+    onnxc_status (*agree)(void *user, onnxc_error *outcome);
+} onnxc_distributed;
+
+/*
+ * Make `trainer` one rank of a data-parallel group; d == NULL makes it a
+ * single process again. *d is copied; d->user and what the callbacks use
+ * must stay valid until the trainer is freed or this is called again.
+ * Refused (ONNXC_ERR_ARGUMENT) when rank, world_size or a required callback
+ * is missing or out of range. After this:
+ *
+ *   - onnxc_trainer_fit is collective. Every rank passes the same dataset
+ *     (all of it) and options. Each global batch of n = batch_size rows (the
+ *     last one may be smaller) comes from the same seeded shuffle on every
+ *     rank; rank r computes rows [r*n/N, (r+1)*n/N) of it, scales its loss
+ *     gradient by its rows / n, and the sum over the ranks is the mean
+ *     gradient of the global batch, as one process would compute it up to
+ *     float summation order. Validation is split over the ranks the same way.
+ *     Epoch logs (history, the progress callback's `log`) cover the whole
+ *     global batches and validation set; the per-step loss and accuracy given
+ *     to the progress callback are this rank's rows only. Only rank 0 writes
+ *     checkpoint_path. Every rank reads resume_path itself, so the file must
+ *     be on a filesystem all ranks see. Before training, ranks whose model,
+ *     weights, options or data differ are refused; after every epoch, weights
+ *     that differ between ranks (a transport whose sums differ) stop training.
+ *   - A failure on any rank during fit or a step (unreadable or wrong data, a
+ *     NaN, a checkpoint that cannot be written, a progress callback that asks
+ *     to stop) makes every rank return the same status and the message of the
+ *     first failing rank, prefixed "rank R: "; no rank changes its weights in
+ *     that step, and the last checkpoint written stays as it was.
+ *   - onnxc_trainer_step is onnxc_trainer_step_distributed with global_rows 0.
+ *   - onnxc_trainer_evaluate and onnxc_trainer_evaluate_batch stay local:
+ *     no communication.
+ */
+onnxc_status onnxc_trainer_set_distributed(onnxc_trainer *trainer, const onnxc_distributed *d,
+                                           onnxc_error *err);
+
+/*
+ * One collective optimizer step: x and y hold this rank's rows of a global
+ * batch of `global_rows` samples (0: the sum of the ranks' rows, found with
+ * one more small allreduce). A rank without rows passes x = y = NULL. The
+ * update uses the mean gradient over the global batch; `result` describes
+ * this rank's rows (loss: their mean; count: their number). On a failure on
+ * any rank, every rank returns the same status and message and no weight
+ * changes. On a trainer that is not distributed this is onnxc_trainer_step
+ * (global_rows must then be 0 or x's rows).
+ */
+onnxc_status onnxc_trainer_step_distributed(onnxc_trainer *trainer, const onnxc_tensor *x,
+                                            const onnxc_tensor *y, size_t global_rows,
+                                            onnxc_batch_result *result, onnxc_error *err);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -14,6 +14,8 @@ packages=(
   python3 python3-numpy python3-onnx         # reference checks (onnx.checker, protos)
   libonnx-testdata dataset-fashion-mnist     # conformance cases, training data
   graphviz doxygen groff-base gnuplot-nox    # info --dot, API reference, man page, PNG plots
+  libopenmpi-dev openmpi-bin                 # train/run --distributed (the -DONNXC_MPI=ON stage)
+  clang libclang-rt-14-dev                   # libFuzzer targets (scripts/fuzz.sh)
 )
 missing=()
 for p in "${packages[@]}"; do

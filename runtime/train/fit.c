@@ -1,11 +1,14 @@
-/* onnxc_trainer_fit / onnxc_trainer_evaluate: Keras's fit() and evaluate(). */
+/* onnxc_trainer_fit / onnxc_trainer_evaluate: Keras's fit() and evaluate(),
+ * in one process or as one rank of a data-parallel group (dist.h). */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "alloc.h"
 #include "checkpoint.h"
 #include "dataset.h"
+#include "dist.h"
 
 static double now_seconds(void)
 {
@@ -104,105 +107,259 @@ onnxc_status onnxc_trainer_evaluate(onnxc_trainer *t, const onnxc_dataset *data,
     return ONNXC_OK;
 }
 
+/* One fit() call: what carries from epoch to epoch. */
+typedef struct fit_run {
+    onnxc_trainer *t;
+    onnxc_fit_options o;
+    onnxc_epoch_log *history;
+    size_t history_capacity;
+    int epochs;
+    size_t bs;                   /* the global batch */
+    onnxc_dataset *fit_set, *split_val;
+    const onnxc_dataset *val;
+    size_t n_train;
+    oc_fit_state fs;
+    batch_buffers b;             /* this rank's rows of one batch */
+    int64_t *perm;               /* [n_train] the epoch's order */
+    oc_dist *dist;               /* NULL: one process */
+    int rank, world;             /* 0 and 1 for one process */
+    bool stop_asked;             /* distributed: the progress callback asked to stop */
+} fit_run;
+
+static onnxc_status stopped(onnxc_error *err)
+{
+    return oc_fail(err, ONNXC_ERR_ARGUMENT, "training stopped by the progress callback");
+}
+
+/* Everything before the first epoch. No collective call, so that a rank
+ * failing here can still agree with the others on it. */
+static onnxc_status fit_setup(fit_run *r, const onnxc_dataset *train, onnxc_error *err)
+{
+    const onnxc_fit_options *o = &r->o;
+    r->epochs = o->epochs > 0 ? o->epochs : 1;
+    r->bs = o->batch_size > 0 ? (size_t)o->batch_size : 32;
+    if (!train) return oc_fail(err, ONNXC_ERR_ARGUMENT, "onnxc_trainer_fit: NULL argument");
+    if (o->validation_split < 0 || o->validation_split >= 1)
+        return oc_fail(err, ONNXC_ERR_ARGUMENT, "validation_split must be in [0, 1), got %g", o->validation_split);
+
+    /* Keras takes the validation samples from the end, before shuffling. */
+    r->val = o->validation;
+    r->n_train = train->n;
+    if (!r->val && o->validation_split > 0) {
+        size_t n_val = (size_t)floor((double)train->n * o->validation_split);
+        r->n_train = train->n - n_val;
+        if (n_val == 0 || r->n_train == 0)
+            return oc_fail(err, ONNXC_ERR_ARGUMENT, "validation_split %g leaves an empty set of %zu samples",
+                           o->validation_split, train->n);
+        OC_TRY(oc_dataset_slice(train, r->n_train, train->n, &r->split_val, err));
+        r->val = r->split_val;
+    }
+    OC_TRY(oc_dataset_slice(train, 0, r->n_train, &r->fit_set, err));
+    if (r->n_train == 0) return oc_fail(err, ONNXC_ERR_ARGUMENT, "the training set is empty");
+    if (r->bs > r->n_train) r->bs = r->n_train;
+
+    r->fs = (oc_fit_state){.epochs_done = 0, .batch_size = (int)r->bs};
+    if (o->resume_path) {
+        OC_TRY(oc_checkpoint_load(r->t, o->resume_path, &r->fs, err));
+        if ((size_t)r->fs.batch_size != r->bs)
+            return oc_fail(err, ONNXC_ERR_ARGUMENT, "%s: checkpoint was trained with batch size %d, asked for %zu",
+                           o->resume_path, r->fs.batch_size, r->bs);
+    }
+    r->perm = oc_malloc(r->n_train * sizeof *r->perm);
+    if (!r->perm) return oc_fail(err, ONNXC_ERR_NOMEM, "out of memory");
+    /* A rank's shard has at most ceil(bs / world) rows. */
+    size_t rows = (r->bs + (size_t)r->world - 1) / (size_t)r->world;
+    return alloc_batch(r->fit_set, rows, &r->b, err);
+}
+
+static void fit_free(fit_run *r)
+{
+    free_batch(&r->b);
+    oc_free(r->perm);
+    onnxc_dataset_free(r->fit_set);
+    onnxc_dataset_free(r->split_val);
+}
+
+static uint64_t hash_dataset(uint64_t h, const onnxc_dataset *ds)
+{
+    if (!ds) return oc_dist_hash(h, "none", 4);
+    size_t xsize = ds->x_type == ONNXC_UINT8 ? 1 : sizeof(float);
+    size_t ysize = ds->y_type == ONNXC_INT64 ? sizeof(int64_t) : sizeof(float);
+    uint64_t shape[4] = {ds->n, ds->sample_elems, ds->label_elems, (uint64_t)ds->x_type * 64 + ds->y_type};
+    h = oc_dist_hash(h, shape, sizeof shape);
+    h = oc_dist_hash(h, ds->x, ds->n * ds->sample_elems * xsize);
+    return oc_dist_hash(h, ds->y, ds->n * ds->label_elems * ysize);
+}
+
+static uint64_t hash_weights(const onnxc_trainer *t)
+{
+    uint64_t h = 0;
+    for (size_t i = 0; i < t->params.count; i++)
+        h = oc_dist_hash(h, t->params.data[i], t->params.size[i] * sizeof(float));
+    return h;
+}
+
+/* Before the first step: the ranks must hold the same model and state, the
+ * same options and the same data, else their sums would not even match in
+ * size (a hang or garbage). One small allreduce checks all three. */
+static onnxc_status check_ranks_agree(fit_run *r, onnxc_error *err)
+{
+    const onnxc_trainer *t = r->t;
+    const oc_optim_state *os = &t->optim;
+    uint64_t h[3];
+    h[0] = hash_weights(t);
+    h[0] = oc_dist_hash(h[0], t->params.size, t->params.count * sizeof *t->params.size);
+    if (os->slot1) h[0] = oc_dist_hash(h[0], os->slot1, t->params.total * sizeof(float));
+    if (os->slot2) h[0] = oc_dist_hash(h[0], os->slot2, t->params.total * sizeof(float));
+    uint64_t state[2] = {os->iterations, oc_dist_layout_hash(r->dist)};
+    h[0] = oc_dist_hash(h[0], state, sizeof state);
+    const onnxc_optimizer *hp = &os->hp;
+    double hyper[8] = {hp->learning_rate, hp->beta_1, hp->beta_2, hp->epsilon, hp->momentum, hp->rho,
+                       hp->weight_decay, hp->initial_accumulator_value};
+    uint64_t opts[11] = {r->bs, (uint64_t)r->epochs, t->opt.seed, t->rng, r->o.no_shuffle, r->n_train,
+                         r->val ? r->val->n : 0, (uint64_t)t->opt.loss, (uint64_t)hp->kind,
+                         (uint64_t)r->fs.epochs_done, t->from_logits};
+    h[1] = oc_dist_hash(oc_dist_hash(0, opts, sizeof opts), hyper, sizeof hyper);
+    h[2] = hash_dataset(hash_dataset(0, r->fit_set), r->val);
+    static const char *const what[3] = {"models, weights or optimizer states", "training options",
+                                        "training or validation data"};
+    return oc_dist_check_same(r->t, h, what, 3, "every rank must start from the same files and options", NULL, 0,
+                              err);
+}
+
+/* This rank's share of the validation set: sums of loss, correct, count. */
+static onnxc_status validate_shard(fit_run *r, double sums[3], onnxc_error *err)
+{
+    size_t lo = oc_dist_shard_begin(r->val->n, r->rank, r->world);
+    size_t hi = oc_dist_shard_begin(r->val->n, r->rank + 1, r->world);
+    sums[0] = sums[1] = sums[2] = 0.0;
+    if (hi == lo) return ONNXC_OK;
+    onnxc_dataset *part = NULL;
+    OC_TRY(oc_dataset_slice(r->val, lo, hi, &part, err));
+    double loss, accuracy;
+    onnxc_status st = onnxc_trainer_evaluate(r->t, part, (int)r->bs, &loss, &accuracy, NULL, 0, err);
+    onnxc_dataset_free(part);
+    sums[0] = loss * (double)(hi - lo);
+    sums[1] = round(accuracy * (double)(hi - lo));
+    sums[2] = (double)(hi - lo);
+    return st;
+}
+
+/* The batches of one epoch; sums[3] gets this rank's loss sum, correct and
+ * sample count. */
+static onnxc_status train_epoch(fit_run *r, int epoch, double sums[3], double *data_seconds, onnxc_error *err)
+{
+    onnxc_trainer *t = r->t;
+    const onnxc_fit_options *o = &r->o;
+    for (size_t i = 0; i < r->n_train; i++) r->perm[i] = (int64_t)i;
+    if (!o->no_shuffle) shuffle(r->perm, r->n_train, t->opt.seed, epoch);
+    size_t steps = (r->n_train + r->bs - 1) / r->bs;
+    double loss_sum = 0.0;
+    size_t correct = 0, seen = 0;
+    onnxc_status st = ONNXC_OK;
+    for (size_t s = 0; s < steps && st == ONNXC_OK; s++) {
+        size_t n = r->n_train - s * r->bs < r->bs ? r->n_train - s * r->bs : r->bs;
+        /* Rank r's rows of the global batch (all of it on one process). */
+        size_t lo = oc_dist_shard_begin(n, r->rank, r->world), hi = oc_dist_shard_begin(n, r->rank + 1, r->world);
+        double t0 = now_seconds();
+        if (hi > lo) oc_dataset_gather(r->fit_set, r->perm + s * r->bs + lo, hi - lo, r->b.x, r->b.y, t->nthreads);
+        if (s + 1 < steps) { /* the next batch's rows arrive while this one trains */
+            size_t n2 = r->n_train - (s + 1) * r->bs < r->bs ? r->n_train - (s + 1) * r->bs : r->bs;
+            size_t lo2 = oc_dist_shard_begin(n2, r->rank, r->world);
+            size_t hi2 = oc_dist_shard_begin(n2, r->rank + 1, r->world);
+            oc_dataset_prefetch(r->fit_set, r->perm + (s + 1) * r->bs + lo2, hi2 - lo2);
+        }
+        *data_seconds += now_seconds() - t0;
+        onnxc_tensor x, y;
+        batch_tensors(r->fit_set, &r->b, hi - lo, &x, &y);
+        onnxc_batch_result br = {0};
+        if (!r->dist) st = onnxc_trainer_step(t, &x, &y, &br, err);
+        else if (r->stop_asked) st = oc_dist_fail_step(t, stopped(err), err);
+        else st = onnxc_trainer_step_distributed(t, hi > lo ? &x : NULL, hi > lo ? &y : NULL, n, &br, err);
+        if (st != ONNXC_OK) break;
+        loss_sum += br.loss * (double)br.count;
+        correct += br.correct;
+        seen += br.count;
+        if (o->progress && o->progress(o->progress_user, epoch + 1, r->epochs, s + 1, steps,
+                                       seen ? loss_sum / (double)seen : 0.0,
+                                       seen ? (double)correct / (double)seen : 0.0, NULL)) {
+            /* Distributed, the other ranks learn of it at the next collective call. */
+            if (!r->dist) st = stopped(err);
+            r->stop_asked = true;
+        }
+    }
+    sums[0] = loss_sum;
+    sums[1] = (double)correct;
+    sums[2] = (double)seen;
+    return st;
+}
+
+static onnxc_status run_epoch(fit_run *r, int epoch, onnxc_error *err)
+{
+    onnxc_trainer *t = r->t;
+    double t_start = now_seconds(), t_data = 0.0;
+    double sums[6] = {0}; /* train loss sum, correct, seen; the same for validation */
+    OC_TRY(train_epoch(r, epoch, sums, &t_data, err));
+    onnxc_epoch_log log = {.epoch = epoch + 1};
+    log.seconds = now_seconds() - t_start - t_data;
+    bool validate = r->val && r->val->n;
+    if (!r->dist) {
+        if (validate)
+            OC_TRY(onnxc_trainer_evaluate(t, r->val, (int)r->bs, &log.val_loss, &log.val_accuracy, NULL, 0, err));
+    } else {
+        /* Every rank validates its shard, then one allreduce sums the
+         * metrics and checks that the weights are still equal everywhere. */
+        onnxc_status st = validate ? validate_shard(r, sums + 3, err) : ONNXC_OK;
+        if (st == ONNXC_OK && r->stop_asked) st = stopped(err);
+        onnxc_error check_err;
+        uint64_t h = hash_weights(t);
+        static const char *const what[1] = {"weights"};
+        char hint[96];
+        snprintf(hint, sizeof hint, "they went apart in epoch %d (the allreduce must give every rank the same sum)",
+                 epoch + 1);
+        onnxc_status check = oc_dist_check_same(t, &h, what, 1, hint, sums, 6, &check_err);
+        OC_TRY(oc_dist_agree(t, st, err));
+        if (check != ONNXC_OK) {
+            if (err) *err = check_err;
+            return check;
+        }
+        if (validate) {
+            log.val_loss = sums[5] > 0 ? sums[3] / sums[5] : 0.0;
+            log.val_accuracy = sums[5] > 0 ? sums[4] / sums[5] : 0.0;
+        }
+    }
+    log.loss = sums[2] > 0 ? sums[0] / sums[2] : 0.0;
+    log.accuracy = sums[2] > 0 ? sums[1] / sums[2] : 0.0;
+    log.samples_per_second = log.seconds > 0 ? sums[2] / log.seconds : 0.0;
+    log.has_validation = validate;
+    if (r->history && (size_t)epoch < r->history_capacity) r->history[epoch] = log;
+    r->fs.epochs_done = epoch + 1;
+    /* Only rank 0 writes; a failure there (or a stop asked for) ends every rank. */
+    onnxc_status st = ONNXC_OK;
+    if (r->o.checkpoint_path && r->rank == 0) st = oc_checkpoint_save(t, r->o.checkpoint_path, &r->fs, err);
+    const onnxc_fit_options *o = &r->o;
+    if (st == ONNXC_OK && o->progress &&
+        o->progress(o->progress_user, epoch + 1, r->epochs, (r->n_train + r->bs - 1) / r->bs,
+                    (r->n_train + r->bs - 1) / r->bs, log.loss, log.accuracy, &log))
+        st = stopped(err);
+    return r->dist ? oc_dist_agree(t, st, err) : st;
+}
+
 onnxc_status onnxc_trainer_fit(onnxc_trainer *t, const onnxc_dataset *train,
                                const onnxc_fit_options *options, onnxc_epoch_log *history,
                                size_t history_capacity, onnxc_error *err)
 {
-    if (!t || !train) return oc_fail(err, ONNXC_ERR_ARGUMENT, "onnxc_trainer_fit: NULL argument");
-    onnxc_fit_options o = {0};
-    if (options) o = *options;
-    int epochs = o.epochs > 0 ? o.epochs : 1;
-    size_t bs = o.batch_size > 0 ? (size_t)o.batch_size : 32;
-    if (o.validation_split < 0 || o.validation_split >= 1)
-        return oc_fail(err, ONNXC_ERR_ARGUMENT, "validation_split must be in [0, 1), got %g", o.validation_split);
-
-    /* Keras takes the validation samples from the end, before shuffling. */
-    onnxc_dataset *fit_set = NULL, *split_val = NULL;
-    const onnxc_dataset *val = o.validation;
-    size_t n_train = train->n;
-    onnxc_status st = ONNXC_OK;
-    if (!val && o.validation_split > 0) {
-        size_t n_val = (size_t)floor((double)train->n * o.validation_split);
-        n_train = train->n - n_val;
-        if (n_val == 0 || n_train == 0)
-            return oc_fail(err, ONNXC_ERR_ARGUMENT, "validation_split %g leaves an empty set of %zu samples",
-                           o.validation_split, train->n);
-        OC_TRY(oc_dataset_slice(train, n_train, train->n, &split_val, err));
-        val = split_val;
+    if (!t) return oc_fail(err, ONNXC_ERR_ARGUMENT, "onnxc_trainer_fit: NULL argument");
+    fit_run r = {.t = t, .history = history, .history_capacity = history_capacity, .dist = t->dist,
+                 .rank = oc_dist_rank(t->dist), .world = oc_dist_world(t->dist)};
+    if (options) r.o = *options;
+    onnxc_status st = fit_setup(&r, train, err);
+    if (r.dist) {
+        /* Every rank gets here, failed or not: a failure anywhere stops all. */
+        st = oc_dist_agree(t, st, err);
+        if (st == ONNXC_OK) st = check_ranks_agree(&r, err);
     }
-    if ((st = oc_dataset_slice(train, 0, n_train, &fit_set, err)) != ONNXC_OK) {
-        onnxc_dataset_free(split_val);
-        return st;
-    }
-    if (n_train == 0) {
-        st = oc_fail(err, ONNXC_ERR_ARGUMENT, "the training set is empty");
-        goto out;
-    }
-    if (bs > n_train) bs = n_train;
-
-    oc_fit_state fs = {.epochs_done = 0, .batch_size = (int)bs};
-    if (o.resume_path) {
-        if ((st = oc_checkpoint_load(t, o.resume_path, &fs, err)) != ONNXC_OK) goto out;
-        if ((size_t)fs.batch_size != bs) {
-            st = oc_fail(err, ONNXC_ERR_ARGUMENT, "%s: checkpoint was trained with batch size %d, asked for %zu",
-                         o.resume_path, fs.batch_size, bs);
-            goto out;
-        }
-    }
-    batch_buffers b = {0};
-    int64_t *perm = oc_malloc(n_train * sizeof *perm);
-    if (!perm || (st = alloc_batch(fit_set, bs, &b, err)) != ONNXC_OK) {
-        if (!perm) st = oc_fail(err, ONNXC_ERR_NOMEM, "out of memory");
-        free_batch(&b);
-        oc_free(perm);
-        goto out;
-    }
-    size_t steps = (n_train + bs - 1) / bs;
-    for (int epoch = fs.epochs_done; epoch < epochs && st == ONNXC_OK; epoch++) {
-        for (size_t i = 0; i < n_train; i++) perm[i] = (int64_t)i;
-        if (!o.no_shuffle) shuffle(perm, n_train, t->opt.seed, epoch);
-        double t_start = now_seconds(), t_data = 0.0, loss_sum = 0.0;
-        size_t correct = 0, seen = 0;
-        for (size_t s = 0; s < steps; s++) {
-            size_t n = n_train - s * bs < bs ? n_train - s * bs : bs;
-            double t0 = now_seconds();
-            oc_dataset_gather(fit_set, perm + s * bs, n, b.x, b.y, t->nthreads);
-            t_data += now_seconds() - t0;
-            onnxc_tensor x, y;
-            batch_tensors(fit_set, &b, n, &x, &y);
-            onnxc_batch_result r;
-            if ((st = onnxc_trainer_step(t, &x, &y, &r, err)) != ONNXC_OK) break;
-            loss_sum += r.loss * (double)n;
-            correct += r.correct;
-            seen += n;
-            if (o.progress && o.progress(o.progress_user, epoch + 1, epochs, s + 1, steps, loss_sum / (double)seen,
-                                         (double)correct / (double)seen, NULL)) {
-                st = oc_fail(err, ONNXC_ERR_ARGUMENT, "training stopped by the progress callback");
-                break;
-            }
-        }
-        if (st != ONNXC_OK) break;
-        onnxc_epoch_log log = {.epoch = epoch + 1, .loss = loss_sum / (double)seen,
-                               .accuracy = (double)correct / (double)seen};
-        log.seconds = now_seconds() - t_start - t_data;
-        log.samples_per_second = log.seconds > 0 ? (double)seen / log.seconds : 0.0;
-        if (val && val->n) {
-            log.has_validation = true;
-            if ((st = onnxc_trainer_evaluate(t, val, (int)bs, &log.val_loss, &log.val_accuracy, NULL, 0, err)) != ONNXC_OK)
-                break;
-        }
-        if (history && (size_t)epoch < history_capacity) history[epoch] = log;
-        fs.epochs_done = epoch + 1;
-        if (o.checkpoint_path && (st = oc_checkpoint_save(t, o.checkpoint_path, &fs, err)) != ONNXC_OK) break;
-        if (o.progress && o.progress(o.progress_user, epoch + 1, epochs, steps, steps, log.loss, log.accuracy, &log)) {
-            st = oc_fail(err, ONNXC_ERR_ARGUMENT, "training stopped by the progress callback");
-            break;
-        }
-    }
-    free_batch(&b);
-    oc_free(perm);
-out:
-    onnxc_dataset_free(fit_set);
-    onnxc_dataset_free(split_val);
+    for (int epoch = r.fs.epochs_done; st == ONNXC_OK && epoch < r.epochs; epoch++) st = run_epoch(&r, epoch, err);
+    fit_free(&r);
     return st;
 }

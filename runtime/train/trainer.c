@@ -10,6 +10,7 @@
 
 #include "alloc.h"
 #include "attr.h"
+#include "dist.h"
 #include "kernels/finite.h"
 
 static const char *const loss_names[] = {
@@ -67,6 +68,7 @@ void onnxc_trainer_free(onnxc_trainer *t)
     oc_free(t->labels);
     oc_aligned_free(t->targets);
     oc_free(t->row_loss);
+    oc_dist_free(t->dist);
     oc_free(t);
 }
 
@@ -342,6 +344,13 @@ static bool all_finite(const float *x, size_t n) { return oc_all_finite(x, (int6
 onnxc_status onnxc_trainer_step(onnxc_trainer *t, const onnxc_tensor *x, const onnxc_tensor *y,
                                 onnxc_batch_result *result, onnxc_error *err)
 {
+    if (t && t->dist) return onnxc_trainer_step_distributed(t, x, y, 0, result, err);
+    return oc_trainer_step_local(t, x, y, result, err);
+}
+
+onnxc_status oc_trainer_step_local(onnxc_trainer *t, const onnxc_tensor *x, const onnxc_tensor *y,
+                                   onnxc_batch_result *result, onnxc_error *err)
+{
     if (!t) return oc_fail(err, ONNXC_ERR_ARGUMENT, "onnxc_trainer_step: NULL trainer");
     if (t->params.count == 0)
         return oc_fail(err, ONNXC_ERR_MODEL, "%s: nothing to train: no float initializer reaches the output",
@@ -367,17 +376,24 @@ onnxc_status onnxc_trainer_step(onnxc_trainer *t, const onnxc_tensor *x, const o
                        .nthreads = t->nthreads};
     oc_loss_result lr;
     OC_TRY(oc_loss_compute(&la, &lr, err));
+    if (t->dist) oc_dist_scale_loss_grad(t->dist, la.grad, n, k);
     uint64_t step = t->optim.iterations + 1;
     if (!isfinite(lr.loss))
         return oc_fail(err, ONNXC_ERR_NUMERIC, "step %llu: the loss is %s; weights left as they were",
                        (unsigned long long)step, isnan(lr.loss) ? "NaN" : "infinite");
-    OC_TRY(oc_train_plan_backward(tp, err));
+    OC_TRY(t->dist ? oc_dist_backward(t, tp, err) : oc_train_plan_backward(tp, err));
+    OC_TRY(oc_trainer_update(t, err));
+    if (result) *result = (onnxc_batch_result){lr.loss, lr.correct, (size_t)n};
+    return ONNXC_OK;
+}
+
+onnxc_status oc_trainer_update(onnxc_trainer *t, onnxc_error *err)
+{
     if (!all_finite(t->grad_flat, t->params.total))
         return oc_fail(err, ONNXC_ERR_NUMERIC, "step %llu: a gradient is NaN or infinite; weights left as they were",
-                       (unsigned long long)step);
+                       (unsigned long long)(t->optim.iterations + 1));
     oc_optim_step(&t->optim, &t->params, t->grad_flat, t->nthreads);
     t->model->weights_generation++; /* sessions re-pack the weights they cached */
-    if (result) *result = (onnxc_batch_result){lr.loss, lr.correct, (size_t)n};
     return ONNXC_OK;
 }
 

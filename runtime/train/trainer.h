@@ -33,11 +33,23 @@ struct onnxc_trainer {
     int64_t *labels;             /* [rows] */
     float *targets;              /* [rows * classes] */
     double *row_loss;            /* [rows] */
+    struct oc_dist *dist;        /* data-parallel state (dist.h); NULL: one process */
 };
 
 /* Shape x [batch, ...] to the model input (reshaping a sample whose element
  * count matches, e.g. 28x28 -> 784). */
 onnxc_status oc_trainer_bind_input(const onnxc_trainer *t, const onnxc_tensor *x, oc_tensor *in,
                                    onnxc_error *err);
+
+/* onnxc_trainer_step's work on this process's rows. With t->dist set it
+ * scales the loss gradient to the global batch and sums the gradients over
+ * the ranks during backward (dist.c, which calls it). */
+onnxc_status oc_trainer_step_local(onnxc_trainer *t, const onnxc_tensor *x, const onnxc_tensor *y,
+                                   onnxc_batch_result *result, onnxc_error *err);
+
+/* The optimizer update from grad_flat (ONNXC_ERR_NUMERIC, weights untouched,
+ * when a gradient is not finite). Shared by the step and a distributed rank
+ * that has no rows in a batch but still takes the summed step. */
+onnxc_status oc_trainer_update(onnxc_trainer *t, onnxc_error *err);
 
 #endif
