@@ -40,9 +40,11 @@
 #include "../fuzz/fuzz_entries.c"
 
 /* libhdf5 mallocs sizes read from corrupt headers and copes with NULL;
- * under ASan such a request must return NULL too (as in test_keras.c). */
+ * under ASan such a request must return NULL too (as in test_keras.c).
+ * Full malloc stacks: libhdf5 has no frame pointers, and the suppression
+ * below names a libhdf5 function. */
 const char *__asan_default_options(void);
-const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
+const char *__asan_default_options(void) { return "allocator_may_return_null=1:fast_unwind_on_malloc=0"; }
 
 /* Leaks inside libhdf5 on corrupt files, not caused by onnxc (see
  * fuzz/lsan.supp, which scripts/fuzz.sh uses). */
