@@ -245,11 +245,17 @@ classify_keras() {
     echo alone
   elif grep -q "ERROR: LeakSanitizer" <<<"$out" && ! grep -qE "ERROR: (AddressSanitizer|libFuzzer)|runtime error" <<<"$out"; then
     echo leak
-  elif grep -E '^ +#[0-9]+ 0x[0-9a-f]+ ' <<<"$out" |
-       grep -vE "fuzz_keras\+0x|libc\.so|sysdeps|nptl|in fuzzer::|libFuzzer" | head -1 | grep -q libhdf5; then
-    echo libhdf5
   else
-    echo onnxc
+    # Again with the fast unwinder, which (unlike the full one) can walk the
+    # stack from libFuzzer's timeout signal handler.
+    out=$(ASAN_OPTIONS=$asan_keras TMPDIR="$work/tmp/keras" timeout 120 \
+            "$build/fuzz/fuzz_keras" -runs=1 -timeout=20 -rss_limit_mb=2048 "$1" 2>&1 || true)
+    if grep -E '^ +#[0-9]+ 0x[0-9a-f]+ ' <<<"$out" |
+       grep -vE "fuzz_keras\+0x|libc\.so|sysdeps|nptl|in fuzzer::|libFuzzer" | head -1 | grep -q libhdf5; then
+      echo libhdf5
+    else
+      echo onnxc
+    fi
   fi
 }
 
