@@ -248,7 +248,7 @@ static onnxc_status get_axes(oc_op_ctx *ctx, int64_t *axes, int *count, bool *gi
             return oc_node_fail(n, ctx->err, ONNXC_ERR_UNSUPPORTED,
                                 "attribute 'axes': expected at most %d values, got %zu",
                                 2 * OC_MAX_RANK, k);
-        memcpy(axes, vals, k * sizeof *vals);
+        if (k) memcpy(axes, vals, k * sizeof *vals); /* an empty list has no storage (NULL) */
         *count = (int)k;
         *given = true;
         return ONNXC_OK;
