@@ -15,26 +15,10 @@
 // onnxruntime-node is found through NODE_PATH, $ONNXC_ORT_DIR or
 // <repo>/.cache/ort, as in bench_ort.js.
 
-const path = require('path');
 const { readNpy, writeNpy } = require('../tests/interop/npy.js');
 
-const REPO = path.resolve(__dirname, '..');
 
-function loadOrt() {
-  const candidates = ['onnxruntime-node'];
-  for (const base of [process.env.ONNXC_ORT_DIR, path.join(REPO, '.cache', 'ort')]) {
-    if (base) candidates.push(path.join(base, 'node_modules', 'onnxruntime-node'));
-  }
-  for (const c of candidates) {
-    try {
-      return require(c);
-    } catch (e) {
-      if (e.code !== 'MODULE_NOT_FOUND') throw e;
-    }
-  }
-  process.stderr.write('onnxruntime-node not found: set NODE_PATH (see tests/interop/README.md)\n');
-  process.exit(3);
-}
+const { loadOrt } = require('../tests/interop/load_ort.js');
 
 function nowMs() {
   return Number(process.hrtime.bigint()) / 1e6;
