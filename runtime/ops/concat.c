@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "../attr.h"
+#include "../parallel.h"
 #include "movement.h"
 
 static onnxc_status concat_init(oc_node *n, onnxc_error *err)
@@ -94,19 +95,23 @@ static onnxc_status concat_run(oc_op_ctx *ctx)
         }
         return ONNXC_OK;
     }
-    bool big = (size_t)outer * out_chunk >= ((size_t)1 << 16);
-    (void)big; /* unused without OpenMP */
+    /* Below 64 KiB one thread copies faster than a team starts. */
+    int parts = (size_t)outer * out_chunk >= ((size_t)1 << 16) ? ctx->nthreads : 1;
+    if (parts > outer) parts = (int)outer;
     /* Each outer index writes its own output chunk: independent iterations. */
-#pragma omp parallel for num_threads(ctx->nthreads) schedule(static) if (big)
-    for (int64_t o = 0; o < outer; o++) {
-        char *dst = (char *)y->data + (size_t)o * out_chunk;
-        for (int i = 0; i < ctx->n_in; i++) {
-            const oc_tensor *x = ctx->in[i];
-            size_t chunk = (size_t)(x->shape.dims[axis] * inner) * es;
-            if (chunk) memcpy(dst, (const char *)x->data + (size_t)o * chunk, chunk);
-            dst += chunk;
+    OC_PAR_FOR(parts, c, {
+        int64_t o0, o1;
+        oc_split_range(outer, parts, c, &o0, &o1);
+        for (int64_t o = o0; o < o1; o++) {
+            char *dst = (char *)y->data + (size_t)o * out_chunk;
+            for (int i = 0; i < ctx->n_in; i++) {
+                const oc_tensor *x = ctx->in[i];
+                size_t chunk = (size_t)(x->shape.dims[axis] * inner) * es;
+                if (chunk) memcpy(dst, (const char *)x->data + (size_t)o * chunk, chunk);
+                dst += chunk;
+            }
         }
-    }
+    });
     return ONNXC_OK;
 }
 

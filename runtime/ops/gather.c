@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "../attr.h"
+#include "../parallel.h"
 #include "movement.h"
 
 static onnxc_status gather_init(oc_node *n, onnxc_error *err)
@@ -117,15 +118,19 @@ static onnxc_status gather_run(oc_op_ctx *ctx)
     if (total == 0 || block == 0) return ONNXC_OK;
     const char *src = data->data;
     char *dst = ctx->out[0]->data;
-    bool big = (size_t)total * block >= ((size_t)1 << 16);
-    (void)big; /* unused without OpenMP */
-    /* Iteration t writes output block t only. */
-#pragma omp parallel for num_threads(ctx->nthreads) schedule(static) if (big)
-    for (int64_t t = 0; t < total; t++) {
-        int64_t o = t / n_idx, k = index_at(idx, t % n_idx);
-        if (k < 0) k += s;
-        copy_block(dst + (size_t)t * block, src + (size_t)(o * s + k) * block, block);
-    }
+    /* Below 64 KiB one thread copies faster than a team starts. */
+    int parts = (size_t)total * block >= ((size_t)1 << 16) ? ctx->nthreads : 1;
+    if (parts > total) parts = (int)total;
+    /* Chunk c writes output blocks [lo, hi) only. */
+    OC_PAR_FOR(parts, c, {
+        int64_t lo, hi;
+        oc_split_range(total, parts, c, &lo, &hi);
+        for (int64_t t = lo; t < hi; t++) {
+            int64_t o = t / n_idx, k = index_at(idx, t % n_idx);
+            if (k < 0) k += s;
+            copy_block(dst + (size_t)t * block, src + (size_t)(o * s + k) * block, block);
+        }
+    });
     return ONNXC_OK;
 }
 
@@ -183,17 +188,21 @@ static onnxc_status gather_backward(oc_op_ctx *ctx, const oc_tensor *const *dout
     }
     int64_t tasks = outer * parts;
     bool dbl = dx->dtype == ONNXC_DOUBLE;
-    (void)big; /* unused without OpenMP */
-#pragma omp parallel for num_threads(nt) schedule(static) if (big && tasks > 1)
-    for (int64_t t = 0; t < tasks; t++) {
-        int64_t o = t / parts, c = t % parts;
-        int64_t q = inner / parts, r = inner % parts;
-        int64_t i0 = c * q + (c < r ? c : r), i1 = i0 + q + (c < r ? 1 : 0);
-        if (dbl)
-            scatter_add_f64(dx->data, dy->data, idx, s, n_idx, inner, o, i0, i1);
-        else
-            scatter_add_f32(dx->data, dy->data, idx, s, n_idx, inner, o, i0, i1);
-    }
+    /* Each thread takes a contiguous range of tasks; task t = (o, c) adds
+     * into rows o of dData, columns [i0, i1) only. */
+    int chunks = big && tasks > 1 ? (int)(tasks < nt ? tasks : nt) : 1;
+    OC_PAR_FOR(chunks, w, {
+        int64_t t0, t1;
+        oc_split_range(tasks, chunks, w, &t0, &t1);
+        for (int64_t t = t0; t < t1; t++) {
+            int64_t o = t / parts, c = t % parts, i0, i1;
+            oc_split_range(inner, (int)parts, (int)c, &i0, &i1);
+            if (dbl)
+                scatter_add_f64(dx->data, dy->data, idx, s, n_idx, inner, o, i0, i1);
+            else
+                scatter_add_f32(dx->data, dy->data, idx, s, n_idx, inner, o, i0, i1);
+        }
+    });
     return ONNXC_OK;
 }
 

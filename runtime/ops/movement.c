@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../parallel.h"
+
 onnxc_status oc_mv_elem_size(const oc_node *n, const char *what, oc_dtype t, size_t *size,
                              onnxc_error *err)
 {
@@ -81,12 +83,11 @@ void oc_mv_copy(void *dst, const void *src, size_t bytes, int nthreads)
         return;
     }
     size_t step = (bytes + (size_t)chunks - 1) / (size_t)chunks;
-#pragma omp parallel for num_threads(chunks) schedule(static)
-    for (int c = 0; c < chunks; c++) {
+    OC_PAR_FOR(chunks, c, {
         size_t begin = (size_t)c * step;
         size_t end = begin + step < bytes ? begin + step : bytes;
         if (begin < end) memcpy((char *)dst + begin, (const char *)src + begin, end - begin);
-    }
+    });
 }
 
 onnxc_status oc_mv_grad_dtypes(const oc_node *n, const char *what, const oc_tensor *dx,
@@ -131,15 +132,13 @@ void oc_mv_add_blocks(void *dst, int64_t dst_stride, const void *src, int64_t sr
     int64_t total = nblocks * len;
     /* Below ~32 K elements the add is cheaper than waking a thread team. */
     int parts = (nthreads > 1 && total >= ((int64_t)1 << 15)) ? nthreads : 1;
-#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
-    for (int c = 0; c < parts; c++) {
+    OC_PAR_FOR(parts, c, {
         /* Part c: flat elements [lo, hi), near-equal ranges. */
-        int64_t q = total / parts, r = total % parts;
-        int64_t lo = (int64_t)c * q + (c < r ? c : r);
-        int64_t hi = lo + q + (c < r ? 1 : 0);
+        int64_t lo, hi;
+        oc_split_range(total, parts, c, &lo, &hi);
         if (dtype == ONNXC_DOUBLE)
             add_range_f64(dst, dst_stride, src, src_stride, len, lo, hi);
         else
             add_range_f32(dst, dst_stride, src, src_stride, len, lo, hi);
-    }
+    });
 }

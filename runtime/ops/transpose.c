@@ -21,6 +21,7 @@
 
 #include "../alloc.h"
 #include "../attr.h"
+#include "../parallel.h"
 #include "movement.h"
 
 typedef struct transpose_params {
@@ -184,21 +185,24 @@ static void transpose_bytes(char *out, const char *in, const oc_shape *shape, co
         oc_mv_copy(out, in, (size_t)numel * es, nt);
         return;
     }
-    bool big = (size_t)numel * es >= ((size_t)1 << 16);
-    (void)nt, (void)big; /* unused without OpenMP */
+    /* Below 64 KiB one thread moves the bytes faster than a team starts. */
+    const int parts = (size_t)numel * es >= ((size_t)1 << 16) && nt > 1 ? nt : 1;
 
     /* Batched 2-D: [B, R, C] -> [B, C, R]. */
     if ((rank == 2 && perm[0] == 1) || (rank == 3 && perm[0] == 0 && perm[1] == 2)) {
         int64_t B = rank == 3 ? dims[0] : 1, R = dims[rank - 2], C = dims[rank - 1];
         int64_t T = TILE, strips = (C + T - 1) / T;
-        /* Each iteration writes output rows [c0, c1) of one batch only. */
-#pragma omp parallel for num_threads(nt) schedule(static) if (big)
-        for (int64_t t = 0; t < B * strips; t++) {
-            int64_t b = t / strips, c0 = (t % strips) * T;
-            int64_t c1 = c0 + T < C ? c0 + T : C;
-            tile_strip(out + (size_t)(b * R * C) * es, in + (size_t)(b * R * C) * es, R, C, c0, c1,
-                    es);
-        }
+        /* Strip t writes output rows [c0, c1) of one batch only. */
+        OC_PAR_FOR(parts, w, {
+            int64_t t0, t1;
+            oc_split_range(B * strips, parts, w, &t0, &t1);
+            for (int64_t t = t0; t < t1; t++) {
+                int64_t b = t / strips, c0 = (t % strips) * T;
+                int64_t c1 = c0 + T < C ? c0 + T : C;
+                tile_strip(out + (size_t)(b * R * C) * es, in + (size_t)(b * R * C) * es, R, C,
+                           c0, c1, es);
+            }
+        });
         return;
     }
 
@@ -209,20 +213,23 @@ static void transpose_bytes(char *out, const char *in, const oc_shape *shape, co
     for (int k = 0; k < rank; k++) odims[k] = dims[perm[k]];
     int64_t len = odims[rank - 1], step = stride[perm[rank - 1]];
     int64_t rows = numel / len;
-#pragma omp parallel for num_threads(nt) schedule(static) if (big)
-    for (int64_t row = 0; row < rows; row++) {
-        int64_t rem = row, off = 0;
-        for (int k = rank - 2; k >= 0; k--) {
-            off += (rem % odims[k]) * stride[perm[k]];
-            rem /= odims[k];
+    OC_PAR_FOR(parts, w, {
+        int64_t row0, row1;
+        oc_split_range(rows, parts, w, &row0, &row1);
+        for (int64_t row = row0; row < row1; row++) {
+            int64_t rem = row, off = 0;
+            for (int k = rank - 2; k >= 0; k--) {
+                off += (rem % odims[k]) * stride[perm[k]];
+                rem /= odims[k];
+            }
+            char *dst = out + (size_t)(row * len) * es;
+            const char *src = in + (size_t)off * es;
+            if (step == 1)
+                memcpy(dst, src, (size_t)len * es);
+            else
+                gather_row(dst, src, len, step, es);
         }
-        char *dst = out + (size_t)(row * len) * es;
-        const char *src = in + (size_t)off * es;
-        if (step == 1)
-            memcpy(dst, src, (size_t)len * es);
-        else
-            gather_row(dst, src, len, step, es);
-    }
+    });
 }
 
 static onnxc_status transpose_run(oc_op_ctx *ctx)
