@@ -34,8 +34,8 @@
  * Threads: a product below PAR_MIN multiply-adds runs on the calling thread
  * with no OpenMP region (a team costs microseconds; a batch-1 layer takes
  * less). Otherwise the tile grid is cut into `parts` rectangles, along the
- * panels when there are enough of them (each thread then reads only its
- * share of B, which keeps it in its own L2), else along the row tiles. Which
+ * panels or along the row tiles, whichever balances the threads' shares
+ * better (plan_grid has the rule). Which
  * thread computes a tile never changes how it is computed, so results are
  * bit-identical for any thread count.
  */
@@ -45,7 +45,9 @@
 
 #include "sgemm_internal.h"
 
-#define PAR_MIN (1 << 19)                 /* multiply-adds worth a thread team */
+/* Multiply-adds worth a thread team: 128x64x64 (2^19) took 5.3 us on one
+ * thread and 5.8 us on two, the team's start and join eating the gain. */
+#define PAR_MIN (1 << 20)
 #ifndef L2_BLOCK_BYTES
 #define L2_BLOCK_BYTES (512 * 1024)       /* panels swept by all row tiles at once */
 #endif
@@ -100,12 +102,24 @@ static void plan_grid(grid *g, const oc_sgemm_kernels *kern, int64_t M, int64_t 
     g->parts = 1;
     g->by_panels = 0;
     if (nthreads < 2 || (double)M * (double)N * (double)(K > 0 ? K : 1) < (double)PAR_MIN) return;
-    /* Panels when each part gets two or more, or when row tiles are too few. */
-    if (g->P >= 2 * nthreads || (g->P >= nthreads && g->T < 2 * nthreads) || g->T < 2) {
+    /* The busiest part's share of C under each split: row tiles differ in
+     * height by at most one, panels are nr wide (the last may be narrower). */
+    const int pr = (int)min64(nthreads, g->T), pp = (int)min64(nthreads, g->P);
+    const double rows_max = (double)((g->T + pr - 1) / pr) * (double)((M + g->T - 1) / g->T);
+    const double cols_max = (double)min64(N, (g->P + pp - 1) / pp * g->nr);
+    const double by_rows = pr > 1 ? rows_max * (double)N : 1e300;
+    const double by_cols = pp > 1 ? (double)M * cols_max : 1e300;
+    if (pr < 2 && pp < 2) return;
+    /* Panels when they balance at least as well and each part gets two or
+     * more (a thread then reads only its share of B, which stays in its own
+     * L2), or when they balance clearly better: M = 128 is 11 row tiles, 6 + 5
+     * between two threads (55%), but 2 + 2 panels of N = 128 split evenly.
+     * Otherwise row tiles, so that each thread reads only its rows of A. */
+    if ((g->P >= 2 * nthreads && by_cols <= by_rows) || by_cols < 0.95 * by_rows) {
         g->by_panels = 1;
-        g->parts = (int)min64(nthreads, g->P);
+        g->parts = pp;
     } else {
-        g->parts = (int)min64(nthreads, g->T);
+        g->parts = pr;
     }
 }
 

@@ -34,7 +34,7 @@
  * ... (oc_sgemm_run's K chunks resume the same FMA chain: invisible).
  *
  * No function here allocates except oc_sgemm_packed_b, and none opens an
- * OpenMP region for products below ~2^19 multiply-adds, so a batch-1 dense
+ * OpenMP region for products below ~2^20 multiply-adds, so a batch-1 dense
  * layer costs a function call plus its arithmetic. Stack use: oc_sgemm_fast
  * needs ~150 KiB of stack per thread.
  */
