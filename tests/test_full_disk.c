@@ -39,36 +39,6 @@ static onnxc_model *spec(const char *s, uint64_t seed)
     return m;
 }
 
-typedef struct blob {
-    void *data;
-    size_t size;
-} blob;
-
-static blob read_blob(const char *path)
-{
-    blob b = {0};
-    cr_assert(tu_read_file(path, &b.data, &b.size), "cannot read %s", path);
-    return b;
-}
-
-static bool blob_is(const blob *b, const char *path)
-{
-    void *d;
-    size_t n;
-    if (!tu_read_file(path, &d, &n)) return false;
-    bool same = n == b->size && memcmp(d, b->data, n) == 0;
-    free(d);
-    return same;
-}
-
-static size_t count_files(const char *dir)
-{
-    size_t n = 0;
-    char **files = tu_list(dir, "", &n);
-    tu_list_free(files, n);
-    return n;
-}
-
 static onnxc_trainer *seed_trainer(onnxc_model *m)
 {
     onnxc_trainer_options o;
@@ -165,7 +135,7 @@ static void expect_full_disk(const fsize_result *r, const char *what, const char
     cr_expect(strstr(r->message, reason), "%s: the message should say '%s': %s", what, reason, r->message);
     cr_expect(strstr(r->message, "old file is kept"), "%s: the message should say the old file is kept: %s", what,
               r->message);
-    cr_expect_eq(count_files(dir), before, "%s: a temporary or partial file was left behind", what);
+    cr_expect_eq(tu_count_files(dir), before, "%s: a temporary or partial file was left behind", what);
     cr_log_info("%s: %s", what, r->message);
 }
 
@@ -178,21 +148,21 @@ Test(full_disk, file_size_limit_keeps_the_old_files, .timeout = 300)
 
     /* Inline model: the old 220 kB file stays, the new 23 MB one cannot be written. */
     cr_assert_eq(onnxc_model_save(small, path, NULL, &err), ONNXC_OK, "%s", err.message);
-    blob old = read_blob(path);
+    tu_blob old = tu_blob_read(path);
     fsize_result r = save_limited(save_inline, big, path, 1u << 20);
     expect_full_disk(&r, "model", path, "File too large", dir, 1);
-    cr_expect(blob_is(&old, path), "model: the old file changed");
+    cr_expect(tu_blob_matches(&old, path), "model: the old file changed");
     free(old.data);
 
     /* External data: the side file is what overflows; the old pair stays. */
     unlink(path);
     onnxc_save_options opt = {.external_data = 1, .external_threshold = 1024};
     cr_assert_eq(onnxc_model_save(small, path, &opt, &err), ONNXC_OK, "%s", err.message);
-    blob old_model = read_blob(path), old_side = read_blob(side);
+    tu_blob old_model = tu_blob_read(path), old_side = tu_blob_read(side);
     r = save_limited(save_external, big, path, 1u << 20);
     char *new_side = tu_path("%s/model.onnx.alt.data", dir);
     expect_full_disk(&r, "external data", new_side, "File too large", dir, 2);
-    cr_expect(blob_is(&old_model, path) && blob_is(&old_side, side), "external data: the old pair changed");
+    cr_expect(tu_blob_matches(&old_model, path) && tu_blob_matches(&old_side, side), "external data: the old pair changed");
     onnxc_model *back = NULL;
     cr_expect_eq(onnxc_model_load(path, NULL, &back, &err), ONNXC_OK, "%s", err.message);
     onnxc_model_free(back);
@@ -205,11 +175,11 @@ Test(full_disk, file_size_limit_keeps_the_old_files, .timeout = 300)
     onnxc_trainer *t = seed_trainer(small);
     train_step(t, 1);
     cr_assert_eq(save_checkpoint(t, ck, &err), ONNXC_OK, "%s", err.message);
-    blob old_ck = read_blob(ck);
+    tu_blob old_ck = tu_blob_read(ck);
     train_step(t, 2);
     r = save_limited(save_checkpoint, t, ck, 256u << 10);
     expect_full_disk(&r, "checkpoint", ck, "File too large", dir, 3);
-    cr_expect(blob_is(&old_ck, ck), "checkpoint: the old file changed");
+    cr_expect(tu_blob_matches(&old_ck, ck), "checkpoint: the old file changed");
     free(old_ck.data);
     onnxc_trainer_free(t);
 
@@ -218,13 +188,13 @@ Test(full_disk, file_size_limit_keeps_the_old_files, .timeout = 300)
     static float x[1 << 16];
     onnxc_tensor tx = {.dtype = ONNXC_FLOAT, .rank = 1, .dims = {1 << 10}, .data = x};
     cr_assert_eq(onnxc_tensor_save(npy, &tx, &err), ONNXC_OK, "%s", err.message);
-    blob old_npy = read_blob(npy);
+    tu_blob old_npy = tu_blob_read(npy);
     tx.dims[0] = 1 << 16;
     r = save_limited(save_tensor, &tx, npy, 64u << 10);
     cr_expect_eq(r.status, ONNXC_ERR_IO, "tensor: %s", r.message);
     cr_expect(strstr(r.message, npy), "tensor: %s", r.message);
-    cr_expect_eq(count_files(dir), 4, "tensor: a temporary was left behind");
-    cr_expect(blob_is(&old_npy, npy), "tensor: the old file changed");
+    cr_expect_eq(tu_count_files(dir), 4, "tensor: a temporary was left behind");
+    cr_expect(tu_blob_matches(&old_npy, npy), "tensor: the old file changed");
     free(old_npy.data);
 
     onnxc_model_free(small);
@@ -246,7 +216,7 @@ Test(full_disk, file_size_limit_through_the_cli, .timeout = 300)
     onnxc_error err;
     cr_assert_eq(onnxc_model_save(big, in, NULL, &err), ONNXC_OK, "%s", err.message);
     cr_assert_eq(onnxc_model_save(small, out, NULL, &err), ONNXC_OK, "%s", err.message);
-    blob old = read_blob(out);
+    tu_blob old = tu_blob_read(out);
     int p[2];
     cr_assert_eq(pipe(p), 0);
     pid_t pid = fork();
@@ -277,8 +247,8 @@ Test(full_disk, file_size_limit_through_the_cli, .timeout = 300)
               ws, msg);
     cr_expect(!strncmp(msg, "onnxc: error: ", 14) && strstr(msg, out) && strstr(msg, "File too large"),
               "expected one error line naming %s: %s", out, msg);
-    cr_expect(blob_is(&old, out), "the old output file changed");
-    cr_expect_eq(count_files(dir), 2, "a temporary was left behind");
+    cr_expect(tu_blob_matches(&old, out), "the old output file changed");
+    cr_expect_eq(tu_count_files(dir), 2, "a temporary was left behind");
     free(old.data);
     onnxc_model_free(big);
     onnxc_model_free(small);

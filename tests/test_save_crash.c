@@ -78,31 +78,9 @@ static onnxc_model *spec(const char *s, uint64_t seed)
     return m;
 }
 
-typedef struct blob {
-    void *data;
-    size_t size;
-} blob;
-
-static blob read_blob(const char *path)
-{
-    blob b = {0};
-    cr_assert(tu_read_file(path, &b.data, &b.size), "cannot read %s", path);
-    return b;
-}
-
-static bool blob_is(const blob *b, const char *path)
-{
-    void *d;
-    size_t n;
-    if (!tu_read_file(path, &d, &n)) return false;
-    bool same = n == b->size && memcmp(d, b->data, n) == 0;
-    free(d);
-    return same;
-}
-
 /* Puts `b` at `path` completely (own temporary name, then rename), the way
  * an earlier successful save would have left it. */
-static void put_blob(const char *path, const blob *b)
+static void put_blob(const char *path, const tu_blob *b)
 {
     char *tmp = tu_path("%s.restore", path);
     cr_assert(tu_write_file(tmp, b->data, b->size));
@@ -121,19 +99,11 @@ static size_t count_prefixed(const char *dir, const char *prefix)
     return count;
 }
 
-static size_t count_files(const char *dir)
-{
-    size_t n = 0;
-    char **files = tu_list(dir, "", &n);
-    tu_list_free(files, n);
-    return n;
-}
-
 /* Bytes of every initializer, concatenated: the weights, for comparing the
  * model an external-data pair loads to against the old and new models. */
-static blob weights_of(const onnxc_model *m)
+static tu_blob weights_of(const onnxc_model *m)
 {
-    blob b = {0};
+    tu_blob b = {0};
     for (size_t i = 0; i < onnxc_model_initializer_count(m); i++) {
         onnxc_tensor v;
         cr_assert_eq(onnxc_model_initializer(m, i, &v), ONNXC_OK);
@@ -234,7 +204,7 @@ static void kill_loop(kill_job *job, uint64_t seed, bool expect_mid_write)
 
 typedef struct model_ctx {
     onnxc_model *old_m, *new_m;
-    blob old_bytes, new_bytes;
+    tu_blob old_bytes, new_bytes;
 } model_ctx;
 
 static void model_reset(kill_job *job)
@@ -254,7 +224,7 @@ static void model_save(kill_job *job)
 static int model_judge(kill_job *job, char *why, size_t why_size)
 {
     model_ctx *c = job->ctx;
-    int v = blob_is(&c->old_bytes, job->target) ? 0 : blob_is(&c->new_bytes, job->target) ? 1 : -1;
+    int v = tu_blob_matches(&c->old_bytes, job->target) ? 0 : tu_blob_matches(&c->new_bytes, job->target) ? 1 : -1;
     if (v < 0) {
         snprintf(why, why_size, "%s holds %lld bytes, neither the old (%zu) nor the new (%zu) file", job->target,
                  (long long)tu_file_size(job->target), c->old_bytes.size, c->new_bytes.size);
@@ -279,14 +249,14 @@ static void model_kills(const char *what, const char *spec_s, uint64_t seed)
     model_ctx c = {spec(spec_s, 1), spec(spec_s, 2), {0}, {0}};
     onnxc_error err;
     cr_assert_eq(onnxc_model_save(c.old_m, ref, NULL, &err), ONNXC_OK, "%s", err.message);
-    c.old_bytes = read_blob(ref);
+    c.old_bytes = tu_blob_read(ref);
     cr_assert_eq(onnxc_model_save(c.new_m, ref, NULL, &err), ONNXC_OK, "%s", err.message);
-    c.new_bytes = read_blob(ref);
+    c.new_bytes = tu_blob_read(ref);
     cr_assert(c.old_bytes.size != c.new_bytes.size || memcmp(c.old_bytes.data, c.new_bytes.data, c.old_bytes.size));
     char *target = tu_path("%s/model.onnx", sub);
     kill_job job = {what, sub, target, model_reset, model_save, model_judge, &c};
     kill_loop(&job, seed, c.new_bytes.size > (1u << 20));
-    cr_expect_eq(count_files(sub), 1, "%s: files other than the model are left in its folder", what);
+    cr_expect_eq(tu_count_files(sub), 1, "%s: files other than the model are left in its folder", what);
     onnxc_model_free(c.old_m);
     onnxc_model_free(c.new_m);
     free(c.old_bytes.data);
@@ -312,7 +282,7 @@ Test(save_crash, sigkill_during_23mb_model_save, .timeout = 900)
 
 typedef struct ext_ctx {
     onnxc_model *old_m, *new_m;
-    blob old_w, new_w;                  /* weights_of each */
+    tu_blob old_w, new_w;                  /* weights_of each */
     onnxc_save_options opt;
 } ext_ctx;
 
@@ -339,7 +309,7 @@ static int ext_judge(kill_job *job, char *why, size_t why_size)
         snprintf(why, why_size, "the pair does not load: %s", err.message);
         return -1;
     }
-    blob w = weights_of(m);
+    tu_blob w = weights_of(m);
     int v = w.size == c->old_w.size && !memcmp(w.data, c->old_w.data, w.size)   ? 0
             : w.size == c->new_w.size && !memcmp(w.data, c->new_w.data, w.size) ? 1
                                                                                 : -1;
@@ -360,7 +330,7 @@ Test(save_crash, sigkill_during_external_data_save, .timeout = 900)
     kill_loop(&job, 303, true);
     /* A side file for each save (the model and its data alternate between
      * two names), never a temporary: after the last save only the pair. */
-    cr_expect_eq(count_files(dir), 2, "expected model.onnx and one side file after a complete save");
+    cr_expect_eq(tu_count_files(dir), 2, "expected model.onnx and one side file after a complete save");
     cr_expect_eq(count_prefixed(dir, "model.onnx.data.tmp.") + count_prefixed(dir, "model.onnx.alt.data.tmp."), 0);
     onnxc_model_free(c.old_m);
     onnxc_model_free(c.new_m);
@@ -385,7 +355,7 @@ Test(save_crash, external_data_after_interrupted_save)
     char *s = tu_path("%s/model.onnx.data", dir), *alt = tu_path("%s/model.onnx.alt.data", dir);
     cr_assert(tu_exists(s) && !tu_exists(alt), "the first save writes model.onnx.data");
     /* A leftover under the other name, as a killed save would leave it. */
-    blob junk = {"not the weights", 15};
+    tu_blob junk = {"not the weights", 15};
     put_blob(alt, &junk);
     /* This save must not touch model.onnx.data, which the model on disk
      * reads, before its own model is in place. */
@@ -394,7 +364,7 @@ Test(save_crash, external_data_after_interrupted_save)
     cr_expect(tu_exists(alt), "the new side file should take the free name");
     onnxc_model *back = NULL;
     cr_assert_eq(onnxc_model_load(target, NULL, &back, &err), ONNXC_OK, "%s", err.message);
-    blob wb = weights_of(b), wback = weights_of(back);
+    tu_blob wb = weights_of(b), wback = weights_of(back);
     cr_expect(wb.size == wback.size && !memcmp(wb.data, wback.data, wb.size), "the new pair holds other weights");
     /* Now the reverse: the old model reads .alt.data, a stale .data exists. */
     put_blob(s, &junk);
@@ -403,10 +373,10 @@ Test(save_crash, external_data_after_interrupted_save)
     /* And a stale leftover while the model reads the same name as before:
      * both exist, the byte search finds which one the model uses. */
     put_blob(alt, &junk);
-    cr_assert(blob_is(&junk, alt));
+    cr_assert(tu_blob_matches(&junk, alt));
     cr_assert_eq(onnxc_model_save(b, target, &opt, &err), ONNXC_OK, "%s", err.message);
     cr_expect(tu_exists(alt) && !tu_exists(s), "expected the save to replace the unused leftover");
-    cr_expect_eq(count_files(dir), 2);
+    cr_expect_eq(tu_count_files(dir), 2);
     /* The side file may not be named like the model itself. */
     onnxc_save_options same = {.external_data = 1, .external_threshold = 16, .external_file = "model.onnx"};
     cr_expect_eq(onnxc_model_save(a, target, &same, &err), ONNXC_ERR_ARGUMENT);
@@ -428,7 +398,7 @@ Test(save_crash, external_data_after_interrupted_save)
 typedef struct ck_ctx {
     onnxc_trainer *t;                  /* holds the new state */
     onnxc_trainer *verify;             /* a second trainer to load checkpoints into */
-    blob old_bytes, new_bytes;
+    tu_blob old_bytes, new_bytes;
     oc_fit_state fs;
 } ck_ctx;
 
@@ -448,7 +418,7 @@ static void ck_save(kill_job *job)
 static int ck_judge(kill_job *job, char *why, size_t why_size)
 {
     ck_ctx *c = job->ctx;
-    int v = blob_is(&c->old_bytes, job->target) ? 0 : blob_is(&c->new_bytes, job->target) ? 1 : -1;
+    int v = tu_blob_matches(&c->old_bytes, job->target) ? 0 : tu_blob_matches(&c->new_bytes, job->target) ? 1 : -1;
     if (v < 0) {
         snprintf(why, why_size, "%s holds %lld bytes, neither the old (%zu) nor the new (%zu) checkpoint",
                  job->target, (long long)tu_file_size(job->target), c->old_bytes.size, c->new_bytes.size);
@@ -497,11 +467,11 @@ Test(save_crash, sigkill_during_checkpoint_save, .timeout = 600)
     onnxc_error err;
     train_step(c.t, 1);
     cr_assert_eq(oc_checkpoint_save(c.t, ref, &c.fs, &err), ONNXC_OK, "%s", err.message);
-    c.old_bytes = read_blob(ref);
+    c.old_bytes = tu_blob_read(ref);
     train_step(c.t, 2);
     c.fs.epochs_done = 2;
     cr_assert_eq(oc_checkpoint_save(c.t, ref, &c.fs, &err), ONNXC_OK, "%s", err.message);
-    c.new_bytes = read_blob(ref);
+    c.new_bytes = tu_blob_read(ref);
     unlink(ref);
     kill_job job = {"checkpoint", dir, target, ck_reset, ck_save, ck_judge, &c};
     kill_loop(&job, 404, false);

@@ -182,6 +182,33 @@ void tu_list_free(char **list, size_t count)
     free(list);
 }
 
+size_t tu_count_files(const char *dir)
+{
+    size_t n = 0;
+    tu_list_free(tu_list(dir, "", &n), n);
+    return n;
+}
+
+tu_blob tu_blob_read(const char *path)
+{
+    tu_blob b = {0};
+    if (!tu_read_file(path, &b.data, &b.size)) {
+        fprintf(stderr, "testutil: cannot read %s\n", path);
+        abort();
+    }
+    return b;
+}
+
+bool tu_blob_matches(const tu_blob *b, const char *path)
+{
+    void *d;
+    size_t n;
+    if (!tu_read_file(path, &d, &n)) return false;
+    bool same = n == b->size && memcmp(d, b->data, n) == 0;
+    free(d);
+    return same;
+}
+
 char *tu_basename(const char *path, const char *suffix)
 {
     const char *slash = strrchr(path, '/');

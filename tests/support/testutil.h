@@ -52,6 +52,19 @@ bool tu_write_file(const char *path, const void *data, size_t size);
  * never), as full paths sorted by name. *count gets the number. */
 char **tu_list(const char *dir, const char *suffix, size_t *count);
 void tu_list_free(char **list, size_t count);
+/* Entries of `dir` ("." and ".." not counted). */
+size_t tu_count_files(const char *dir);
+
+/* A file's bytes, kept to compare the file with later (saves that must
+ * leave the old version intact). tu_blob_read aborts when the file cannot
+ * be read; free b.data. */
+typedef struct tu_blob {
+    void *data;
+    size_t size;
+} tu_blob;
+tu_blob tu_blob_read(const char *path);
+/* Does the file at `path` hold exactly these bytes? (false: unreadable) */
+bool tu_blob_matches(const tu_blob *b, const char *path);
 
 /* File name without folder and without `suffix` (when it ends in it). */
 char *tu_basename(const char *path, const char *suffix);
