@@ -7,6 +7,7 @@
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdlib.h>
 
 #include "loss.h"
 #include "optim.h"
@@ -102,6 +103,40 @@ Test(loss, large_logits_stay_finite)
     /* log(1 + e^-1) + 1 - 0: hand-computed logsumexp */
     cr_expect(fabs(r.loss - 1.3132616875182228) < 1e-5, "loss %.9g", r.loss);
     cr_expect(isfinite(grad[0]) && isfinite(grad[1]) && isfinite(grad[2]));
+}
+
+/* Many classes: the loss keeps each row's exps for up to 256 classes and
+ * takes them again beyond; both against softmax and logsumexp evaluated
+ * here in long double (dL/dz = (softmax(z) - onehot) / n). */
+Test(loss, sparse_ce_many_classes_match_softmax)
+{
+    static const int classes[] = {10, 256, 257, 1000};
+    for (size_t c = 0; c < sizeof classes / sizeof *classes; c++) {
+        const int k = classes[c], n = 2;
+        float *z = malloc(sizeof(float) * (size_t)(n * k)), *grad = calloc((size_t)(n * k), sizeof(float));
+        for (int i = 0; i < n * k; i++) z[i] = (float)sin(0.37 * i) * 4.0f;
+        int64_t labels[2] = {k - 1, k / 3};
+        double rows[2];
+        oc_loss_args a = {.kind = ONNXC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, .from_logits = true, .pred = z,
+                          .n = n, .k = k, .labels = labels, .grad = grad, .row_loss = rows, .nthreads = 1};
+        oc_loss_result r;
+        cr_assert_eq(oc_loss_compute(&a, &r, NULL), ONNXC_OK);
+        long double total = 0;
+        for (int i = 0; i < n; i++) {
+            long double sum = 0;
+            for (int j = 0; j < k; j++) sum += expl((long double)z[i * k + j]);
+            total += logl(sum) - z[i * k + labels[i]];
+            for (int j = 0; j < k; j++) {
+                long double want = (expl((long double)z[i * k + j]) / sum - (j == labels[i])) / n;
+                cr_expect(fabsl(grad[i * k + j] - want) <= 1e-7L, "k=%d: grad[%d][%d] = %.9g, want %.9Lg", k, i,
+                          j, grad[i * k + j], want);
+            }
+        }
+        cr_expect(fabsl(r.loss - total / n) <= 1e-9L * fabsl(total), "k=%d: loss %.12g, want %.12Lg", k, r.loss,
+                  total / n);
+        free(z);
+        free(grad);
+    }
 }
 
 /* Two steps of `kind` with Keras defaults; compare with the numpy trajectory. */

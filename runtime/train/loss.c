@@ -16,23 +16,32 @@ static int64_t argmax_row(const float *row, int64_t k)
 /* Softmax cross-entropy from logits: loss = logsumexp(z) - z[label];
  * dz = softmax(z) - onehot, scaled by 1/n. Stable: shifts by max(z). */
 static double softmax_ce_row(const float *z, int64_t k, const int64_t *label, const float *target,
-                             float *grad, float scale)
+                             float *grad, float scale, double *e)
 {
     float m = z[0];
     for (int64_t j = 1; j < k; j++) m = z[j] > m ? z[j] : m;
+    /* e[j] = exp(z[j] - m) once per element: the sum for the loss and, over
+     * the sum, the probabilities for the gradient (one exp per logit, not
+     * two: the exps were most of the loss's time at 10 classes). e is NULL
+     * for rows too long for the caller's scratch; the exps are then taken
+     * again, with the same result. */
     double sum = 0.0;
-    for (int64_t j = 0; j < k; j++) sum += exp((double)(z[j] - m));
+    for (int64_t j = 0; j < k; j++) {
+        double ej = exp((double)(z[j] - m));
+        if (e) e[j] = ej;
+        sum += ej;
+    }
     double lse = log(sum) + m;
     double loss = 0.0;
     if (label) loss = lse - z[*label];
     else
         for (int64_t j = 0; j < k; j++) loss += (double)target[j] * (lse - z[j]);
     if (grad) {
-        double tsum = 0.0;
+        double tsum = 0.0, inv = 1.0 / sum;
         if (!label)
             for (int64_t j = 0; j < k; j++) tsum += target[j];
         for (int64_t j = 0; j < k; j++) {
-            double p = exp((double)z[j] - lse);
+            double p = (e ? e[j] : exp((double)(z[j] - m))) * inv;
             double t = label ? (j == *label) : target[j];
             /* d/dz of sum_j t_j (lse - z_j) = p * sum(t) - t */
             double g = label ? p - t : p * tsum - t;
@@ -105,9 +114,13 @@ static double mse_row(const float *x, int64_t k, const float *t, float *grad, fl
 }
 
 /* Loss (into a->row_loss), gradient and correct count of rows [lo, hi). */
+/* Classes up to which softmax_ce_row keeps its exps on the stack. */
+#define CACHED_EXP_CLASSES 256
+
 static size_t loss_rows(const oc_loss_args *a, int64_t lo, int64_t hi, float scale)
 {
     const int64_t k = a->k;
+    double e[CACHED_EXP_CLASSES];
     size_t correct = 0;
     for (int64_t i = lo; i < hi; i++) {
         const float *x = a->pred + i * k;
@@ -118,7 +131,7 @@ static size_t loss_rows(const oc_loss_args *a, int64_t lo, int64_t hi, float sca
         switch (a->kind) {
         case ONNXC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY:
         case ONNXC_LOSS_CATEGORICAL_CROSSENTROPY:
-            l = a->from_logits ? softmax_ce_row(x, k, label, t, g, scale)
+            l = a->from_logits ? softmax_ce_row(x, k, label, t, g, scale, k <= CACHED_EXP_CLASSES ? e : NULL)
                                : prob_ce_row(x, k, label, t, g, scale);
             correct += argmax_row(x, k) == (label ? *label : argmax_row(t, k));
             break;
