@@ -276,6 +276,16 @@ static onnxc_status train_epoch(fit_run *r, int epoch, double sums[3], double *d
         if (!r->dist) st = onnxc_trainer_step(t, &x, &y, &br, err);
         else if (r->stop_asked) st = oc_dist_fail_step(t, stopped(err), err);
         else st = onnxc_trainer_step_distributed(t, hi > lo ? &x : NULL, hi > lo ? &y : NULL, n, &br, err);
+        if (st == ONNXC_ERR_NUMERIC && err) {
+            /* Say where in the data: the step count alone does not. */
+            char where[64];
+            size_t p = (size_t)snprintf(where, sizeof where, "epoch %d, batch %zu of %zu: ", epoch + 1, s + 1, steps);
+            size_t len = strlen(err->message), room = sizeof err->message - 1 - p;
+            if (len > room) len = room;
+            memmove(err->message + p, err->message, len);
+            memcpy(err->message, where, p);
+            err->message[p + len] = '\0';
+        }
         if (st != ONNXC_OK) break;
         loss_sum += br.loss * (double)br.count;
         correct += br.correct;
