@@ -185,7 +185,8 @@ void tu_list_free(char **list, size_t count)
 size_t tu_count_files(const char *dir)
 {
     size_t n = 0;
-    tu_list_free(tu_list(dir, "", &n), n);
+    char **files = tu_list(dir, "", &n); /* before n is read below */
+    tu_list_free(files, n);
     return n;
 }
 
