@@ -413,7 +413,7 @@ Test(distributed, nan_on_one_rank_stops_all_and_keeps_the_checkpoint)
     jobs[1].fit.checkpoint_path = ck1; /* only rank 0 writes */
     jobs[1].poison_after_epoch1 = true;
     run_group(jobs, 2);
-    expect_same_failure(jobs, 2, ONNXC_ERR_NUMERIC, "rank 1: step 5: the loss is NaN");
+    expect_same_failure(jobs, 2, ONNXC_ERR_NUMERIC, "rank 1: epoch 2, batch 1 of 4: step 5: the loss is NaN");
     cr_expect_eq(jobs[0].iterations, 4, "the failing step must not update");
     cr_expect(tu_exists(ck), "rank 0 wrote no checkpoint");
     cr_expect(!tu_exists(ck1), "rank 1 wrote a checkpoint");

@@ -337,7 +337,9 @@ Test(distributed_mpi, checkpoint_resume_and_failures)
     p = two_ranks(CMD(ONNXC_CLI, "train", f.model, "--x", xnan, "--y", f.y, "-o", out, "--threads", "1", "--epochs",
                       "2", "--resume", ck, "--checkpoint", ck, "--distributed"), 2);
     cr_expect_eq(count(p.err, "onnxc: error:"), 1, "stderr: %s", p.err);
-    cr_expect(strstr(p.err, "onnxc: error: rank ") && strstr(p.err, ": the loss is NaN"), "stderr: %s", p.err);
+    cr_expect(strstr(p.err, "onnxc: error: rank ") && strstr(p.err, ": epoch 2, batch ") &&
+                  strstr(p.err, ": the loss is NaN"),
+              "stderr: %s", p.err);
     tu_proc_free(&p);
     void *now;
     size_t now_size;

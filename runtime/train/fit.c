@@ -245,6 +245,27 @@ static onnxc_status validate_shard(fit_run *r, double sums[3], onnxc_error *err)
     return st;
 }
 
+/* Puts "epoch E, batch B of N: " into a step's error message (after the
+ * "rank R: " a distributed step starts it with): the step count alone does
+ * not say where in the data a NaN was met. */
+static void say_where(onnxc_error *err, int epoch, size_t batch, size_t steps)
+{
+    char where[64];
+    size_t w = (size_t)snprintf(where, sizeof where, "epoch %d, batch %zu of %zu: ", epoch + 1, batch + 1, steps);
+    char *msg = err->message;
+    size_t at = 0;
+    if (!strncmp(msg, "rank ", 5)) {
+        const char *tag_end = strstr(msg, ": ");
+        if (tag_end) at = (size_t)(tag_end - msg) + 2;
+    }
+    if (at + w >= sizeof err->message) return;
+    size_t len = strlen(msg + at), room = sizeof err->message - 1 - at - w;
+    if (len > room) len = room;
+    memmove(msg + at + w, msg + at, len);
+    memcpy(msg + at, where, w);
+    msg[at + w + len] = '\0';
+}
+
 /* The batches of one epoch; sums[3] gets this rank's loss sum, correct and
  * sample count. */
 static onnxc_status train_epoch(fit_run *r, int epoch, double sums[3], double *data_seconds, onnxc_error *err)
@@ -276,16 +297,7 @@ static onnxc_status train_epoch(fit_run *r, int epoch, double sums[3], double *d
         if (!r->dist) st = onnxc_trainer_step(t, &x, &y, &br, err);
         else if (r->stop_asked) st = oc_dist_fail_step(t, stopped(err), err);
         else st = onnxc_trainer_step_distributed(t, hi > lo ? &x : NULL, hi > lo ? &y : NULL, n, &br, err);
-        if (st == ONNXC_ERR_NUMERIC && err) {
-            /* Say where in the data: the step count alone does not. */
-            char where[64];
-            size_t p = (size_t)snprintf(where, sizeof where, "epoch %d, batch %zu of %zu: ", epoch + 1, s + 1, steps);
-            size_t len = strlen(err->message), room = sizeof err->message - 1 - p;
-            if (len > room) len = room;
-            memmove(err->message + p, err->message, len);
-            memcpy(err->message, where, p);
-            err->message[p + len] = '\0';
-        }
+        if (st == ONNXC_ERR_NUMERIC && err) say_where(err, epoch, s, steps);
         if (st != ONNXC_OK) break;
         loss_sum += br.loss * (double)br.count;
         correct += br.correct;
