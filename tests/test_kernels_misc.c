@@ -1,9 +1,9 @@
 /*
  * The small vector kernels beside the GEMM (runtime/kernels/): uint8 -> [0,1]
- * conversion, the NaN/Inf scan and the optimizer updates, on every kernel
- * family this CPU supports, against plain scalar C written here from the
- * formulas (Keras's Adam: m += (g - m)(1 - b1), v += (g^2 - v)(1 - b2),
- * w -= alpha m / (sqrt(v) + eps)).
+ * conversion, the NaN/Inf scan, Softmax's exp and the optimizer updates, on
+ * every kernel family this CPU supports, against plain scalar C written here
+ * from the formulas (Keras's Adam: m += (g - m)(1 - b1), v += (g^2 - v)
+ * (1 - b2), w -= alpha m / (sqrt(v) + eps)) or libm's double exp.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -13,6 +13,7 @@
 #include "kernels/cpu_features.h"
 #include "kernels/finite.h"
 #include "kernels/optim_update.h"
+#include "kernels/vexp.h"
 
 static const char *isa_name(oc_isa i)
 {
@@ -126,5 +127,45 @@ Test(kernels_misc, optimizer_updates_follow_the_formulas)
                               isa_name((oc_isa)isa), (int)kinds[k], i);
             }
         }
+    }
+}
+
+/* Softmax's exp against libm's double exp rounded to float: within 2 ulp on
+ * a fine sweep of (-87.33, 0], with a shift, in place and not; 0 below the
+ * normal range and for -inf; NaN stays NaN; exp(0) is exactly 1. */
+Test(kernels_misc, softmax_exp_within_two_ulp)
+{
+    enum { N = 200003 };
+    static float x[N], y[N];
+    FOR_EACH_ISA(isa)
+    {
+        for (int i = 0; i < N; i++) x[i] = 3.0f - 90.33f * (float)i / (float)(N - 1); /* x - 3 in [-90.33, 0] */
+        oc_exp_shifted(y, x, 3.0f, N);
+        double worst = 0;
+        for (int i = 0; i < N; i++) {
+            const float d = x[i] - 3.0f;
+            if (d < -87.34f) {
+                cr_assert_eq(y[i], 0.0f, "%s: exp(%g) = %g, want 0 below the normal range", isa_name(isa), d, y[i]);
+                continue;
+            }
+            if (d < -87.33f) continue; /* the edge: either is fine */
+            const float want = (float)exp((double)d);
+            const double ulp = (double)nextafterf(want, INFINITY) - (double)want;
+            const double err = fabs((double)y[i] - (double)want) / ulp;
+            if (err > worst) worst = err;
+            cr_assert(err <= 2.0, "%s: exp(%.9g) = %.9g, want %.9g (%.2f ulp)", isa_name(isa), d, y[i], want, err);
+        }
+        cr_log_info("%s: softmax exp worst %.3f ulp", isa_name(isa), worst);
+        float special[5] = {0.0f, NAN, -INFINITY, -1000.0f, -1.0f}, out[5];
+        oc_exp_shifted(out, special, 0.0f, 5);
+        cr_expect_eq(out[0], 1.0f, "%s: exp(0) = %.9g", isa_name(isa), out[0]);
+        cr_expect(isnan(out[1]), "%s: exp(NaN) = %g", isa_name(isa), out[1]);
+        cr_expect_eq(out[2], 0.0f, "%s: exp(-inf) = %g", isa_name(isa), out[2]);
+        cr_expect_eq(out[3], 0.0f, "%s: exp(-1000) = %g", isa_name(isa), out[3]);
+        oc_exp_shifted(special, special, 0.0f, 5); /* in place: the same values */
+        cr_expect(!memcmp(special, out, sizeof out) || (isnan(special[1]) && special[0] == out[0] &&
+                                                        special[2] == out[2] && special[3] == out[3] &&
+                                                        special[4] == out[4]),
+                  "%s: in place differs", isa_name(isa));
     }
 }

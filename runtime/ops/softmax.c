@@ -23,6 +23,7 @@
 #include <math.h>
 
 #include "../attr.h"
+#include "../kernels/vexp.h"
 
 typedef struct sm_params {
     int64_t axis;
@@ -99,6 +100,22 @@ static onnxc_status sm_infer(oc_op_ctx *ctx, size_t *ws)
 SM_LANE(sm_lane_f32, float)
 SM_LANE(sm_lane_f64, double)
 
+/* sm_lane_f32 for a contiguous softmax (not log): the exps vectorized
+ * (kernels/vexp.h, within 2 ulp of the correctly rounded ones), the sum and
+ * the division still in double. Same NaN behaviour: a NaN never becomes m,
+ * its exp is NaN and poisons the sum. */
+static void sm_row_f32(float *y, const float *x, int64_t n)
+{
+    if (n == 0) return;
+    float m = x[0];
+    for (int64_t i = 1; i < n; i++)
+        if (x[i] > m) m = x[i];
+    oc_exp_shifted(y, x, m, n);
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++) sum += y[i];
+    for (int64_t i = 0; i < n; i++) y[i] = (float)(y[i] / sum);
+}
+
 static onnxc_status sm_run(oc_op_ctx *ctx)
 {
     const sm_params *p = ctx->node->params;
@@ -115,7 +132,9 @@ static onnxc_status sm_run(oc_op_ctx *ctx)
         oc_split_range(lanes, parts, c, &lo, &hi);
         for (int64_t l = lo; l < hi; l++) {
             const int64_t off = (l / g.inner) * g.n * g.inner + l % g.inner;
-            if (f32)
+            if (f32 && g.inner == 1 && !p->log)
+                sm_row_f32((float *)Y->data + off, (const float *)X->data + off, g.n);
+            else if (f32)
                 sm_lane_f32((float *)Y->data + off, (const float *)X->data + off, g.n, g.inner,
                             p->log);
             else
