@@ -57,9 +57,9 @@ endif()
 set_source_files_properties(${CMAKE_SOURCE_DIR}/runtime/kernels/optim_update.c
   PROPERTIES COMPILE_OPTIONS "-fno-math-errno")
 
-# exp() for Softmax: a remainder loop after the vector body is fine here (the
-# default very-cheap cost model of -O2 refuses one), and the final select may
+# exp() for Softmax: a remainder loop after the vector body is fine here (GCC's
+# default very-cheap cost model at -O2 refuses one), and the final select may
 # be if-converted (with -ftrapping-math GCC keeps it a branch, which stops the
 # AVX2 and baseline copies from vectorizing). Nothing here reads FP flags.
 set_source_files_properties(${CMAKE_SOURCE_DIR}/runtime/kernels/vexp.c
-  PROPERTIES COMPILE_OPTIONS "-fvect-cost-model=dynamic;-fno-trapping-math")
+  PROPERTIES COMPILE_OPTIONS "$<$<C_COMPILER_ID:GNU>:-fvect-cost-model=dynamic>;-fno-trapping-math")

@@ -18,7 +18,9 @@ static inline __attribute__((always_inline)) void oc_exp_shifted_body(float *y, 
 {
     /* Element i reads x[i] and writes y[i] only: no dependence across
      * iterations, even in place (y == x). */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC ivdep
+#endif
     for (int64_t i = 0; i < n; i++) {
         const float d = x[i] - shift;
         /* k = round(d * log2(e)) by the 1.5 * 2^23 trick: the float sum's low
