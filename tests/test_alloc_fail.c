@@ -34,14 +34,7 @@
 #include "onnxc.h"
 #include "testutil.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifdef SANITIZED
+#ifdef TU_SANITIZED
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/lsan_interface.h>
 #endif
@@ -75,7 +68,7 @@ static void on_signal(int sig)
 
 static void install_crash_report(void)
 {
-#ifdef SANITIZED
+#ifdef TU_SANITIZED
     __asan_set_death_callback(say_where);
 #endif
     signal(SIGSEGV, on_signal);
@@ -97,7 +90,7 @@ static void install_crash_report(void)
  */
 static bool leaked(void)
 {
-#ifdef SANITIZED
+#ifdef TU_SANITIZED
     static bool reported;
     if (reported) return false;
     reported = __lsan_do_recoverable_leak_check() != 0;

@@ -27,14 +27,7 @@
 #include "onnxc.h"
 #include "testutil.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifdef SANITIZED
+#ifdef TU_SANITIZED
 #include <sanitizer/lsan_interface.h>
 #endif
 
@@ -53,7 +46,7 @@ typedef struct fixture {
 
 static bool leaked(void)
 {
-#ifdef SANITIZED
+#ifdef TU_SANITIZED
     static bool reported;
     if (reported) return false;
     reported = __lsan_do_recoverable_leak_check() != 0;

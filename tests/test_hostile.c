@@ -39,14 +39,7 @@
 #define GENERATOR ONNXC_SOURCE_DIR "/tests/tools/make_hostile.py"
 #define REAL_MODEL ONNXC_SHARED_DIR "/models/real/tf2onnx-1.17_op13_ohhmkar_gopherRT_mnist.onnx"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifdef SANITIZED
+#ifdef TU_SANITIZED
 #define SANITIZER_SLOWDOWN 4
 #else
 #define SANITIZER_SLOWDOWN 1

@@ -32,14 +32,7 @@
 #define MODEL ONNXC_SHARED_DIR "/models/real/tf2onnx-1.17_op13_ohhmkar_gopherRT_mnist"
 #define REAL_TOL 1e-4
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifdef SANITIZED
+#ifdef TU_SANITIZED
 #define SAN_FLAGS "-fsanitize=address,undefined -fno-omit-frame-pointer"
 #else
 #define SAN_FLAGS ""

@@ -107,15 +107,8 @@ static void abi_string(char (*out)[4096])
 
 /* ---- sanitizer runtimes --------------------------------------------------- */
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
 
-#ifdef UNDER_ASAN
+#ifdef TU_SANITIZED
 typedef struct preload {
     char list[2048];
 } preload;
@@ -163,7 +156,7 @@ Test(python, binding_suite, .timeout = 850)
     setenv("ONNXC_SHARED_DIR", ONNXC_SHARED_DIR, 1);
     setenv("PYTHONDONTWRITEBYTECODE", "1", 1);   /* leave the source tree clean */
     unsetenv("PYTHONPATH");                      /* the suite finds python/onnxc itself */
-#ifdef UNDER_ASAN
+#ifdef TU_SANITIZED
     sanitizer_env();
 #endif
 

@@ -42,14 +42,7 @@
 /* Kills per file. Sanitizer builds do fewer: their saves are ~3x slower and
  * the release build already runs all 50; what ASan adds here (memory errors
  * on the save path) does not need every kill. */
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifdef SANITIZED
+#ifdef TU_SANITIZED
 #define KILLS 25
 #else
 #define KILLS 50

@@ -23,6 +23,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* TU_SANITIZED: this test is built with AddressSanitizer (GCC or clang). */
+#if defined(__SANITIZE_ADDRESS__)
+#define TU_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TU_SANITIZED 1
+#endif
+#endif
+
 #include "onnxc.h"
 
 #if defined(__GNUC__)
