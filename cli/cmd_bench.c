@@ -575,7 +575,9 @@ int cmd_bench(int argc, char **argv)
             goto done;
         }
     onnxc_session_options so = {.threads = (int)a.threads};
-    if (onnxc_session_create(m, &so, &s, &err) != ONNXC_OK) {
+    /* Measured as `onnxc run` runs: each weight once, packed (same speed). */
+    if (onnxc_model_set_inference_only(m, &err) != ONNXC_OK ||
+        onnxc_session_create(m, &so, &s, &err) != ONNXC_OK) {
         rc = cli_report(&err);
         goto done;
     }

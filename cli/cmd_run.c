@@ -136,7 +136,10 @@ static onnxc_status prepare(run_ctx *c, const char *const *in_args, int n_in)
 static onnxc_status run_model(run_ctx *c, const onnxc_tensor *inputs)
 {
     onnxc_session_options so = {.threads = c->threads};
-    if (onnxc_session_create(c->m, &so, &c->s, &c->err) != ONNXC_OK) return c->err.status;
+    /* run never saves or trains: keep each weight once, packed. */
+    if (onnxc_model_set_inference_only(c->m, &c->err) != ONNXC_OK ||
+        onnxc_session_create(c->m, &so, &c->s, &c->err) != ONNXC_OK)
+        return c->err.status;
     return onnxc_session_run(c->s, inputs, c->n_inputs, c->outputs, c->n_outputs, &c->err);
 }
 

@@ -356,11 +356,22 @@ static void remove_unused(const char *dir, const char *name)
 
 /* The model's temporary is written completely before anything is renamed;
  * then the side file, then the model. See the top of the file. */
+/* An inference-only model no longer holds its weights in the file's layout. */
+static onnxc_status refuse_inference_only(const onnxc_model *m, const char *dest, onnxc_error *err)
+{
+    if (!m->inference_only) return ONNXC_OK;
+    return oc_fail(err, ONNXC_ERR_ARGUMENT,
+                   "%s: cannot save to %s: the model was made inference-only "
+                   "(onnxc_model_set_inference_only), which freed its weights' original bytes; "
+                   "load the file again to save it", m->label, dest);
+}
+
 onnxc_status onnxc_model_save(const onnxc_model *model, const char *path,
                               const onnxc_save_options *options, onnxc_error *err)
 {
     if (!model || !path) return oc_fail(err, ONNXC_ERR_ARGUMENT, "onnxc_model_save: NULL argument");
     oc_error_clear(err);
+    OC_TRY(refuse_inference_only(model, path, err));
     save_state s;
     OC_TRY(prepare(model, path, options, &s, err));
     uint8_t *buf = NULL;
@@ -411,6 +422,7 @@ onnxc_status onnxc_model_save_memory(const onnxc_model *model, void **data, size
     if (!model || !data || !size)
         return oc_fail(err, ONNXC_ERR_ARGUMENT, "onnxc_model_save_memory: NULL argument");
     oc_error_clear(err);
+    OC_TRY(refuse_inference_only(model, "memory", err));
     save_state s;
     OC_TRY(prepare(model, NULL, NULL, &s, err));
     uint8_t *buf = NULL;

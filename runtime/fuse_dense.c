@@ -34,7 +34,8 @@ static bool bias_shape_ok(const oc_shape *b, int64_t N, int out_rank)
 }
 
 /* The weight W of a head node when it can be packed: a 2-D float
- * initializer that training does not change, with K and N >= 1. */
+ * initializer that training does not change, with K and N >= 1. A weight
+ * released for inference only has no data but is packed already. */
 static bool packable_weight(const oc_plan *p, const oc_plan_options *opt, int v)
 {
     const oc_graph *g = &p->model->graph;
@@ -42,7 +43,7 @@ static bool packable_weight(const oc_plan *p, const oc_plan_options *opt, int v)
     if (opt->variable && opt->variable[v]) return false;
     const oc_tensor *w = &p->tensors[v];
     return is_float(w) && w->shape.rank == 2 && w->shape.dims[0] > 0 && w->shape.dims[1] > 0 &&
-           w->data;
+           (w->data || g->values[v].released);
 }
 
 typedef struct match {

@@ -11,6 +11,7 @@
 #include "tensor.h"
 
 struct oc_op_def;
+struct oc_pack_cache;
 
 typedef enum oc_value_kind {
     OC_VALUE_INPUT,        /* graph input the caller feeds */
@@ -30,6 +31,9 @@ typedef struct oc_value {
     oc_tensor init;
     Onnx__TensorProto *init_proto;
     bool init_owned;                  /* init.data must be oc_aligned_free'd */
+    /* Inference-only models: init.data was freed (NULL) and the weight lives
+     * on only as its packed copy in the model's pack cache. */
+    bool released;
     /* Declared type of graph inputs/outputs/value_info, or NULL. */
     const Onnx__ValueInfoProto *info;
 } oc_value;
@@ -81,6 +85,11 @@ struct onnxc_model {
      * step, a checkpoint restore): sessions holding packed copies of the
      * weights compare it before each run and re-pack when it moved. */
     uint64_t weights_generation;
+    /* onnxc_model_set_inference_only: the weights can no longer change;
+     * `packs` holds every dense weight packed once, shared read-only by all
+     * sessions (inference_only.c). NULL otherwise. */
+    bool inference_only;
+    struct oc_pack_cache *packs;
 };
 
 /* Value index for `name`, or -1. */
@@ -100,6 +109,13 @@ onnxc_status oc_read_file(const char *path, uint64_t max, uint8_t **data, size_t
 
 /* ONNXC_OK when every node has an op; else lists the unsupported ones. */
 onnxc_status oc_model_require_supported(const onnxc_model *m, onnxc_error *err);
+
+/* inference_only.c: a released weight v (values[v].released) unpacked from
+ * the model's packed copy into a new oc_aligned_alloc'd buffer (*out, the
+ * caller frees), bit-identical to the bytes the file held. */
+onnxc_status oc_model_unpack_released(const onnxc_model *m, int v, void **out, onnxc_error *err);
+/* Frees the model's shared pack cache (onnxc_model_free). */
+void oc_model_free_packs(onnxc_model *m);
 
 /* Decode a TensorProto (not external) into `out`. Aliases the proto's storage
  * when possible (*owned = false), else allocates a 64-byte aligned copy

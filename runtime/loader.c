@@ -54,6 +54,7 @@ static ProtobufCAllocator pb_allocator = {pb_alloc, pb_free, NULL};
 void onnxc_model_free(onnxc_model *m)
 {
     if (!m) return;
+    oc_model_free_packs(m);
     oc_graph_free(&m->graph);
     for (size_t i = 0; i < m->n_external_buffers; i++) oc_aligned_free(m->external_buffers[i]);
     oc_free(m->external_buffers);

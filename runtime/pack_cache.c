@@ -10,6 +10,7 @@ onnxc_status oc_pack_cache_init(oc_pack_cache *c, int n_values, uint64_t generat
     c->n_values = n_values;
     c->generation = generation;
     c->bytes = 0;
+    c->shared = NULL;
     c->packed = oc_calloc((size_t)n_values * 2 + 1, sizeof *c->packed);
     if (!c->packed) return oc_fail(err, ONNXC_ERR_NOMEM, "out of memory creating a session");
     return ONNXC_OK;
@@ -35,7 +36,15 @@ void oc_pack_cache_free(oc_pack_cache *c)
 onnxc_status oc_pack_cache_get(oc_pack_cache *c, int v, const oc_tensor *w, int transB,
                                const oc_sgemm_pb **out, const char *what, onnxc_error *err)
 {
-    oc_sgemm_pb **slot = &c->packed[(size_t)v * 2 + (transB ? 1 : 0)];
+    const size_t key = (size_t)v * 2 + (transB ? 1 : 0);
+    if (c->shared && c->shared->packed[key]) {
+        *out = c->shared->packed[key];
+        return ONNXC_OK;
+    }
+    oc_sgemm_pb **slot = &c->packed[key];
+    if (!*slot && !w->data)
+        return oc_fail(err, ONNXC_ERR_ARGUMENT, "%s: the weights were released for inference only and "
+                       "are not packed with transB=%d", what, transB);
     if (!*slot) {
         /* op(B) is [K, N]: W is [K, N], or [N, K] with transB. */
         const int64_t rows = w->shape.dims[0], cols = w->shape.dims[1];

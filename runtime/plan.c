@@ -236,6 +236,24 @@ static onnxc_status fold_node(oc_plan *p, oc_op_ctx *ctx, size_t ws, onnxc_error
     return st;
 }
 
+/* Inference-only models (inference_only.c) keep some weights only packed.
+ * A node that reads one other than as a fused dense layer's B (folded at
+ * plan time, or a shape the fusion does not take) gets it unpacked into plan
+ * memory. */
+static onnxc_status unpack_released_inputs(oc_plan *p, const oc_node *n, onnxc_error *err)
+{
+    const oc_graph *g = &p->model->graph;
+    for (int k = 0; k < n->n_in; k++) {
+        const int v = n->in[k];
+        if (v < 0 || !g->values[v].released || p->tensors[v].data) continue;
+        void *w;
+        OC_TRY(oc_model_unpack_released(p->model, v, &w, err));
+        p->owned[p->n_owned++] = w;
+        p->tensors[v].data = w;
+    }
+    return ONNXC_OK;
+}
+
 onnxc_status oc_plan_build(oc_plan *p, const onnxc_model *m, const oc_tensor *inputs,
                            const oc_plan_options *opt, onnxc_error *err)
 {
@@ -256,7 +274,8 @@ onnxc_status oc_plan_build(oc_plan *p, const onnxc_model *m, const oc_tensor *in
     p->steps = oc_calloc((size_t)g->n_nodes + 1, sizeof *p->steps);
     p->step_in = oc_calloc(total_in + 1, sizeof *p->step_in);
     p->step_out = oc_calloc(total_out + 1, sizeof *p->step_out);
-    p->owned = oc_calloc(total_out + 1, sizeof *p->owned);
+    /* Folded outputs, and weights unpacked by unpack_released_inputs. */
+    p->owned = oc_calloc(total_out + (size_t)g->n_values + 1, sizeof *p->owned);
     uint8_t *need = oc_calloc((size_t)g->n_values + 1, 1);
     size_t *ws_bytes = oc_calloc((size_t)g->n_nodes + 1, sizeof *ws_bytes);
     onnxc_status st = ONNXC_OK;
@@ -320,7 +339,9 @@ onnxc_status oc_plan_build(oc_plan *p, const onnxc_model *m, const oc_tensor *in
         bool fold = (n->op->flags & OC_OP_SHAPE_ONLY) ||
                     (all_known && !(n->op->flags & OC_OP_NONDETERMINISTIC) && !ctx.saved_bytes);
         if (fold) {
-            if ((st = fold_node(p, &ctx, ws, err)) != ONNXC_OK) goto done;
+            if ((st = unpack_released_inputs(p, n, err)) != ONNXC_OK ||
+                (st = fold_node(p, &ctx, ws, err)) != ONNXC_OK)
+                goto done;
             for (int k = 0; k < n->n_out; k++)
                 if (n->out[k] >= 0) p->known[n->out[k]] = 1;
             continue;
@@ -340,8 +361,11 @@ onnxc_status oc_plan_build(oc_plan *p, const onnxc_model *m, const oc_tensor *in
         in_pool += n->n_in;
         out_pool += n->n_out;
     }
-    if (!opt->shape_only && (st = oc_fuse_dense(p, opt, ws_bytes, err)) == ONNXC_OK)
-        st = plan_memory(p, opt, ws_bytes, err);
+    if (!opt->shape_only && (st = oc_fuse_dense(p, opt, ws_bytes, err)) == ONNXC_OK) {
+        for (int s = 0; s < p->n_steps && st == ONNXC_OK; s++)
+            st = unpack_released_inputs(p, p->steps[s].node, err);
+        if (st == ONNXC_OK) st = plan_memory(p, opt, ws_bytes, err);
+    }
 done:
     oc_free(need);
     oc_free(ws_bytes);

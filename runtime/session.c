@@ -151,6 +151,9 @@ onnxc_status onnxc_session_run(onnxc_session *s, const onnxc_tensor *inputs, siz
     }
     if (!s->planned || !oc_plan_matches(&s->plan, s->bound)) {
         if (s->planned) oc_plan_free(&s->plan);
+        /* An inference-only model's packed weights, even when the session
+         * was created before onnxc_model_set_inference_only. */
+        s->packs.shared = s->model->packs;
         s->planned = false;
         oc_plan_options opt = {.nthreads = s->nthreads, .rng = &s->rng, .packs = &s->packs};
         OC_TRY(oc_plan_build(&s->plan, s->model, s->bound, &opt, err));

@@ -9,7 +9,7 @@
  *   spec     onnxc_model_from_spec -> session_create -> run ->
  *            trainer_create -> trainer_step -> save_memory
  *   keras    the Keras .h5 converter -> onnxc_model_load_memory ->
- *            session_create -> run
+ *            set_inference_only -> session_create -> run
  *
  * Each failure must come back as ONNXC_ERR_NOMEM with a message, free
  * everything, and not crash. A sequence that still succeeds despite the
@@ -219,6 +219,7 @@ static onnxc_status seq_keras(fixture *fx, outcome *oc, onnxc_error *err)
     onnxc_status st = oc_keras_convert_local(KERAS_MODEL ".h5", NULL, NULL, &bytes, &size, err);
     if (st == ONNXC_OK) check_saved(fx, oc, bytes, size);
     if (st == ONNXC_OK) st = onnxc_model_load_memory(bytes, size, NULL, "keras", NULL, &m, err);
+    if (st == ONNXC_OK) st = onnxc_model_set_inference_only(m, err);
     if (st == ONNXC_OK) st = onnxc_session_create(m, &so, &s, err);
     if (st == ONNXC_OK) st = onnxc_session_run(s, &fx->keras_input, 1, &out, 1, err);
     if (st == ONNXC_OK)

@@ -9,6 +9,12 @@
  * must match numpy and be bit-identical across thread counts, and the plan
  * must contain exactly the expected number of fused Dense steps.
  *
+ * Each case also runs on the model made inference-only
+ * (onnxc_model_set_inference_only): the expected weights are released (their
+ * initializer views lose their data) and the output is bit-identical to the
+ * normal model's, including where a plan needs a released weight unpacked
+ * (folded at plan time, or a Gemm the fusion does not take).
+ *
  * A second test checks that a session notices weights changed by a trainer
  * (its packed copies are re-made) and answers like a fresh session.
  */
@@ -72,7 +78,42 @@ static int count_dense_steps(const onnxc_model *m, const onnxc_tensor *x)
     return dense;
 }
 
-static void run_case(const char *name, int expect_dense, int n_outputs)
+/* Initializers whose bytes onnxc_model_set_inference_only freed. */
+static int count_released(const onnxc_model *m)
+{
+    int released = 0;
+    for (size_t i = 0; i < onnxc_model_initializer_count(m); i++) {
+        onnxc_tensor view;
+        cr_assert_eq(onnxc_model_initializer(m, i, &view), ONNXC_OK);
+        released += view.data == NULL && view.capacity > 0;
+    }
+    return released;
+}
+
+/* The same case on an inference-only model: bit-identical to `want`. */
+static void run_inference_only(const char *path, const char *name, const onnxc_tensor *x,
+                               int n_outputs, int expect_released, const float *want, size_t bytes)
+{
+    onnxc_model *m;
+    onnxc_error err;
+    cr_assert_eq(onnxc_model_load(path, NULL, &m, &err), ONNXC_OK, "%s", err.message);
+    cr_assert_eq(onnxc_model_set_inference_only(m, &err), ONNXC_OK, "%s: %s", name, err.message);
+    cr_expect_eq(count_released(m), expect_released, "%s: released weights", name);
+    for (int threads = 1; threads <= 2; threads++) {
+        onnxc_session *s;
+        onnxc_session_options so = {.threads = threads};
+        cr_assert_eq(onnxc_session_create(m, &so, &s, &err), ONNXC_OK, "%s", err.message);
+        onnxc_tensor out[2] = {{0}};
+        cr_assert_eq(onnxc_session_run(s, x, 1, out, (size_t)n_outputs, &err), ONNXC_OK,
+                     "%s (inference-only): %s", name, err.message);
+        cr_expect(memcmp(out[0].data, want, bytes) == 0,
+                  "%s (inference-only, %d threads): differs from the normal model", name, threads);
+        onnxc_session_free(s);
+    }
+    onnxc_model_free(m);
+}
+
+static void run_case(const char *name, int expect_dense, int n_outputs, int expect_released)
 {
     char *path = tu_path("%s/%s.onnx", dir, name);
     onnxc_model *m;
@@ -107,6 +148,7 @@ static void run_case(const char *name, int expect_dense, int n_outputs)
         }
         onnxc_session_free(s);
     }
+    run_inference_only(path, name, &x, n_outputs, expect_released, first, bytes);
     free(first);
     free(x.data);
     free(want.data);
@@ -116,13 +158,72 @@ static void run_case(const char *name, int expect_dense, int n_outputs)
 
 TestSuite(fusion, .init = make_models, .fini = remove_models, .timeout = 300);
 
-Test(fusion, tf2onnx_two_layers) { run_case("tf2onnx_two_layers", 2, 1); }
-Test(fusion, pytorch_gemm) { run_case("pytorch_gemm", 2, 1); }
-Test(fusion, intermediate_output_stays) { run_case("intermediate_output", 1, 2); }
-Test(fusion, shared_matmul_keeps_its_add) { run_case("shared_matmul", 1, 1); }
-Test(fusion, batched_input) { run_case("batched_input", 1, 1); }
-Test(fusion, unfusable_left_alone) { run_case("unfusable", 1, 1); }
-Test(fusion, wide_layer) { run_case("wide_layer", 1, 1); }
+/* Arguments: fused Dense steps, outputs, weights an inference-only model releases. */
+Test(fusion, tf2onnx_two_layers) { run_case("tf2onnx_two_layers", 2, 1, 2); }
+Test(fusion, pytorch_gemm) { run_case("pytorch_gemm", 2, 1, 2); }
+Test(fusion, intermediate_output_stays) { run_case("intermediate_output", 1, 2, 1); }
+Test(fusion, shared_matmul_keeps_its_add) { run_case("shared_matmul", 1, 1, 1); }
+Test(fusion, batched_input) { run_case("batched_input", 1, 1, 1); }
+/* w1 is read by a Gemm with alpha 0.5: kept; w2 is released. */
+Test(fusion, unfusable_left_alone) { run_case("unfusable", 1, 1, 1); }
+Test(fusion, wide_layer) { run_case("wide_layer", 1, 1, 1); }
+Test(fusion, released_weight_folded_at_plan_time) { run_case("released_then_folded", 1, 1, 1); }
+Test(fusion, released_weight_in_an_unfused_gemm) { run_case("gemm_full_c", 0, 1, 1); }
+
+/* What an inference-only model refuses, and sessions made before the call. */
+Test(fusion_weights, inference_only_model)
+{
+    onnxc_model *m, *ref;
+    onnxc_error err;
+    cr_assert_eq(onnxc_model_from_spec("12,16:relu,3:softmax", 7, &m, &err), ONNXC_OK, "%s", err.message);
+    cr_assert_eq(onnxc_model_from_spec("12,16:relu,3:softmax", 7, &ref, &err), ONNXC_OK, "%s", err.message);
+    float xs[5 * 12];
+    for (int i = 0; i < 5 * 12; i++) xs[i] = (float)((i * 37) % 11) / 11.0f;
+    onnxc_tensor x4 = {.dtype = ONNXC_FLOAT, .rank = 2, .dims = {4, 12}, .data = xs};
+    onnxc_tensor x5 = {.dtype = ONNXC_FLOAT, .rank = 2, .dims = {5, 12}, .data = xs};
+
+    onnxc_session *early, *rs;
+    cr_assert_eq(onnxc_session_create(m, NULL, &early, &err), ONNXC_OK);
+    cr_assert_eq(onnxc_session_create(ref, NULL, &rs, &err), ONNXC_OK);
+    onnxc_tensor got = {0}, want = {0};
+    cr_assert_eq(onnxc_session_run(early, &x4, 1, &got, 1, &err), ONNXC_OK, "%s", err.message);
+
+    cr_assert_eq(onnxc_model_set_inference_only(NULL, &err), ONNXC_ERR_ARGUMENT);
+    cr_assert_eq(onnxc_model_set_inference_only(m, &err), ONNXC_OK, "%s", err.message);
+    cr_assert_eq(onnxc_model_set_inference_only(m, &err), ONNXC_OK, "a second call: %s", err.message);
+    cr_expect_eq(count_released(m), 2, "both kernels are released, the biases kept");
+
+    /* The early session re-plans for 5 rows on the model's packed weights. */
+    for (int rows = 4; rows <= 5; rows++) {
+        onnxc_tensor *x = rows == 4 ? &x4 : &x5;
+        got = want = (onnxc_tensor){0}; /* outputs in the sessions' buffers */
+        cr_assert_eq(onnxc_session_run(early, x, 1, &got, 1, &err), ONNXC_OK, "%d rows: %s", rows,
+                     err.message);
+        cr_assert_eq(onnxc_session_run(rs, x, 1, &want, 1, &err), ONNXC_OK, "%s", err.message);
+        cr_expect(memcmp(got.data, want.data, (size_t)rows * 3 * sizeof(float)) == 0,
+                  "%d rows: the inference-only model answers differently", rows);
+    }
+
+    char *dir = tu_tmpdir("inference_only");
+    char *path = tu_path("%s/m.onnx", dir);
+    void *bytes = NULL;
+    size_t size = 0;
+    cr_assert_eq(onnxc_model_save(m, path, NULL, &err), ONNXC_ERR_ARGUMENT);
+    cr_expect(strstr(err.message, "inference-only") && strstr(err.message, "m.onnx"), "%s", err.message);
+    cr_expect(!tu_exists(path), "a refused save wrote %s", path);
+    cr_assert_eq(onnxc_model_save_memory(m, &bytes, &size, &err), ONNXC_ERR_ARGUMENT);
+    cr_expect_null(bytes);
+    onnxc_trainer *t = NULL;
+    cr_assert_eq(onnxc_trainer_create(m, NULL, &t, &err), ONNXC_ERR_ARGUMENT);
+    cr_expect(strstr(err.message, "cannot train") != NULL, "%s", err.message);
+    cr_expect_null(t);
+    tu_rmtree(dir);
+    free(dir), free(path);
+    onnxc_session_free(early);
+    onnxc_session_free(rs);
+    onnxc_model_free(m);
+    onnxc_model_free(ref);
+}
 
 /* A trainer step changes the weights a session has packed: the session's
  * next run must use the new weights, exactly like a fresh session. */

@@ -72,6 +72,12 @@ size_t oc_sgemm_packed_b_size(int64_t K, int64_t N);
 oc_sgemm_pb *oc_sgemm_pack_b_to(void *dst, int transB, int64_t K, int64_t N, const float *B,
                                 int64_t ldb);
 
+/* The inverse of packing: writes op(B) back in the layout oc_sgemm_packed_b
+ * read it from (transB and ldb as there). Exact: packing only moves floats.
+ * For weights whose original bytes were freed (onnxc_model_set_inference_only)
+ * when a plan needs them unpacked. */
+void oc_sgemm_unpack_b(const oc_sgemm_pb *pb, int transB, float *B, int64_t ldb);
+
 /* K and N a block was packed for. */
 int64_t oc_sgemm_pb_k(const oc_sgemm_pb *pb);
 int64_t oc_sgemm_pb_n(const oc_sgemm_pb *pb);

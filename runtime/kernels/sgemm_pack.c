@@ -118,6 +118,25 @@ oc_sgemm_pb *oc_sgemm_packed_b(int transB, int64_t K, int64_t N, const float *B,
     return oc_sgemm_pack_b_to(mem, transB, K, N, B, ldb);
 }
 
+void oc_sgemm_unpack_b(const oc_sgemm_pb *pb, int transB, float *B, int64_t ldb)
+{
+    assert(pb && pb->magic == PB_MAGIC && "oc_sgemm_unpack_b: not a packed block");
+    const float *panels = (const float *)((const unsigned char *)pb + PB_HEADER);
+    const int64_t K = pb->K, N = pb->N;
+    for (int64_t p = 0; p < oc_sgemm_panel_count(pb->nr, N); p++) {
+        const int w = oc_sgemm_panel_width(pb->nr, N, p);
+        const int64_t rem = N - p * pb->nr;
+        const int cols = rem < w ? (int)rem : w; /* the rest of the panel is zero padding */
+        const float *src = panels + p * pb->nr * K; /* [K][w] */
+        const int64_t j = p * pb->nr;
+        for (int64_t k = 0; k < K; k++)
+            for (int c = 0; c < cols; c++) {
+                if (transB) B[(j + c) * ldb + k] = src[k * w + c];
+                else B[k * ldb + j + c] = src[k * w + c];
+            }
+    }
+}
+
 int64_t oc_sgemm_pb_k(const oc_sgemm_pb *pb) { return pb->K; }
 int64_t oc_sgemm_pb_n(const oc_sgemm_pb *pb) { return pb->N; }
 

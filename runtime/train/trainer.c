@@ -166,6 +166,11 @@ onnxc_status onnxc_trainer_create(onnxc_model *model, const onnxc_trainer_option
 {
     if (!model || !out) return oc_fail(err, ONNXC_ERR_ARGUMENT, "onnxc_trainer_create: NULL argument");
     *out = NULL;
+    if (model->inference_only)
+        return oc_fail(err, ONNXC_ERR_ARGUMENT,
+                       "%s: cannot train: the model was made inference-only "
+                       "(onnxc_model_set_inference_only) and its weights are fixed; load the file again",
+                       model->label);
     OC_TRY(oc_model_require_supported(model, err));
     const oc_graph *g = &model->graph;
     if (g->n_inputs != 1)

@@ -110,6 +110,20 @@ def main():
         {"w1": w1, "b1": b1}, x, [("y", [67, 300])], relu(f64(x) @ f64(w1) + f64(b1)),
         x_shape=["N", 784])
 
+    # 8. One weight read by a layer and by a MatMul of two constants, which the
+    #    plan folds: an inference-only model must unpack its released copy.
+    x, w1, c = mat(4, 20), mat(20, 12), mat(1, 20)
+    save(out, "released_then_folded", [
+        helper.make_node("MatMul", ["x", "w1"], ["m1"]), helper.make_node("MatMul", ["c", "w1"], ["f"]),
+        helper.make_node("Add", ["m1", "f"], ["y"])],
+        {"w1": w1, "c": c}, x, [("y", [4, 12])], f64(x) @ f64(w1) + f64(c) @ f64(w1))
+
+    # 9. Gemm transB=1 whose C is a full [M, N] matrix, not a bias: not fused,
+    #    so an inference-only model's plan runs it on the unpacked weight.
+    x, w1, c1 = mat(5, 16), mat(11, 16), mat(5, 11)
+    save(out, "gemm_full_c", [helper.make_node("Gemm", ["x", "w1", "c1"], ["y"], transB=1)],
+         {"w1": w1, "c1": c1}, x, [("y", [5, 11])], f64(x) @ f64(w1).T + f64(c1))
+
 
 if __name__ == "__main__":
     main()
