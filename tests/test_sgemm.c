@@ -245,19 +245,22 @@ Test(sgemm, run_matches_reference_on_every_family)
     }
 }
 
-/* A row stride of a multiple of 4 KiB (lda = 1024, 2048 floats) makes the
- * drivers read A tiles from a padded copy; the copy must not change a bit
- * relative to the same values at a harmless stride (lda + 7). */
+/* A row stride of a multiple of 4 KiB (lda = 1024, 2048, 3072 floats) makes
+ * the drivers read A tiles from a padded copy; the copy must not change a bit
+ * relative to the same values at a harmless stride (lda + 7). K = 2500 is
+ * longer than the copy holds: oc_sgemm_run then sums K in two chunks, which
+ * must equal the one chain it runs at the harmless stride. */
 Test(sgemm, aliasing_a_stride_gives_identical_results)
 {
-    static const int64_t cases[][3] = {{40, 100, 1024}, {13, 20, 1000}, {30, 64, 2048}, {5, 300, 1024}};
+    static const int64_t cases[][3] = {{40, 100, 1024}, {13, 20, 1000}, {30, 64, 2048}, {5, 300, 1024},
+                                       {9, 40, 2500}};
     oc_isa isas[3];
     int n = families(isas);
     for (int f = 0; f < n; f++) {
         oc_cpu_set_isa(isas[f]);
         for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
             const int64_t M = cases[c][0], N = cases[c][1], K = cases[c][2];
-            const int64_t lda = K <= 1024 ? 1024 : 2048, ldo = lda + 7;
+            const int64_t lda = K <= 1024 ? 1024 : K <= 2048 ? 2048 : 3072, ldo = lda + 7;
             float *A = rand_matrix(M, K, lda), *A2 = rand_matrix(M, K, ldo);
             for (int64_t i = 0; i < M; i++) memcpy(A2 + i * ldo, A + i * lda, (size_t)K * sizeof(float));
             float *B = rand_matrix(K, N, N), *bias = rand_matrix(1, N, N);

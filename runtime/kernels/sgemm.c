@@ -13,10 +13,17 @@
  *
  *   for each group of panels whose [K][nr] panels fit in half of L2
  *     for each row tile                 A rows stream from memory once per group
- *       for each K chunk of ~384        (only with >= 4 panels and K >= 768)
- *         for each panel in the group   the panel comes from L2, the A chunk from L1
+ *       for each K chunk                (one, unless A is copied and K > 2048)
+ *         for each panel in the group   the panel comes from L2, the A rows from L1
  *           tile kernel; chunks after the first resume the FMA chains from C,
  *           the last applies bias/activation
+ *
+ * Summing all of K in one call beat chunks of ~384 (which kept a tile's A
+ * chunk in L1 while the panels streamed past) on every layer shape of the
+ * benchmark models, for both the AVX-512 and AVX2 kernels: 3-9% per product
+ * (paired alternating runs, e.g. 256x1024x1024 0.93x, 256x1024x784 0.92x,
+ * 4096x512x784 0.97x); the hardware prefetchers keep mr rows of A and one
+ * panel streaming, and every extra chunk re-reads and re-writes the C tile.
  *
  * Resuming from C (init_c) repeats exactly the operations of one long
  * chain, so the chunking never shows in the results.
@@ -51,9 +58,7 @@
 #ifndef L2_BLOCK_BYTES
 #define L2_BLOCK_BYTES (512 * 1024)       /* panels swept by all row tiles at once */
 #endif
-#ifndef RUN_KC
-#define RUN_KC 384                        /* K chunk of oc_sgemm_run: [mr][KC] of A in L1 */
-#endif
+#define COPY_KC 2048                      /* longest K chunk of a copied A tile (run_part) */
 #define FAST_KC 256                       /* K chunk of oc_sgemm_fast */
 #define FAST_NC 128                       /* column chunk of oc_sgemm_fast (multiple of nr) */
 
@@ -159,8 +164,9 @@ static inline int aliasing_stride(int64_t lda) { return (lda * (int64_t)sizeof(f
 
 static void run_part(const run_job *j, int part)
 {
-    /* One A tile chunk [mr][KC], copied when A's rows alias in L1 (below). */
-    _Alignas(64) float abuf[OC_SGEMM_MR_MAX * APACK_LD(RUN_KC)];
+    /* One A tile chunk [mr][<= COPY_KC], copied when A's rows alias in L1
+     * (below); 99 KiB of stack. */
+    _Alignas(64) float abuf[OC_SGEMM_MR_MAX * APACK_LD(COPY_KC)];
     const grid *g = &j->g;
     int64_t t0, t1, p0, p1;
     part_rect(g, part, &t0, &t1, &p0, &p1);
@@ -168,20 +174,16 @@ static void run_part(const run_job *j, int part)
     const int64_t group = max64(1, L2_BLOCK_BYTES / panel_bytes);
     for (int64_t pg = p0; pg < p1; pg += group) {
         const int64_t pe = min64(p1, pg + group);
-        /* K chunks, so that a row tile's [mr][chunk] of A stays in L1 while
-         * the group's panels stream past it. Not worth it for a few panels,
-         * and not for the GEMV kernels, whose partial sums cannot resume. */
         /* A row stride of a multiple of 4 KiB (K = 1024, 2048 ...) puts all
          * mr rows of a tile in one L1 set, which has fewer ways than the tile
          * has rows plus panel lines: every k then misses. Such tiles are read
          * from a copy with a padded stride instead (measured: 784-1024-1024
          * at batch 256 went from 49 to ~190 GFLOP/s). Same values, same
-         * order: results do not change. (Copying forces K chunks of at most
-         * RUN_KC, which fit the buffer.) */
+         * order: results do not change. The copy holds at most COPY_KC of K,
+         * so longer rows are summed in chunks (the GEMV kernels never copy:
+         * their partial sums cannot resume). */
         const int copy_a = !g->small && aliasing_stride(j->lda);
-        const int chunks = g->small || ((pe - pg < 4 || g->K < 2 * RUN_KC) && !copy_a)
-                               ? 1
-                               : (int)((g->K + RUN_KC - 1) / RUN_KC);
+        const int chunks = copy_a ? (int)((g->K + COPY_KC - 1) / COPY_KC) : 1;
         for (int64_t t = t0; t < t1; t++) {
             const int64_t r0 = tile_row(g->M, g->T, t), m = tile_row(g->M, g->T, t + 1) - r0;
             for (int c = 0; c < chunks; c++) {
