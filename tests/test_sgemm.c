@@ -306,12 +306,13 @@ Test(sgemm, run_relu_keeps_nan)
 /* Every thread count gives the same bits, for both entry points, on shapes
  * large enough to be split (above the 2^20 multiply-add threshold), split by
  * panels and by row tiles (128x64: by panels, which balance better than 6 + 5
- * row tiles), and for the GEMV path. */
+ * row tiles), and for the GEMV path (also below 2^20 multiply-adds when B
+ * has 2^17 or more elements: 1x512x784, 3x300x500). */
 Test(sgemm, bit_identical_for_any_thread_count)
 {
     static const int64_t shapes[][3] = {{300, 300, 300}, {257, 1024, 64}, {64, 64, 784},
                                         {2, 1024, 300},  {1, 2048, 784},  {2000, 10, 64},
-                                        {128, 64, 784}};
+                                        {128, 64, 784},  {1, 512, 784},   {3, 300, 500}};
     oc_isa isas[3];
     int nf = families(isas);
     for (int f = 0; f < nf; f++) {

@@ -39,8 +39,8 @@
  *           tile kernel: C = alpha*chunk + (pc == 0 ? beta : 1)*C
  *
  * Threads: a product below PAR_MIN multiply-adds runs on the calling thread
- * with no OpenMP region (a team costs microseconds; a batch-1 layer takes
- * less). Otherwise the tile grid is cut into `parts` rectangles, along the
+ * with no OpenMP region (a team costs microseconds; a small layer takes
+ * less), unless it is a GEMV over a B of GEMV_PAR_MIN or more elements. Otherwise the tile grid is cut into `parts` rectangles, along the
  * panels or along the row tiles, whichever balances the threads' shares
  * better (plan_grid has the rule). Which
  * thread computes a tile never changes how it is computed, so results are
@@ -55,6 +55,15 @@
 /* Multiply-adds worth a thread team: 128x64x64 (2^19) took 5.3 us on one
  * thread and 5.8 us on two, the team's start and join eating the gain. */
 #define PAR_MIN (1 << 20)
+/* Elements of B from which the GEMV kernels (M <= 4) split B's panels
+ * between threads even below PAR_MIN: 512 KiB of weights stream from L3 or
+ * memory, and two cores stream twice as fast. Batch 1 at 2 threads
+ * (paired alternating runs, onnxc bench): 784-512x6-10 0.87x, 784-1024-
+ * 1024-10 0.80x of the one-thread-per-layer time; 784x64 (50k) stays
+ * serial: it sits in L2 and takes ~1 us, less than a team start. */
+#ifndef GEMV_PAR_MIN
+#define GEMV_PAR_MIN (1 << 17)
+#endif
 #ifndef L2_BLOCK_BYTES
 #define L2_BLOCK_BYTES (512 * 1024)       /* panels swept by all row tiles at once */
 #endif
@@ -106,7 +115,9 @@ static void plan_grid(grid *g, const oc_sgemm_kernels *kern, int64_t M, int64_t 
     g->P = oc_sgemm_panel_count(kern->nr, N);
     g->parts = 1;
     g->by_panels = 0;
-    if (nthreads < 2 || (double)M * (double)N * (double)(K > 0 ? K : 1) < (double)PAR_MIN) return;
+    const double macs = (double)M * (double)N * (double)(K > 0 ? K : 1);
+    if (nthreads < 2 || (macs < (double)PAR_MIN && !(g->small && (double)N * (double)K >= GEMV_PAR_MIN)))
+        return;
     /* The busiest part's share of C under each split: row tiles differ in
      * height by at most one, panels are nr wide (the last may be narrower). */
     const int pr = (int)min64(nthreads, g->T), pp = (int)min64(nthreads, g->P);
