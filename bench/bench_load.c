@@ -2,7 +2,7 @@
  * Load-side timings and memory of onnxc through its public C API, one
  * measurement per process (so every run starts from a fresh heap):
  *
- *     bench_load model MODEL [--batch B] [--threads T]
+ *     bench_load model MODEL [--batch B] [--threads T] [--inference-only]
  *     bench_load idx DIR
  *
  * `model`: times onnxc_model_load, onnxc_session_create and the first
@@ -11,12 +11,14 @@
  * reads the process's peak RSS (getrusage ru_maxrss, which only grows) after
  * each step, so each figure is the peak up to and including that step. The
  * input is [B, F] floats with F from the model's first input (uniform [0, 1),
- * fixed seed). One JSON line:
+ * fixed seed). --inference-only calls onnxc_model_set_inference_only after
+ * the load (as `onnxc run` does), timed as prepare_ms (0 without it). One
+ * JSON line:
  *
- *   {"model":"big.onnx","file_bytes":..,"batch":1,"threads":1,
- *    "load_ms":..,"create_ms":..,"first_run_ms":..,
- *    "rss_start_kb":..,"peak_load_kb":..,"peak_create_kb":..,"peak_run_kb":..,
- *    "rss_end_kb":..}
+ *   {"model":"big.onnx","file_bytes":..,"batch":1,"threads":1,"inference_only":false,
+ *    "load_ms":..,"prepare_ms":..,"create_ms":..,"first_run_ms":..,
+ *    "rss_start_kb":..,"peak_load_kb":..,"peak_prepare_kb":..,"peak_create_kb":..,
+ *    "peak_run_kb":..,"rss_end_kb":..}
  *
  * `idx`: times onnxc_dataset_load_idx for the train and t10k splits of an
  * MNIST-style folder (what `onnxc train --data DIR` does before training):
@@ -78,7 +80,7 @@ static int fail(const char *msg)
     return 1;
 }
 
-static int bench_model(const char *path, long batch, int threads)
+static int bench_model(const char *path, long batch, int threads, int inference_only)
 {
     struct stat st;
     if (stat(path, &st) != 0) return fail("cannot stat the model");
@@ -90,6 +92,12 @@ static int bench_model(const char *path, long batch, int threads)
     if (onnxc_model_load(path, NULL, &m, &err) != ONNXC_OK) return fail(err.message);
     double t1 = now_ms();
     long peak_load = peak_kb();
+    if (inference_only && onnxc_model_set_inference_only(m, &err) != ONNXC_OK) {
+        onnxc_model_free(m);
+        return fail(err.message);
+    }
+    double t1b = now_ms();
+    long peak_prepare = peak_kb();
     onnxc_session_options so = {.threads = threads};
     if (onnxc_session_create(m, &so, &s, &err) != ONNXC_OK) {
         onnxc_model_free(m);
@@ -122,11 +130,12 @@ static int bench_model(const char *path, long batch, int threads)
     onnxc_session_free(s);
     onnxc_model_free(m);
     if (rs != ONNXC_OK) return fail(err.message);
-    printf("{\"model\":\"%s\",\"file_bytes\":%lld,\"batch\":%ld,\"threads\":%d,\"load_ms\":%.3f,"
-           "\"create_ms\":%.3f,\"first_run_ms\":%.3f,\"rss_start_kb\":%ld,\"peak_load_kb\":%ld,"
-           "\"peak_create_kb\":%ld,\"peak_run_kb\":%ld,\"rss_end_kb\":%ld}\n",
-           path, (long long)st.st_size, batch, threads, t1 - t0, t2 - t1, t4 - t3, rss_start, peak_load,
-           peak_create, peak_run, rss_end);
+    printf("{\"model\":\"%s\",\"file_bytes\":%lld,\"batch\":%ld,\"threads\":%d,\"inference_only\":%s,"
+           "\"load_ms\":%.3f,\"prepare_ms\":%.3f,\"create_ms\":%.3f,\"first_run_ms\":%.3f,"
+           "\"rss_start_kb\":%ld,\"peak_load_kb\":%ld,\"peak_prepare_kb\":%ld,\"peak_create_kb\":%ld,"
+           "\"peak_run_kb\":%ld,\"rss_end_kb\":%ld}\n",
+           path, (long long)st.st_size, batch, threads, inference_only ? "true" : "false", t1 - t0, t1b - t1,
+           t2 - t1b, t4 - t3, rss_start, peak_load, peak_prepare, peak_create, peak_run, rss_end);
     return 0;
 }
 
@@ -154,14 +163,16 @@ int main(int argc, char **argv)
     if (argc == 3 && !strcmp(argv[1], "idx")) return bench_idx(argv[2]);
     if (argc >= 3 && !strcmp(argv[1], "model")) {
         long batch = 1, threads = 1;
-        for (int i = 3; i + 1 < argc; i += 2) {
-            if (!strcmp(argv[i], "--batch")) batch = strtol(argv[i + 1], NULL, 10);
-            else if (!strcmp(argv[i], "--threads")) threads = strtol(argv[i + 1], NULL, 10);
-            else return fail("unknown option");
+        int inference_only = 0, bad = 0;
+        for (int i = 3; i < argc; i++) {
+            if (!strcmp(argv[i], "--inference-only")) inference_only = 1;
+            else if (i + 1 < argc && !strcmp(argv[i], "--batch")) batch = strtol(argv[++i], NULL, 10);
+            else if (i + 1 < argc && !strcmp(argv[i], "--threads")) threads = strtol(argv[++i], NULL, 10);
+            else bad = 1;
         }
-        if ((argc - 3) % 2 || batch < 1 || batch > 1 << 20 || threads < 1 || threads > 1024)
-            return fail("usage: bench_load model MODEL [--batch B] [--threads T]");
-        return bench_model(argv[2], batch, (int)threads);
+        if (bad || batch < 1 || batch > 1 << 20 || threads < 1 || threads > 1024)
+            return fail("usage: bench_load model MODEL [--batch B] [--threads T] [--inference-only]");
+        return bench_model(argv[2], batch, (int)threads, inference_only);
     }
-    return fail("usage: bench_load model MODEL [--batch B] [--threads T] | bench_load idx DIR");
+    return fail("usage: bench_load model MODEL [--batch B] [--threads T] [--inference-only] | bench_load idx DIR");
 }
