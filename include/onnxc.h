@@ -364,15 +364,16 @@ onnxc_status onnxc_supported_op(size_t index, onnxc_op_support *info);
  * the file's bytes of each weight that only such layers read, one weight at
  * a time (a 147 MB 784-4096-4096-4096-10 model: 2.1x its file size resident
  * after a normal first run, 1.1x after this call, 1.5x at the peak while
- * its largest weight is packed). Results are
- * bit-identical to a normal model's: a plan that needs a released weight in
- * its original layout unpacks it exactly.
+ * its largest weight is packed). Results are bit-identical to a normal
+ * model's: a plan that needs a released weight in its original layout
+ * unpacks it exactly.
  *
  * Irreversible: the weights are fixed from now on. onnxc_model_save,
  * onnxc_model_save_memory and onnxc_trainer_create refuse the model
  * (ONNXC_ERR_ARGUMENT); load the file again to save or train. Sessions
- * created before the call pick up the packed weights at their next re-plan.
- * Refused for a model with unsupported ops. A second call does nothing.
+ * created before the call re-plan on their next run, onto the packed
+ * weights; none may be running during the call. Refused for a model with
+ * unsupported ops. A second call does nothing.
  * `onnxc run` and `onnxc bench` call it.
  */
 onnxc_status onnxc_model_set_inference_only(onnxc_model *model, onnxc_error *err);

@@ -82,8 +82,9 @@ struct onnxc_model {
     void **external_buffers;
     size_t n_external_buffers;
     /* Bumped whenever onnxc changes initializer values in place (a training
-     * step, a checkpoint restore): sessions holding packed copies of the
-     * weights compare it before each run and re-pack when it moved. */
+     * step, a checkpoint restore) or frees them (inference_only.c): sessions
+     * holding packed copies of the weights, or plans reading them, compare
+     * it before each run and re-plan when it moved. */
     uint64_t weights_generation;
     /* onnxc_model_set_inference_only: the weights can no longer change;
      * `packs` holds every dense weight packed once, shared read-only by all

@@ -130,6 +130,10 @@ onnxc_status onnxc_model_set_inference_only(onnxc_model *m, onnxc_error *err)
             if (variants >> tb & 1) OC_TRY(oc_pack_cache_get(packs, v, &g->values[v].init, tb, &pb, what, err));
         }
         free_original(&g->values[v]);
+        /* Sessions planned before this call may read the freed bytes (an
+         * unfused node): the same signal as a training step makes them
+         * re-plan before their next run. */
+        m->weights_generation++;
     }
     return ONNXC_OK;
 }
