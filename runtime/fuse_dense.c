@@ -54,30 +54,35 @@ typedef struct match {
     int64_t K, N;
 } match;
 
+int oc_dense_head_transB(const oc_node *n)
+{
+    if (n->n_in < 2 || n->n_out != 1) return -1;
+    if (is_op(n, "MatMul")) return 0;
+    if (!is_op(n, "Gemm")) return -1;
+    const oc_gemm_params *gp = n->params;
+    if (!gp || gp->alpha != 1.0f || gp->trans_a) return -1;
+    return gp->trans_b ? 1 : 0;
+}
+
 /* Does step s start a dense layer? Fills m's head, x, w, transB, bias, K, N. */
 static bool match_head(const oc_plan *p, const oc_plan_options *opt, int s, match *m)
 {
     const oc_node *n = p->steps[s].node;
-    const oc_tensor *x = n->n_in > 0 && n->in[0] >= 0 ? &p->tensors[n->in[0]] : NULL;
-    if (n->n_out != 1 || n->out[0] < 0 || !is_float(x) || !is_float(&p->tensors[n->out[0]]))
+    const int transB = oc_dense_head_transB(n);
+    if (transB < 0) return false;
+    const oc_tensor *x = n->in[0] >= 0 ? &p->tensors[n->in[0]] : NULL;
+    if (n->out[0] < 0 || !is_float(x) || !is_float(&p->tensors[n->out[0]]) ||
+        !packable_weight(p, opt, n->in[1]))
         return false;
-    *m = (match){.head = s, .add = -1, .relu = -1, .x = n->in[0], .w = n->in[1], .y = n->out[0]};
-    if (is_op(n, "MatMul")) {
-        if (!packable_weight(p, opt, m->w) || x->shape.rank < 1) return false;
-        m->K = p->tensors[m->w].shape.dims[0];
-        m->N = p->tensors[m->w].shape.dims[1];
-        return x->shape.dims[x->shape.rank - 1] == m->K;
-    }
-    if (!is_op(n, "Gemm")) return false;
-    const oc_gemm_params *gp = n->params;
-    if (!gp || gp->alpha != 1.0f || gp->trans_a || x->shape.rank != 2 ||
-        !packable_weight(p, opt, m->w))
-        return false;
-    m->transB = gp->trans_b;
+    *m = (match){.head = s, .add = -1, .relu = -1, .x = n->in[0], .w = n->in[1], .y = n->out[0],
+                 .transB = transB};
     const oc_shape *ws = &p->tensors[m->w].shape;
-    m->K = ws->dims[gp->trans_b ? 1 : 0];
-    m->N = ws->dims[gp->trans_b ? 0 : 1];
-    if (x->shape.dims[1] != m->K) return false;
+    m->K = ws->dims[transB ? 1 : 0];
+    m->N = ws->dims[transB ? 0 : 1];
+    if (is_op(n, "MatMul")) return x->shape.rank >= 1 && x->shape.dims[x->shape.rank - 1] == m->K;
+    /* Gemm */
+    if (x->shape.rank != 2 || x->shape.dims[1] != m->K) return false;
+    const oc_gemm_params *gp = n->params;
     const int c = n->n_in > 2 ? n->in[2] : -1;
     if (c < 0 || gp->beta == 0.0f) return true;       /* no C term */
     const oc_tensor *ct = &p->tensors[c];

@@ -26,6 +26,15 @@ typedef struct oc_fused_dense {
 } oc_fused_dense;
 
 /*
+ * The transB with which node n can read its input 1 as a packed dense
+ * weight: 0 for MatMul, trans_b for a Gemm with alpha 1 and A not
+ * transposed; -1 for any other node. Only what the node itself says: the
+ * shapes, the constness of the weight and the bias are checked per plan.
+ * (inference_only.c uses it to know which weights to pack ahead.)
+ */
+int oc_dense_head_transB(const oc_node *n);
+
+/*
  * Rewrites p->steps in place (ws_bytes [n_steps] moves with them). Must run
  * before memory planning. Needs opt->packs; does nothing in training plans.
  */

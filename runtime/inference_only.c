@@ -11,67 +11,45 @@
  *
  * Which weights are released is decided from the graph alone: a 2-D float
  * initializer, not a graph output, that every node reading it reads as B of a
- * MatMul or of a Gemm the dense fusion takes (alpha 1, A not transposed, no C
- * or a [N] bias C with beta 1). If a plan still needs one unpacked (a node
- * folded at plan time, an input shape the fusion does not take), the plan
- * unpacks it into its own memory (oc_model_unpack_released), so results never
- * depend on this call.
+ * MatMul or Gemm the dense fusion can take (oc_dense_head_transB). If a plan
+ * still needs one unpacked (a node folded at plan time, a shape or bias the
+ * fusion does not take), the plan unpacks it into its own memory
+ * (oc_model_unpack_released), so results never depend on this call.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
+#include "fuse_dense.h"
 #include "graph.h"
-#include "ops/nn.h"
-#include "pack_cache.h"
 
-static bool is_op(const oc_node *n, const char *type)
-{
-    return !strcmp(n->op_type, type) && n->domain[0] == '\0';
-}
+/* reads[v] bits: 1 << transB for each dense layer that reads v as its packed
+ * B, OTHER_READ when anything else reads it or it is a graph output. */
+enum { OTHER_READ = 4 };
 
-/* The transB with which node n reads weight v as the B operand of a dense
- * layer: 0 or 1, or -1 when it reads v any other way. Only decides whether
- * releasing v pays off; a plan that does not fuse n unpacks v again. */
-static int dense_reader_transB(const oc_graph *g, const oc_node *n, int v)
+/* One pass over the nodes (a per-weight scan of all nodes would be
+ * quadratic in large graphs). */
+static void dense_reads(const oc_graph *g, uint8_t *reads)
 {
-    for (int k = 0; k < n->n_in; k++)
-        if (n->in[k] == v && k != 1) return -1;
-    if (n->n_in < 2 || n->in[1] != v || n->n_out != 1) return -1;
-    if (is_op(n, "MatMul")) return 0;
-    if (!is_op(n, "Gemm") || !n->params) return -1;
-    const oc_gemm_params *gp = n->params;
-    if (gp->alpha != 1.0f || gp->trans_a) return -1;
-    const int c = n->n_in > 2 ? n->in[2] : -1;
-    if (c >= 0 && gp->beta != 0.0f &&
-        (gp->beta != 1.0f || g->values[c].kind != OC_VALUE_INITIALIZER))
-        return -1;
-    return gp->trans_b ? 1 : 0;
-}
-
-/* Bitmask of the transB variants (bit 0: 0, bit 1: 1) dense layers read
- * weight v with; 0 when v is not a releasable weight. */
-static unsigned dense_variants(const onnxc_model *m, int v)
-{
-    const oc_graph *g = &m->graph;
-    const oc_value *val = &g->values[v];
-    const oc_tensor *w = &val->init;
-    if (val->kind != OC_VALUE_INITIALIZER || w->dtype != ONNXC_FLOAT || w->shape.rank != 2 ||
-        w->shape.dims[0] < 1 || w->shape.dims[1] < 1 || !w->data || val->n_consumers < 1)
-        return 0;
-    for (int i = 0; i < g->n_outputs; i++)
-        if (g->outputs[i] == v) return 0;
-    unsigned variants = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         const oc_node *n = &g->nodes[i];
-        bool reads = false;
-        for (int k = 0; k < n->n_in; k++) reads |= n->in[k] == v;
-        if (!reads) continue;
-        const int tb = dense_reader_transB(g, n, v);
-        if (tb < 0) return 0;
-        variants |= 1u << tb;
+        const int tb = oc_dense_head_transB(n);
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] >= 0) reads[n->in[k]] |= k == 1 && tb >= 0 ? (uint8_t)(1u << tb) : OTHER_READ;
     }
-    return variants;
+    for (int i = 0; i < g->n_outputs; i++) reads[g->outputs[i]] |= OTHER_READ;
+}
+
+/* Bitmask of the transB variants (bit 0: 0, bit 1: 1) to pack weight v
+ * with; 0 when v is not a releasable weight. */
+static unsigned dense_variants(const oc_value *val, uint8_t reads)
+{
+    const oc_tensor *w = &val->init;
+    if (val->kind != OC_VALUE_INITIALIZER || w->dtype != ONNXC_FLOAT || w->shape.rank != 2 ||
+        w->shape.dims[0] < 1 || w->shape.dims[1] < 1 || !w->data || (reads & OTHER_READ))
+        return 0;
+    return reads;
 }
 
 /* Frees the bytes behind weight v's init.data: a converted or external copy
@@ -115,27 +93,38 @@ onnxc_status onnxc_model_set_inference_only(onnxc_model *m, onnxc_error *err)
         return oc_fail(err, ONNXC_ERR_NOMEM, "%s: out of memory making the model inference-only",
                        m->label);
     }
+    uint8_t *reads = oc_calloc((size_t)g->n_values + 1, 1);
+    if (!reads) {
+        oc_pack_cache_free(packs);
+        oc_free(packs);
+        return oc_fail(err, ONNXC_ERR_NOMEM, "%s: out of memory making the model inference-only",
+                       m->label);
+    }
+    dense_reads(g, reads);
     m->packs = packs;
     m->inference_only = true;
     /* Pack and free one weight at a time: the peak is the model plus one
      * packed weight, not the model twice. On failure, weights released so
      * far stay released; the model stays inference-only and runs. */
-    for (int v = 0; v < g->n_values; v++) {
-        const unsigned variants = dense_variants(m, v);
+    onnxc_status st = ONNXC_OK;
+    for (int v = 0; v < g->n_values && st == ONNXC_OK; v++) {
+        const unsigned variants = dense_variants(&g->values[v], reads[v]);
         if (!variants) continue;
         char what[600];
         snprintf(what, sizeof what, "%s: weight '%.500s'", m->label, g->values[v].name);
-        for (int tb = 0; tb < 2; tb++) {
+        for (int tb = 0; tb < 2 && st == ONNXC_OK; tb++) {
             const oc_sgemm_pb *pb;
-            if (variants >> tb & 1) OC_TRY(oc_pack_cache_get(packs, v, &g->values[v].init, tb, &pb, what, err));
+            if (variants >> tb & 1) st = oc_pack_cache_get(packs, v, &g->values[v].init, tb, &pb, what, err);
         }
+        if (st != ONNXC_OK) break;
         free_original(&g->values[v]);
         /* Sessions planned before this call may read the freed bytes (an
          * unfused node): the same signal as a training step makes them
          * re-plan before their next run. */
         m->weights_generation++;
     }
-    return ONNXC_OK;
+    oc_free(reads);
+    return st;
 }
 
 onnxc_status oc_model_unpack_released(const onnxc_model *m, int v, void **out, onnxc_error *err)
