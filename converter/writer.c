@@ -354,8 +354,6 @@ static void remove_unused(const char *dir, const char *name)
     close(dfd);
 }
 
-/* The model's temporary is written completely before anything is renamed;
- * then the side file, then the model. See the top of the file. */
 /* An inference-only model no longer holds its weights in the file's layout. */
 static onnxc_status refuse_inference_only(const onnxc_model *m, const char *dest, onnxc_error *err)
 {
@@ -366,6 +364,8 @@ static onnxc_status refuse_inference_only(const onnxc_model *m, const char *dest
                    "load the file again to save it", m->label, dest);
 }
 
+/* The model's temporary is written completely before anything is renamed;
+ * then the side file, then the model. See the top of the file. */
 onnxc_status onnxc_model_save(const onnxc_model *model, const char *path,
                               const onnxc_save_options *options, onnxc_error *err)
 {

@@ -40,9 +40,10 @@
  *
  * Threads: a product below PAR_MIN multiply-adds runs on the calling thread
  * with no OpenMP region (a team costs microseconds; a small layer takes
- * less), unless it is a GEMV over a B of GEMV_PAR_MIN or more elements. Otherwise the tile grid is cut into `parts` rectangles, along the
- * panels or along the row tiles, whichever balances the threads' shares
- * better (plan_grid has the rule). Which
+ * less), unless it is a GEMV over a B of GEMV_PAR_MIN or more elements.
+ * Otherwise the tile grid is cut into `parts` rectangles, along the panels
+ * or along the row tiles, whichever balances the threads' shares better
+ * (plan_grid has the rule). Which
  * thread computes a tile never changes how it is computed, so results are
  * bit-identical for any thread count.
  */
