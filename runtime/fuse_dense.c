@@ -33,24 +33,36 @@ static bool bias_shape_ok(const oc_shape *b, int64_t N, int out_rank)
     return true;
 }
 
-/* The weight W of a head node when it can be packed: a 2-D float
- * initializer that training does not change, with K and N >= 1. A weight
- * released for inference only has no data but is packed already. */
-static bool packable_weight(const oc_plan *p, const oc_plan_options *opt, int v)
+/* A value a fused step may read as its weight or bias: in inference a
+ * constant; in training also a weight being trained (a variable initializer,
+ * read afresh every step). */
+static bool usable_constant(const oc_plan *p, const oc_plan_options *opt, int v)
+{
+    if (v < 0) return false;
+    if (p->known[v]) return true;
+    return opt->training && opt->variable && opt->variable[v] &&
+           p->model->graph.values[v].kind == OC_VALUE_INITIALIZER;
+}
+
+/* The weight W of a head node when it can be fused: a 2-D float initializer
+ * with K and N >= 1. Inference packs it once, so it must be constant there
+ * (a weight released for inference only has no data but is packed already);
+ * training packs it every step. */
+static bool fusable_weight(const oc_plan *p, const oc_plan_options *opt, int v)
 {
     const oc_graph *g = &p->model->graph;
-    if (v < 0 || g->values[v].kind != OC_VALUE_INITIALIZER || !p->known[v]) return false;
-    if (opt->variable && opt->variable[v]) return false;
+    if (v < 0 || g->values[v].kind != OC_VALUE_INITIALIZER || !usable_constant(p, opt, v))
+        return false;
+    if (!opt->training && opt->variable && opt->variable[v]) return false;
     const oc_tensor *w = &p->tensors[v];
     return is_float(w) && w->shape.rank == 2 && w->shape.dims[0] > 0 && w->shape.dims[1] > 0 &&
-           (w->data || g->values[v].released);
+           (w->data || g->values[v].released || opt->training);
 }
 
 typedef struct match {
     int head, add, relu;         /* step indices, -1 when absent */
-    int x, w, y;                 /* value indices: input, weight, fused output */
+    int x, w, b, y;              /* value indices: input, weight, bias (-1: none), fused output */
     int transB;
-    const float *bias;
     int64_t K, N;
 } match;
 
@@ -72,10 +84,10 @@ static bool match_head(const oc_plan *p, const oc_plan_options *opt, int s, matc
     if (transB < 0) return false;
     const oc_tensor *x = n->in[0] >= 0 ? &p->tensors[n->in[0]] : NULL;
     if (n->out[0] < 0 || !is_float(x) || !is_float(&p->tensors[n->out[0]]) ||
-        !packable_weight(p, opt, n->in[1]))
+        !fusable_weight(p, opt, n->in[1]))
         return false;
-    *m = (match){.head = s, .add = -1, .relu = -1, .x = n->in[0], .w = n->in[1], .y = n->out[0],
-                 .transB = transB};
+    *m = (match){.head = s, .add = -1, .relu = -1, .x = n->in[0], .w = n->in[1], .b = -1,
+                 .y = n->out[0], .transB = transB};
     const oc_shape *ws = &p->tensors[m->w].shape;
     m->K = ws->dims[transB ? 1 : 0];
     m->N = ws->dims[transB ? 0 : 1];
@@ -86,14 +98,18 @@ static bool match_head(const oc_plan *p, const oc_plan_options *opt, int s, matc
     const int c = n->n_in > 2 ? n->in[2] : -1;
     if (c < 0 || gp->beta == 0.0f) return true;       /* no C term */
     const oc_tensor *ct = &p->tensors[c];
-    if (gp->beta != 1.0f || !p->known[c] || !is_float(ct) || !bias_shape_ok(&ct->shape, m->N, 2))
+    if (gp->beta != 1.0f || !usable_constant(p, opt, c) || !is_float(ct) ||
+        !bias_shape_ok(&ct->shape, m->N, 2))
         return false;
-    m->bias = ct->data;
+    m->b = c;
     return true;
 }
 
 /* reader[v]: the one step that reads value v, -1 when none, READ_BY_MANY
- * when several do or it must survive the plan (graph output, kept). */
+ * when several do or it must survive the plan (graph output, kept). A
+ * training plan keeps every value for its backward pass, but a fused step's
+ * backward needs only its own input, weight and output, so there an
+ * absorbed value need only not be a graph output. */
 static void count_readers(const oc_plan *p, const oc_plan_options *opt, int *reader)
 {
     const oc_graph *g = &p->model->graph;
@@ -107,26 +123,26 @@ static void count_readers(const oc_plan *p, const oc_plan_options *opt, int *rea
         }
     }
     for (int i = 0; i < g->n_outputs; i++) reader[g->outputs[i]] = READ_BY_MANY;
-    if (opt->keep)
+    if (opt->keep && !opt->training)
         for (int v = 0; v < p->n_values; v++)
             if (opt->keep[v]) reader[v] = READ_BY_MANY;
 }
 
 /* Extend m over an Add of a constant bias (MatMul heads without one). */
-static void match_add(const oc_plan *p, const int *reader, match *m)
+static void match_add(const oc_plan *p, const oc_plan_options *opt, const int *reader, match *m)
 {
     const int s = reader[m->y];
-    if (m->bias || s < 0) return;
+    if (m->b >= 0 || s < 0) return;
     const oc_node *n = p->steps[s].node;
     if (!is_op(n, "Add") || n->n_in != 2 || n->out[0] < 0) return;
     const int other = n->in[0] == m->y ? n->in[1] : n->in[0];
-    if (other < 0 || other == m->y || !p->known[other]) return;
+    if (other < 0 || other == m->y || !usable_constant(p, opt, other)) return;
     const oc_tensor *b = &p->tensors[other], *y = &p->tensors[m->y], *out = &p->tensors[n->out[0]];
     if (!is_float(b) || !is_float(out) || !oc_shape_equal(&out->shape, &y->shape) ||
         !bias_shape_ok(&b->shape, m->N, y->shape.rank))
         return;
     m->add = s;
-    m->bias = b->data;
+    m->b = other;
     m->y = n->out[0];
 }
 
@@ -140,32 +156,41 @@ static void match_relu(const oc_plan *p, const int *reader, match *m)
     m->y = n->out[0];
 }
 
-/* Turn step m->head into the fused Dense step. */
+/* The fused node's identity: messages and traces name the head node, with
+ * an op_type that lists what was fused. */
+static oc_fused_dense *new_fused(oc_plan *p, const match *m, const oc_op_def *op)
+{
+    const oc_node *head = p->steps[m->head].node;
+    oc_fused_dense *f = &p->fused[p->n_fused++];
+    f->node = *head;            /* name, proto, graph */
+    f->node.op_type = fused_type(head->op_type, m->add >= 0, m->relu >= 0);
+    f->node.domain = "";
+    f->node.op = op;
+    f->node.n_out = 1;
+    f->node.in = f->in;
+    f->node.out = &f->out;
+    f->node.params = &f->params;
+    f->out = m->y;
+    f->params = (oc_dense_params){.transB = m->transB, .act = m->relu >= 0 ? OC_ACT_RELU : OC_ACT_NONE,
+                                  .K = m->K, .N = m->N};
+    return f;
+}
+
+/* Turn step m->head into the fused Dense step of an inference plan: W comes
+ * packed from the cache, the bias as a pointer. */
 static onnxc_status build_fused(oc_plan *p, const match *m, oc_pack_cache *packs,
                                 onnxc_error *err)
 {
     oc_step *st = &p->steps[m->head];
-    const oc_node *head = st->node;
-    oc_fused_dense *f = &p->fused[p->n_fused];
     char label[160];
-    oc_node_label(head, label, sizeof label);
+    oc_node_label(st->node, label, sizeof label);
     const oc_sgemm_pb *pb;
     OC_TRY(oc_pack_cache_get(packs, m->w, &p->tensors[m->w], m->transB, &pb, label, err));
-    p->n_fused++;
-    f->in = m->x;
-    f->out = m->y;
-    f->params = (oc_dense_params){.w = pb, .bias = m->bias,
-                                  .act = m->relu >= 0 ? OC_ACT_RELU : OC_ACT_NONE,
-                                  .K = m->K, .N = m->N};
-    f->node = *head;            /* name, proto, graph: messages name the head node */
-    f->node.op_type = fused_type(head->op_type, m->add >= 0, m->relu >= 0);
-    f->node.domain = "";
-    f->node.op = &oc_op_dense;
+    oc_fused_dense *f = new_fused(p, m, &oc_op_dense);
+    f->in[0] = m->x;
     f->node.n_in = 1;
-    f->node.n_out = 1;
-    f->node.in = &f->in;
-    f->node.out = &f->out;
-    f->node.params = &f->params;
+    f->params.w = pb;
+    f->params.bias = m->b >= 0 ? p->tensors[m->b].data : NULL;
     st->node = &f->node;
     /* The head's ctx arrays hold >= 1 input and exactly 1 output slot. */
     st->ctx.node = &f->node;
@@ -177,10 +202,29 @@ static onnxc_status build_fused(oc_plan *p, const match *m, oc_pack_cache *packs
     return ONNXC_OK;
 }
 
+/* The same in a training plan: X, W and the bias stay inputs (the backward
+ * pass writes their gradients, and W is packed afresh every step). */
+static void build_fused_train(oc_plan *p, const match *m)
+{
+    oc_step *st = &p->steps[m->head];
+    oc_fused_dense *f = new_fused(p, m, &oc_op_dense_train);
+    f->in[0] = m->x;
+    f->in[1] = m->w;
+    f->in[2] = m->b;
+    f->node.n_in = m->b >= 0 ? 3 : 2;
+    for (int k = 0; k < f->node.n_in; k++) f->in_slots[k] = &p->tensors[f->in[k]];
+    st->node = &f->node;
+    st->ctx.node = &f->node;
+    st->ctx.in = f->in_slots;   /* a MatMul head has only 2 input slots */
+    st->ctx.n_in = f->node.n_in;
+    st->ctx.n_out = 1;
+    ((oc_tensor **)st->ctx.out)[0] = &p->tensors[m->y];
+}
+
 onnxc_status oc_fuse_dense(oc_plan *p, const oc_plan_options *opt, size_t *ws_bytes,
                            onnxc_error *err)
 {
-    if (!opt->packs || opt->training || opt->shape_only || p->n_steps == 0) return ONNXC_OK;
+    if ((!opt->packs && !opt->training) || opt->shape_only || p->n_steps == 0) return ONNXC_OK;
     int *reader = oc_malloc(((size_t)p->n_values + 1) * sizeof *reader);
     uint8_t *drop = oc_calloc((size_t)p->n_steps + 1, 1);
     p->fused = oc_calloc((size_t)p->n_steps + 1, sizeof *p->fused);
@@ -193,9 +237,15 @@ onnxc_status oc_fuse_dense(oc_plan *p, const oc_plan_options *opt, size_t *ws_by
     for (int s = 0; s < p->n_steps; s++) {
         match m;
         if (drop[s] || !match_head(p, opt, s, &m)) continue;
-        if (!is_op(p->steps[s].node, "Gemm")) match_add(p, reader, &m);
+        if (!is_op(p->steps[s].node, "Gemm")) match_add(p, opt, reader, &m);
         match_relu(p, reader, &m);
-        if ((st = build_fused(p, &m, opt->packs, err)) != ONNXC_OK) goto done;
+        if (opt->training) {
+            /* A lone MatMul gains nothing over its own kernels. */
+            if (m.add < 0 && m.relu < 0 && m.b < 0) continue;
+            build_fused_train(p, &m);
+        } else {
+            if ((st = build_fused(p, &m, opt->packs, err)) != ONNXC_OK) goto done;
+        }
         ws_bytes[s] = 0;
         if (m.add >= 0) drop[m.add] = 1;
         if (m.relu >= 0) drop[m.relu] = 1;

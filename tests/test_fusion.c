@@ -34,12 +34,9 @@ static char *dir;
 
 static void make_models(void)
 {
-    dir = tu_tmpdir("fusion");
-    tu_proc p;
-    const char *argv[] = {"/usr/bin/python3", GENERATOR, dir, NULL};
-    bool ok = tu_run(argv, 300, &p);
-    cr_assert(ok, "%s failed (%d): %s", GENERATOR, p.status, p.err);
-    tu_proc_free(&p);
+    char why[2048];
+    dir = tu_generate(GENERATOR, "fusion", 300, why, sizeof why);
+    cr_assert(dir, "%s", why);
 }
 
 static void remove_models(void)
@@ -50,11 +47,9 @@ static void remove_models(void)
 
 static onnxc_tensor read_npy(const char *name, const char *suffix)
 {
-    char *path = tu_path("%s/%s.%s.npy", dir, name, suffix);
     onnxc_tensor t;
-    char why[256];
-    cr_assert(tu_npy_read(path, &t, why, sizeof why), "%s: %s", path, why);
-    free(path);
+    char why[1024];
+    cr_assert(tu_case_npy(dir, name, suffix, &t, why, sizeof why), "%s", why);
     return t;
 }
 

@@ -171,9 +171,10 @@ Test(sgemm, empty_products_touch_nothing)
     for (int i = 0; i < 4; i++) cr_assert_eq(C[i], (float)(i + 1));
 }
 
-/* Run oc_sgemm_run: C = act(A·op(B) + bias) (+ C when accumulate). */
-static void check_run(int64_t M, int64_t N, int64_t K, int tb, int use_bias, int relu,
-                      int accumulate, int nthreads, oc_isa isa)
+/* Run oc_sgemm_run: C = act(A·op(B) + bias) (+ C when accumulate); with
+ * `fast`, oc_sgemm_fast_dense (B packed per call, never accumulates). */
+static void check_dense(int fast, int64_t M, int64_t N, int64_t K, int tb, int use_bias, int relu,
+                        int accumulate, int nthreads, oc_isa isa)
 {
     const int64_t lda = K + 1, ldb = (tb ? K : N) + 7, ldc = N + 3;
     float *A = rand_matrix(M, K, lda);
@@ -185,13 +186,19 @@ static void check_run(int64_t M, int64_t N, int64_t K, int tb, int use_bias, int
     if (!accumulate)
         for (int64_t i = 0; i < M; i++)
             for (int64_t j = 0; j < N; j++) C[i * ldc + j] = NAN;
-    oc_sgemm_pb *pb = oc_sgemm_packed_b(tb, K, N, B, ldb);
-    cr_assert_not_null(pb);
-    cr_assert_eq((uintptr_t)pb % 64, 0);
-    cr_assert_eq(oc_sgemm_pb_k(pb), K);
-    cr_assert_eq(oc_sgemm_pb_n(pb), N);
-    oc_sgemm_run(M, N, K, A, lda, pb, C, ldc, bias, relu ? OC_ACT_RELU : OC_ACT_NONE, accumulate,
-                 nthreads);
+    const oc_act act = relu ? OC_ACT_RELU : OC_ACT_NONE;
+    oc_sgemm_pb *pb = NULL;
+    if (fast) {
+        cr_assert(!accumulate);
+        oc_sgemm_fast_dense(tb, M, N, K, A, lda, B, ldb, bias, act, C, ldc, nthreads);
+    } else {
+        pb = oc_sgemm_packed_b(tb, K, N, B, ldb);
+        cr_assert_not_null(pb);
+        cr_assert_eq((uintptr_t)pb % 64, 0);
+        cr_assert_eq(oc_sgemm_pb_k(pb), K);
+        cr_assert_eq(oc_sgemm_pb_n(pb), N);
+        oc_sgemm_run(M, N, K, A, lda, pb, C, ldc, bias, act, accumulate, nthreads);
+    }
     for (int64_t i = 0; i < M; i++) {
         for (int64_t j = 0; j < N; j++) {
             double s = 0, abs = 0;
@@ -206,9 +213,9 @@ static void check_run(int64_t M, int64_t N, int64_t K, int tb, int use_bias, int
             if (relu && want < 0) want = 0, tol = fmax(tol, 0);
             float got = C[i * ldc + j];
             cr_assert(fabs(got - want) <= tol && !(relu && got < 0),
-                      "%s run tb=%d M=%lld N=%lld K=%lld bias=%d relu=%d acc=%d threads=%d: "
+                      "%s %s tb=%d M=%lld N=%lld K=%lld bias=%d relu=%d acc=%d threads=%d: "
                       "C[%lld][%lld] expected %.9g (tol %.3g), got %.9g",
-                      oc_isa_name(isa), tb, (long long)M, (long long)N, (long long)K, use_bias,
+                      oc_isa_name(isa), fast ? "fast_dense" : "run", tb, (long long)M, (long long)N, (long long)K, use_bias,
                       relu, accumulate, nthreads, (long long)i, (long long)j, want, tol, got);
         }
         for (int64_t j = N; j < ldc; j++)
@@ -239,10 +246,33 @@ Test(sgemm, run_matches_reference_on_every_family)
             for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++) {
                 int64_t K = Ks[next_u64() % (sizeof Ks / sizeof *Ks)];
                 t++;
-                check_run(Ms[mi], Ns[ni], K, t & 1, (t >> 1) & 1, (t >> 2) & 1, (t % 5) == 0,
-                          1 + t % 2, isas[f]);
+                check_dense(0, Ms[mi], Ns[ni], K, t & 1, (t >> 1) & 1, (t >> 2) & 1, (t % 5) == 0,
+                            1 + t % 2, isas[f]);
             }
     }
+}
+
+/* The training Dense forward: bias and ReLU after the last of several
+ * 256-deep K chunks (K = 300, 784), both weight layouts, 1 and 2 threads. */
+Test(sgemm, fast_dense_matches_reference_on_every_family)
+{
+    static const int64_t Ms[] = {1, 3, 5, 13, 32, 128};
+    static const int64_t Ns[] = {1, 10, 17, 33, 64, 100};
+    static const int64_t Ks[] = {0, 1, 7, 256, 300, 784};
+    oc_isa isas[3];
+    int n = families(isas);
+    for (int f = 0; f < n; f++) {
+        oc_cpu_set_isa(isas[f]);
+        rng = 0xfeedull + (uint64_t)f;
+        int t = 0;
+        for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++)
+            for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++) {
+                t++;
+                check_dense(1, Ms[mi], Ns[ni], Ks[t % 6], (t >> 1) & 1, t % 3 != 0, t & 1, 0,
+                            1 + (t >> 2) % 2, isas[f]);
+            }
+    }
+    oc_cpu_set_isa(-1);
 }
 
 /* A row stride of a multiple of 4 KiB (lda = 1024, 2048, 3072 floats) makes
@@ -322,15 +352,16 @@ Test(sgemm, bit_identical_for_any_thread_count)
             float *A = rand_matrix(M, K, K), *B = rand_matrix(K, N, N), *bias = rand_matrix(1, N, N);
             float *ref = malloc((size_t)(M * N) * sizeof(float)), *C = malloc((size_t)(M * N) * sizeof(float));
             oc_sgemm_pb *pb = oc_sgemm_packed_b(0, K, N, B, N);
-            for (int api = 0; api < 2; api++)
+            for (int api = 0; api < 3; api++)
                 for (int t = 1; t <= 4; t++) {
                     float *out = t == 1 ? ref : C;
                     if (api == 0) oc_sgemm_run(M, N, K, A, K, pb, out, N, bias, OC_ACT_RELU, 0, t);
-                    else oc_sgemm_fast(api & 1, 0, M, N, K, 0.5f, A, M, B, N, 0.0f, out, N, t);
+                    else if (api == 1) oc_sgemm_fast(1, 0, M, N, K, 0.5f, A, M, B, N, 0.0f, out, N, t);
+                    else oc_sgemm_fast_dense(0, M, N, K, A, K, B, N, bias, OC_ACT_RELU, out, N, t);
                     if (t > 1)
                         cr_assert(!memcmp(ref, C, (size_t)(M * N) * sizeof(float)),
                                   "%s %s %lldx%lldx%lld: %d threads differ from 1 thread",
-                                  oc_isa_name(isas[f]), api ? "fast" : "run", (long long)M,
+                                  oc_isa_name(isas[f]), api == 2 ? "fast_dense" : api ? "fast" : "run", (long long)M,
                                   (long long)N, (long long)K, t);
                 }
             oc_aligned_free(pb);

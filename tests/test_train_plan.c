@@ -28,12 +28,9 @@ static onnxc_tensor npy(const char *dir, const char *name)
 
 Test(train_plan, shared_gradients_match_torch_each_step, .timeout = 120)
 {
-    char *dir = tu_tmpdir("shared_grad");
-    tu_proc p;
-    const char *argv[] = {"/usr/bin/python3", GENERATOR, dir, NULL};
-    bool ok = tu_run(argv, 120, &p);
-    cr_assert(ok, "%s failed (%d): %s", GENERATOR, p.status, p.err);
-    tu_proc_free(&p);
+    char why[2048];
+    char *dir = tu_generate(GENERATOR, "shared_grad", 120, why, sizeof why);
+    cr_assert(dir, "%s", why);
 
     char *path = tu_path("%s/shared.onnx", dir);
     onnxc_model *m;

@@ -260,6 +260,8 @@ typedef struct fast_job {
     int64_t lda, ldb;
     float *C;
     int64_t ldc;
+    const float *bias;     /* [N] or NULL, added after the last K chunk */
+    int relu;              /* applied after the last K chunk */
 } fast_job;
 
 static void fast_part(const fast_job *j, int part)
@@ -279,8 +281,9 @@ static void fast_part(const fast_job *j, int part)
         for (int64_t pc = 0; pc == 0 || pc < g->K; pc += FAST_KC) {
             const int64_t kc = min64(FAST_KC, g->K - pc);
             oc_sgemm_pack_panels(nr, j->transB, j->B, j->ldb, pc, kc, jc, nc, bbuf);
-            const oc_sgemm_epi ep = {.alpha = j->alpha, .beta = pc == 0 ? j->beta : 1.0f,
-                                     .bias = NULL, .relu = 0, .init_c = 0};
+            const int last = pc + kc >= g->K;
+            oc_sgemm_epi ep = {.alpha = j->alpha, .beta = pc == 0 ? j->beta : 1.0f,
+                               .bias = NULL, .relu = last && j->relu, .init_c = 0};
             for (int64_t t = t0; t < t1; t++) {
                 const int64_t r0 = tile_row(g->M, g->T, t), m = tile_row(g->M, g->T, t + 1) - r0;
                 const float *a;
@@ -311,6 +314,7 @@ static void fast_part(const fast_job *j, int part)
                     const int n = (int)min64(w, nc - q * nr);
                     const oc_sgemm_tile_fn fn = direct_t ? j->kern->tile_t[w != nr][m]
                                                          : pick(j->kern, g, w != nr, m);
+                    ep.bias = last && j->bias ? j->bias + jc + q * nr : NULL;
                     fn(kc, a, alda, bbuf + q * nr * kc, j->C + r0 * j->ldc + jc + q * nr, j->ldc, n,
                        &ep);
                 }
@@ -319,21 +323,34 @@ static void fast_part(const fast_job *j, int part)
     }
 }
 
+static void fast_go(fast_job *j, int64_t M, int64_t N, int64_t K, int nthreads)
+{
+    if (M <= 0 || N <= 0) return;
+    j->kern = oc_sgemm_kernels_for(oc_cpu_isa());
+    plan_grid(&j->g, j->kern, M, N, K, nthreads);
+    if (j->g.parts == 1) {
+        fast_part(j, 0);
+        return;
+    }
+    const int parts = j->g.parts;
+    PARALLEL_FOR(parts)
+    for (int i = 0; i < parts; i++) fast_part(j, i);
+}
+
 void oc_sgemm_fast(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
                    const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                    int64_t ldc, int nthreads)
 {
-    if (M <= 0 || N <= 0) return;
-    fast_job j;
-    j.kern = oc_sgemm_kernels_for(oc_cpu_isa());
-    plan_grid(&j.g, j.kern, M, N, K, nthreads);
-    j.transA = transA, j.transB = transB, j.alpha = alpha, j.beta = beta;
-    j.A = A, j.B = B, j.lda = lda, j.ldb = ldb, j.C = C, j.ldc = ldc;
-    if (j.g.parts == 1) {
-        fast_part(&j, 0);
-        return;
-    }
-    const int parts = j.g.parts;
-    PARALLEL_FOR(parts)
-    for (int i = 0; i < parts; i++) fast_part(&j, i);
+    fast_job j = {.transA = transA, .transB = transB, .alpha = alpha, .beta = beta, .A = A,
+                  .B = B, .lda = lda, .ldb = ldb, .C = C, .ldc = ldc};
+    fast_go(&j, M, N, K, nthreads);
+}
+
+void oc_sgemm_fast_dense(int transB, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                         const float *B, int64_t ldb, const float *bias, oc_act act, float *C,
+                         int64_t ldc, int nthreads)
+{
+    fast_job j = {.transB = transB, .alpha = 1.0f, .beta = 0.0f, .A = A, .B = B, .lda = lda,
+                  .ldb = ldb, .C = C, .ldc = ldc, .bias = bias, .relu = act == OC_ACT_RELU};
+    fast_go(&j, M, N, K, nthreads);
 }

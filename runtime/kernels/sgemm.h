@@ -1,7 +1,7 @@
 /*
  * Fast single-precision GEMM for dense layers (runtime/kernels/).
  *
- * Two entry points:
+ * Two kinds of entry points:
  *
  * 1. Pre-packed weights, for MatMul/Gemm/Dense whose B is an initializer:
  *
@@ -19,7 +19,9 @@
  * 2. oc_sgemm_fast: same contract as oc_sgemm in gemm_ref.h (BLAS argument
  *    conventions, row-major, transposes, alpha/beta, beta == 0 never reads
  *    C), for products whose B changes every call (backward passes, MatMul of
- *    two activations). It packs B in cache-sized chunks on the stack.
+ *    two activations). It packs B in cache-sized chunks on the stack;
+ *    oc_sgemm_fast_dense adds entry 1's bias and activation to it (a dense
+ *    layer being trained).
  *
  * Determinism: every C element is computed by one thread, its K products
  * accumulated with FMAs in ascending k in one register, in a grouping that
@@ -98,5 +100,13 @@ void oc_sgemm_run(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
 void oc_sgemm_fast(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
                    const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                    int64_t ldc, int nthreads);
+
+/* C[M,N] = act(A[M,K]·op(B) + bias) with B packed per call, as
+ * oc_sgemm_fast (transA 0, alpha 1, beta 0) adding bias [N] (or NULL) and
+ * applying act while the last K chunk's tile is in registers: a dense layer
+ * whose weights change every call (training). */
+void oc_sgemm_fast_dense(int transB, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                         const float *B, int64_t ldb, const float *bias, oc_act act, float *C,
+                         int64_t ldc, int nthreads);
 
 #endif

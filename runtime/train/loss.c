@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "error.h"
+#include "kernels/vexp.h"
 #include "parallel.h"
 
 static int64_t argmax_row(const float *row, int64_t k)
@@ -13,23 +14,27 @@ static int64_t argmax_row(const float *row, int64_t k)
     return best;
 }
 
+/* Logits whose exps softmax_ce_row computes at once (its scratch). */
+#define EXP_CHUNK 256
+
 /* Softmax cross-entropy from logits: loss = logsumexp(z) - z[label];
- * dz = softmax(z) - onehot, scaled by 1/n. Stable: shifts by max(z). */
+ * dz = softmax(z) - onehot, scaled by 1/n. Stable: shifts by max(z).
+ * e: scratch of EXP_CHUNK floats. */
 static double softmax_ce_row(const float *z, int64_t k, const int64_t *label, const float *target,
-                             float *grad, float scale, double *e)
+                             float *grad, float scale, float *e)
 {
     float m = z[0];
     for (int64_t j = 1; j < k; j++) m = z[j] > m ? z[j] : m;
-    /* e[j] = exp(z[j] - m) once per element: the sum for the loss and, over
-     * the sum, the probabilities for the gradient (one exp per logit, not
-     * two: the exps were most of the loss's time at 10 classes). e is NULL
-     * for rows too long for the caller's scratch; the exps are then taken
-     * again, with the same result. */
+    /* exp(z[j] - m) in float, vectorized (within 2 ulp: kernels/vexp.h),
+     * once per logit: the sum for the loss and, over the sum, the
+     * probabilities for the gradient. Rows longer than the scratch take
+     * their exps again for the gradient, with the same result. The exps
+     * were most of the loss's time at 10 classes in double. */
     double sum = 0.0;
-    for (int64_t j = 0; j < k; j++) {
-        double ej = exp((double)(z[j] - m));
-        if (e) e[j] = ej;
-        sum += ej;
+    for (int64_t j0 = 0; j0 < k; j0 += EXP_CHUNK) {
+        const int64_t n = k - j0 < EXP_CHUNK ? k - j0 : EXP_CHUNK;
+        oc_exp_shifted(e, z + j0, m, n);
+        for (int64_t j = 0; j < n; j++) sum += e[j];
     }
     double lse = log(sum) + m;
     double loss = 0.0;
@@ -40,12 +45,17 @@ static double softmax_ce_row(const float *z, int64_t k, const int64_t *label, co
         double tsum = 0.0, inv = 1.0 / sum;
         if (!label)
             for (int64_t j = 0; j < k; j++) tsum += target[j];
-        for (int64_t j = 0; j < k; j++) {
-            double p = (e ? e[j] : exp((double)(z[j] - m))) * inv;
-            double t = label ? (j == *label) : target[j];
-            /* d/dz of sum_j t_j (lse - z_j) = p * sum(t) - t */
-            double g = label ? p - t : p * tsum - t;
-            grad[j] += (float)(g * scale);
+        for (int64_t j0 = 0; j0 < k; j0 += EXP_CHUNK) {
+            const int64_t n = k - j0 < EXP_CHUNK ? k - j0 : EXP_CHUNK;
+            if (k > EXP_CHUNK) oc_exp_shifted(e, z + j0, m, n);
+            for (int64_t i = 0; i < n; i++) {
+                const int64_t j = j0 + i;
+                double p = (double)e[i] * inv;
+                double t = label ? (j == *label) : target[j];
+                /* d/dz of sum_j t_j (lse - z_j) = p * sum(t) - t */
+                double g = label ? p - t : p * tsum - t;
+                grad[j] += (float)(g * scale);
+            }
         }
     }
     return loss;
@@ -114,13 +124,10 @@ static double mse_row(const float *x, int64_t k, const float *t, float *grad, fl
 }
 
 /* Loss (into a->row_loss), gradient and correct count of rows [lo, hi). */
-/* Classes up to which softmax_ce_row keeps its exps on the stack. */
-#define CACHED_EXP_CLASSES 256
-
 static size_t loss_rows(const oc_loss_args *a, int64_t lo, int64_t hi, float scale)
 {
     const int64_t k = a->k;
-    double e[CACHED_EXP_CLASSES];
+    float e[EXP_CHUNK];
     size_t correct = 0;
     for (int64_t i = lo; i < hi; i++) {
         const float *x = a->pred + i * k;
@@ -131,7 +138,7 @@ static size_t loss_rows(const oc_loss_args *a, int64_t lo, int64_t hi, float sca
         switch (a->kind) {
         case ONNXC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY:
         case ONNXC_LOSS_CATEGORICAL_CROSSENTROPY:
-            l = a->from_logits ? softmax_ce_row(x, k, label, t, g, scale, k <= CACHED_EXP_CLASSES ? e : NULL)
+            l = a->from_logits ? softmax_ce_row(x, k, label, t, g, scale, e)
                                : prob_ce_row(x, k, label, t, g, scale);
             correct += argmax_row(x, k) == (label ? *label : argmax_row(t, k));
             break;

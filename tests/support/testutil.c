@@ -270,6 +270,38 @@ static int capture_fd(void)
     return fd;
 }
 
+char *tu_generate(const char *script, const char *tag, unsigned timeout_s, char *why,
+                  size_t why_size)
+{
+    char *dir = tu_tmpdir(tag);
+    const char *argv[] = {"/usr/bin/python3", script, dir, NULL};
+    tu_proc p;
+    bool ok = tu_run(argv, timeout_s, &p);
+    if (!ok) {
+        snprintf(why, why_size, "%s failed (%d): %s", script, p.status, p.err ? p.err : "");
+        tu_rmtree(dir);
+        free(dir);
+        dir = NULL;
+    }
+    tu_proc_free(&p);
+    return dir;
+}
+
+bool tu_case_npy(const char *dir, const char *name, const char *suffix, onnxc_tensor *out,
+                 char *why, size_t why_size)
+{
+    char *path = tu_path("%s/%s.%s.npy", dir, name, suffix);
+    bool ok = tu_npy_read(path, out, why, why_size);
+    if (!ok) {
+        /* name the file in front of the reason */
+        char reason[512];
+        snprintf(reason, sizeof reason, "%s", why);
+        snprintf(why, why_size, "%s: %s", path, reason);
+    }
+    free(path);
+    return ok;
+}
+
 bool tu_run(const char *const *argv, unsigned timeout_s, tu_proc *p)
 {
     p->status = -1;

@@ -98,6 +98,19 @@ void tu_proc_free(tu_proc *p);
 char *tu_argv_str(const char *const *argv);
 
 /*
+ * Test cases made by a Python script: runs `/usr/bin/python3 SCRIPT DIR`
+ * for a new tu_tmpdir(tag) and returns DIR (free it; remove it with
+ * tu_rmtree). On failure returns NULL with the script's exit status and
+ * stderr in why.
+ */
+char *tu_generate(const char *script, const char *tag, unsigned timeout_s, char *why,
+                  size_t why_size);
+
+/* A generated case's array DIR/NAME.SUFFIX.npy, read with tu_npy_read. */
+bool tu_case_npy(const char *dir, const char *name, const char *suffix, onnxc_tensor *out,
+                 char *why, size_t why_size);
+
+/*
  * .npy (format 1.0-3.0, C order) for dtypes float32/64, int8/16/32/64,
  * uint8/16/32/64 and bool. tu_npy_read fills *out (data malloc'd; free with
  * free()) or returns false with the reason in `why`.
