@@ -9,7 +9,7 @@
  * (tf2onnx MatMul+Add+Relu with the bias as either Add operand, PyTorch
  * Gemm transB=1, Gemm transB=0 with a [1, N] bias, MatMul+Relu without
  * bias, a pre-activation that is also a graph output, a layer wide enough
- * for the backward's column split) and torch's float64 weights after each
+ * for the backward's column split, a 3-D input) and torch's float64 weights after each
  * of 3 SGD steps. Each case trains here with 1 and 2 threads: every weight
  * must match torch after every step, the two thread counts must agree bit
  * for bit, and the training plan must hold the expected number of fused
@@ -142,3 +142,5 @@ Test(train_fusion, gemm_row_bias_and_matmul_relu_without_bias) { run_case("gemm_
 Test(train_fusion, graph_output_keeps_its_relu_apart) { run_case("exposed", ONNXC_LOSS_MSE, 2); }
 
 Test(train_fusion, wide_layer_split_over_threads) { run_case("wide", ONNXC_LOSS_MSE, 2); }
+
+Test(train_fusion, three_d_input_rows) { run_case("seq", ONNXC_LOSS_MSE, 2); }

@@ -18,6 +18,7 @@ Keras's: sparse categorical cross-entropy from the final Softmax's logits
               that cannot be absorbed, MatMul+Add           (2 fused)
     wide      batch 256, 30-160(relu)-4: the ReLU mask and bias sums split
               over threads                                  (2 fused)
+    seq       x [8, 5, 20]: MatMul on a 3-D input, rows = 8 x 5 (2 fused)
 """
 import os
 import sys
@@ -130,6 +131,17 @@ def main():
     t = rng.uniform(-1, 1, (256, 4)).astype(np.float32)
     save_case(out, "wide", nodes, [vi("x", ["N", 30])], [vi("y", ["N", 4])], params, x, t,
               lambda x, W1, b1, W2, b2: torch.relu(x @ W1 + b1) @ W2 + b2, mse)
+
+    # A sequence input: MatMul treats [8, 5, 20] as 40 rows; the MSE targets
+    # are each sample's 5 x 3 outputs flattened.
+    params = [("W1", init(rng, (20, 16))), ("b1", init(rng, (16,), 0.1)),
+              ("W2", init(rng, (16, 3))), ("b2", init(rng, (3,), 0.1))]
+    nodes = [mk("MatMul", ["x", "W1"], ["m1"]), mk("Add", ["m1", "b1"], ["a1"]), mk("Relu", ["a1"], ["h1"]),
+             mk("MatMul", ["h1", "W2"], ["m2"]), mk("Add", ["m2", "b2"], ["y"])]
+    x = rng.uniform(-1, 1, (8, 5, 20)).astype(np.float32)
+    t = rng.uniform(-1, 1, (8, 15)).astype(np.float32)
+    save_case(out, "seq", nodes, [vi("x", ["N", 5, 20])], [vi("y", ["N", 5, 3])], params, x, t,
+              lambda x, W1, b1, W2, b2: (torch.relu(x @ W1 + b1) @ W2 + b2).reshape(8, 15), mse)
 
 
 if __name__ == "__main__":
