@@ -1,13 +1,8 @@
 /*
  * onnxc bench: time a model on synthetic inputs, per batch size, through the
  * public API (onnxc_session_run in a loop), so users can measure their own
- * models the way bench/ measures ours.
- *
- * Inputs are made from the model's declared input shapes: the batch size
- * goes into each input's first symbolic dim (a model without any symbolic
- * dim runs at its fixed first dim only). Values come from a fixed-seed
- * generator (the one bench/bench_onnxc.c uses), so two runs, or two thread
- * counts, see the same numbers.
+ * models the way bench/ measures ours. The inputs are synthetic, made from
+ * the model's declared input shapes (bench_inputs.h).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -16,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_inputs.h"
 #include "cli.h"
 
 static const char help[] =
@@ -43,7 +39,6 @@ static const char help[] =
 
 #define MAX_BATCHES 32
 #define MAX_BATCH 100000000L
-#define MAX_INPUT_BYTES (2ull << 30)
 #define MAX_ITERS 1000000L
 
 enum { OPT_BATCH = 0x100, OPT_THREADS, OPT_SECONDS, OPT_ITERS, OPT_WARMUP, OPT_CHECK, OPT_JSON };
@@ -154,147 +149,6 @@ static int parse_args(int argc, char **argv, bench_args *a)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Synthetic inputs                                                          */
-
-/* How one graph input is shaped for a batch size. */
-typedef struct input_plan {
-    onnxc_value_info info;
-    int batch_axis;                /* dim that takes the batch size, or -1 */
-} input_plan;
-
-/* Element size of the dtypes bench can fill and compare; 0 for the rest. */
-static size_t dtype_size(onnxc_dtype t)
-{
-    switch (t) {
-    case ONNXC_FLOAT: case ONNXC_INT32: case ONNXC_UINT32: return 4;
-    case ONNXC_DOUBLE: case ONNXC_INT64: case ONNXC_UINT64: return 8;
-    case ONNXC_INT16: case ONNXC_UINT16: case ONNXC_FLOAT16: case ONNXC_BFLOAT16: return 2;
-    case ONNXC_INT8: case ONNXC_UINT8: case ONNXC_BOOL: return 1;
-    default: return 0;
-    }
-}
-
-static bool can_synthesize(onnxc_dtype t)
-{
-    return dtype_size(t) && t != ONNXC_FLOAT16 && t != ONNXC_BFLOAT16;
-}
-
-/*
- * Decide each input's batch axis. With symbolic dims: the first one per
- * input takes the batch; a second symbolic dim is refused (we would have to
- * guess its size). Without any: the model is static and *fixed_batch gets
- * the first input's first dim (1 for scalars).
- */
-static int plan_inputs(const char *path, const onnxc_model *m, input_plan *plans, size_t n, long *fixed_batch)
-{
-    bool any_symbolic = false;
-    for (size_t k = 0; k < n; k++) {
-        input_plan *p = &plans[k];
-        onnxc_model_input(m, k, &p->info);
-        p->batch_axis = -1;
-        if (!can_synthesize(p->info.dtype)) {
-            fprintf(stderr, "onnxc: error: %s: input '%s' has type %s; onnxc bench can only make float, "
-                    "double, integer and bool inputs\n", path, p->info.name, onnxc_dtype_name(p->info.dtype));
-            return EXIT_BAD_INPUT;
-        }
-        if (p->info.rank < 0) {
-            fprintf(stderr, "onnxc: error: %s: input '%s' declares no shape; onnxc bench needs one to make "
-                    "its data\n", path, p->info.name);
-            return EXIT_BAD_INPUT;
-        }
-        for (int d = 0; d < p->info.rank; d++) {
-            if (p->info.dims[d] >= 0) continue;
-            if (p->batch_axis >= 0) {
-                fprintf(stderr, "onnxc: error: %s: input '%s' has symbolic dims %d and %d; onnxc bench sizes "
-                        "only one (the batch), expected one symbolic dim per input\n", path, p->info.name,
-                        p->batch_axis, d);
-                return EXIT_BAD_INPUT;
-            }
-            p->batch_axis = d;
-            any_symbolic = true;
-        }
-    }
-    *fixed_batch = 0;
-    if (!any_symbolic) *fixed_batch = n && plans[0].info.rank > 0 ? (long)plans[0].info.dims[0] : 1;
-    return EXIT_OK;
-}
-
-/* xorshift64, the generator of bench/bench_onnxc.c and bench/bench_ort.js. */
-static uint64_t next_rand(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
-static void fill(onnxc_tensor *t, size_t count, uint64_t *state)
-{
-    for (size_t i = 0; i < count; i++) {
-        uint64_t r = next_rand(state);
-        double u = (double)(r >> 40) / 16777216.0; /* [0, 1), 24 bits */
-        switch (t->dtype) {
-        case ONNXC_FLOAT: ((float *)t->data)[i] = (float)u; break;
-        case ONNXC_DOUBLE: ((double *)t->data)[i] = u; break;
-        case ONNXC_UINT8: ((uint8_t *)t->data)[i] = (uint8_t)(r >> 56); break;
-        case ONNXC_INT8: ((int8_t *)t->data)[i] = (int8_t)(r >> 56); break;
-        case ONNXC_BOOL: ((uint8_t *)t->data)[i] = (uint8_t)(r >> 63); break;
-        case ONNXC_INT16: ((int16_t *)t->data)[i] = (int16_t)(r >> 62); break;
-        case ONNXC_UINT16: ((uint16_t *)t->data)[i] = (uint16_t)(r >> 62); break;
-        case ONNXC_INT32: ((int32_t *)t->data)[i] = (int32_t)(r >> 62); break;
-        case ONNXC_UINT32: ((uint32_t *)t->data)[i] = (uint32_t)(r >> 62); break;
-        case ONNXC_INT64: ((int64_t *)t->data)[i] = (int64_t)(r >> 62); break;
-        case ONNXC_UINT64: ((uint64_t *)t->data)[i] = r >> 62; break;
-        default: break;
-        }
-    }
-}
-
-static void free_inputs(onnxc_tensor *in, size_t n)
-{
-    for (size_t k = 0; k < n; k++) {
-        free(in[k].data);
-        in[k].data = NULL;
-    }
-}
-
-/* Allocate and fill the inputs for `batch`; same values for the same batch. */
-static int make_inputs(const char *path, const input_plan *plans, size_t n, long batch, onnxc_tensor *in)
-{
-    uint64_t state = 0x2545f4914f6cdd1dull;
-    for (size_t k = 0; k < n; k++) {
-        const onnxc_value_info *vi = &plans[k].info;
-        onnxc_tensor *t = &in[k];
-        memset(t, 0, sizeof *t);
-        t->name = vi->name;
-        t->dtype = vi->dtype;
-        t->rank = vi->rank;
-        uint64_t count = 1;
-        for (int d = 0; d < vi->rank; d++) {
-            t->dims[d] = d == plans[k].batch_axis ? batch : vi->dims[d];
-            count *= (uint64_t)t->dims[d];
-            if (count > MAX_INPUT_BYTES) break;
-        }
-        uint64_t bytes = count * dtype_size(vi->dtype);
-        if (count > MAX_INPUT_BYTES || bytes > MAX_INPUT_BYTES) {
-            fprintf(stderr, "onnxc: error: %s: input '%s' at batch %ld would take more than %llu bytes\n", path,
-                    vi->name, batch, (unsigned long long)MAX_INPUT_BYTES);
-            free_inputs(in, k);
-            return EXIT_BAD_INPUT;
-        }
-        t->data = malloc(bytes ? (size_t)bytes : 1);
-        if (!t->data) {
-            fprintf(stderr, "onnxc: error: out of memory for input '%s' (%llu bytes)\n", vi->name,
-                    (unsigned long long)bytes);
-            free_inputs(in, k);
-            return EXIT_BAD_INPUT;
-        }
-        fill(t, (size_t)count, &state);
-    }
-    return EXIT_OK;
-}
-
-/* ------------------------------------------------------------------------ */
 /* Timing and the thread check                                               */
 
 /* One call with session-owned outputs (data NULL asks the session for them). */
@@ -368,7 +222,7 @@ static int run_and_save(onnxc_session *s, const onnxc_tensor *in, size_t n_in, o
     onnxc_error err;
     if (run_once(s, in, n_in, out, n_out, &err) != ONNXC_OK) return cli_report(&err);
     for (size_t k = 0; k < n_out; k++) {
-        size_t count = 1, size = dtype_size(out[k].dtype);
+        size_t count = 1, size = bench_dtype_size(out[k].dtype);
         for (int d = 0; d < out[k].rank; d++) count *= (size_t)out[k].dims[d];
         saved[k].t = out[k];
         saved[k].t.data = NULL;
@@ -423,7 +277,7 @@ static int check_threads(const onnxc_model *m, const onnxc_tensor *in, size_t n_
             snprintf(why, why_size, "output '%s' has a different type or shape", vi.name);
             *same = false;
         } else if (memcmp(x->data, y->data, res[0][k].bytes)) {
-            size_t esize = dtype_size(x->dtype), i = 0;
+            size_t esize = bench_dtype_size(x->dtype), i = 0;
             while (!memcmp((const char *)x->data + i * esize, (const char *)y->data + i * esize, esize)) i++;
             if (x->dtype == ONNXC_FLOAT)
                 snprintf(why, why_size, "output '%s' element %zu: %.9g at 1 thread, %.9g at %d", vi.name, i,
@@ -557,7 +411,7 @@ int cmd_bench(int argc, char **argv)
         goto done;
     }
     long fixed_batch;
-    if ((rc = plan_inputs(a.model_path, m, plans, n_in, &fixed_batch))) goto done;
+    if ((rc = bench_plan_inputs(a.model_path, m, plans, n_in, &fixed_batch))) goto done;
     if (fixed_batch && !a.n_batches) {
         a.batches[0] = fixed_batch;
         a.n_batches = 1;
@@ -585,7 +439,7 @@ int cmd_bench(int argc, char **argv)
     chk.threads = threads > 1 ? threads : 2;
     chk.same = true;
     for (int i = 0; i < a.n_batches && !rc; i++) {
-        if ((rc = make_inputs(a.model_path, plans, n_in, a.batches[i], in))) break;
+        if ((rc = bench_make_inputs(a.model_path, plans, n_in, a.batches[i], in))) break;
         rc = time_point(s, &a, in, n_in, out, n_out, a.batches[i], &pts[n_pts]);
         if (!rc) n_pts++;
         if (!rc && a.check_threads && chk.same) {
@@ -597,7 +451,7 @@ int cmd_bench(int argc, char **argv)
                 chk.batch = a.batches[i];
             }
         }
-        free_inputs(in, n_in);
+        bench_free_inputs(in, n_in);
     }
     if (!rc) {
         if (a.json) print_json(&a, threads, pts, n_pts, &chk);
@@ -610,7 +464,7 @@ int cmd_bench(int argc, char **argv)
     }
 done:
     onnxc_session_free(s);
-    if (in) free_inputs(in, n_in);
+    if (in) bench_free_inputs(in, n_in);
     free(in);
     free(out);
     free(plans);
