@@ -24,10 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <zip.h>
 #include <zlib.h>
 
 #include "io_npy.h"
+#include "keras_files.h"
 #include "io_tensor_pb.h"
 #include "onnx.pb-c.h"
 #include "onnxc.h"
@@ -57,163 +57,18 @@ static void write_file(const char *path, const void *data, size_t size)
 }
 
 /* ------------------------------------------------------------------------ */
-/* HDF5, the way h5py writes Keras files                                     */
-
-#define CHECK_H5(x) \
-    do {            \
-        if ((x) < 0) die(#x); \
-    } while (0)
-
-static hid_t str_type(size_t len, int vlen)
-{
-    hid_t t = H5Tcopy(H5T_C_S1);
-    CHECK_H5(H5Tset_size(t, vlen ? H5T_VARIABLE : (len ? len : 1)));
-    if (vlen) CHECK_H5(H5Tset_cset(t, H5T_CSET_UTF8));
-    else CHECK_H5(H5Tset_strpad(t, H5T_STR_NULLPAD));
-    return t;
-}
-
-static void attr_text(hid_t obj, const char *name, const char *text, int vlen)
-{
-    hid_t t = str_type(strlen(text), vlen), s = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
-    CHECK_H5(a);
-    CHECK_H5(H5Awrite(a, t, vlen ? (const void *)&text : (const void *)text));
-    H5Aclose(a);
-    H5Sclose(s);
-    H5Tclose(t);
-}
-
-static void attr_list(hid_t obj, const char *name, const char *const *items, size_t n, int vlen)
-{
-    hsize_t dim = n;
-    hid_t s = H5Screate_simple(1, &dim, NULL);
-    if (n == 0) { /* h5py's empty weight_names: a float array of length 0 */
-        hid_t a = H5Acreate2(obj, name, H5T_IEEE_F32LE, s, H5P_DEFAULT, H5P_DEFAULT);
-        CHECK_H5(a);
-        H5Aclose(a);
-        H5Sclose(s);
-        return;
-    }
-    size_t w = 1;
-    for (size_t i = 0; i < n; i++) w = strlen(items[i]) > w ? strlen(items[i]) : w;
-    hid_t t = str_type(w, vlen);
-    hid_t a = H5Acreate2(obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
-    CHECK_H5(a);
-    if (vlen) {
-        CHECK_H5(H5Awrite(a, t, items));
-    } else {
-        char *buf = calloc(n, w);
-        if (!buf) die("out of memory");
-        for (size_t i = 0; i < n; i++) memcpy(buf + i * w, items[i], strlen(items[i]));
-        CHECK_H5(H5Awrite(a, t, buf));
-        free(buf);
-    }
-    H5Aclose(a);
-    H5Tclose(t);
-    H5Sclose(s);
-}
-
-static hid_t group(hid_t loc, const char *path)
-{
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    CHECK_H5(H5Pset_create_intermediate_group(lcpl, 1));
-    hid_t g = H5Gcreate2(loc, path, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-    CHECK_H5(g);
-    H5Pclose(lcpl);
-    return g;
-}
-
-static void dataset(hid_t loc, const char *path, int rank, const hsize_t *dims, const float *data)
-{
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    CHECK_H5(H5Pset_create_intermediate_group(lcpl, 1));
-    hid_t s = rank ? H5Screate_simple(rank, dims, NULL) : H5Screate(H5S_SCALAR);
-    hid_t d = H5Dcreate2(loc, path, H5T_IEEE_F32LE, s, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-    CHECK_H5(d);
-    CHECK_H5(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
-    H5Dclose(d);
-    H5Sclose(s);
-    H5Pclose(lcpl);
-}
+/* Keras files (written with tests/support/keras_files.h)                     */
 
 /* The network x[N,3] -> Dense(2, relu) -> Dropout -> Dense(1) of tests/test_keras.c. */
 static const float K1[] = {1, -1, 0.5f, 2, -1, 0.25f}, B1[] = {0.1f, -0.2f}, K2[] = {2, -3}, B2[] = {0.5f};
 
-typedef struct weight {
-    const char *name;
-    int rank;
-    hsize_t dims[2];
-    const float *data;
-} weight;
+/* Keras 3 weights-store variables of the two Dense layers. */
+static const kf_weight DENSE1_VARS[] = {{"0", 2, {3, 2}, K1}, {"1", 1, {2, 0}, B1}};
+static const kf_weight DENSE2_VARS[] = {{"0", 2, {2, 1}, K2}, {"1", 1, {1, 0}, B2}};
 
-typedef struct layer_group {
-    const char *name;
-    int n;
-    weight w[4];
-} layer_group;
-
-/* Legacy layout: @model_config on the root (NULL: save_weights), weights
- * under `root` ("model_weights", or "" for the file root). */
-static void write_legacy(const char *path, const char *config, const char *root, const layer_group *g, int ng,
-                         int vlen)
+static void write_store(const char *path, const char *const *paths)
 {
-    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    CHECK_H5(f);
-    if (config) {
-        attr_text(f, "model_config", config, vlen);
-        attr_text(f, "keras_version", "2.4.0", vlen);
-        attr_text(f, "backend", "tensorflow", vlen);
-    }
-    hid_t r = root[0] ? group(f, root) : H5Gopen2(f, "/", H5P_DEFAULT);
-    const char *names[16];
-    for (int i = 0; i < ng; i++) names[i] = g[i].name;
-    attr_list(r, "layer_names", names, (size_t)ng, vlen);
-    for (int i = 0; i < ng; i++) {
-        hid_t lg = group(r, g[i].name);
-        const char *wn[4];
-        for (int k = 0; k < g[i].n; k++) {
-            wn[k] = g[i].w[k].name;
-            dataset(lg, g[i].w[k].name, g[i].w[k].rank, g[i].w[k].dims, g[i].w[k].data);
-        }
-        attr_list(lg, "weight_names", wn, (size_t)g[i].n, vlen);
-        H5Gclose(lg);
-    }
-    H5Gclose(r);
-    CHECK_H5(H5Fclose(f));
-}
-
-/* Keras 3 weights store: layers/<name>/vars/{0,1}. */
-static void write_store(const char *path, const char *const *paths, int n)
-{
-    static const weight d[2][2] = {{{"0", 2, {3, 2}, K1}, {"1", 1, {2, 0}, B1}},
-                                   {{"0", 2, {2, 1}, K2}, {"1", 1, {1, 0}, B2}}};
-    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    CHECK_H5(f);
-    H5Gclose(group(f, "vars"));
-    for (int i = 0; i < n; i++) {
-        char p[256];
-        snprintf(p, sizeof p, "%s/vars", paths[i]);
-        hid_t g = group(f, p);
-        for (int k = 0; k < 2; k++) dataset(g, d[i][k].name, d[i][k].rank, d[i][k].dims, d[i][k].data);
-        H5Gclose(g);
-    }
-    CHECK_H5(H5Fclose(f));
-}
-
-static void write_zip(const char *path, const char *config, const char *weights_file)
-{
-    int e = 0;
-    zip_t *z = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &e);
-    if (!z) die(path);
-    static const char meta[] = "{\"keras_version\": \"3.6.0\", \"date_saved\": \"2024-11-18@11:26:46\"}";
-    zip_source_t *s = zip_source_buffer(z, meta, strlen(meta), 0);
-    if (!s || zip_file_add(z, "metadata.json", s, 0) < 0) die(path);
-    s = zip_source_buffer(z, config, strlen(config), 0);
-    if (!s || zip_file_add(z, "config.json", s, 0) < 0) die(path);
-    s = zip_source_file(z, weights_file, 0, -1);
-    if (!s || zip_file_add(z, "model.weights.h5", s, 0) < 0) die(path);
-    if (zip_close(z) != 0) die(path);
+    kf_write_store(path, paths, (const kf_weight *const[]){DENSE1_VARS, DENSE2_VARS}, (const int[]){2, 2}, 2);
 }
 
 #define SEQ3(layers)                                                                                    \
@@ -271,27 +126,27 @@ static const char *const CFG_LAYERS =
 
 static void keras_seeds(void)
 {
-    write_legacy(path_of("keras", "k2.h5"), CFG_K2, "model_weights",
-                 (layer_group[])REF_GROUPS("dense/kernel:0", "dense/bias:0", "dense_1/kernel:0", "dense_1/bias:0"), 3, 1);
-    write_legacy(path_of("keras", "k20_fixed.h5"), CFG_K20, "model_weights",
-                 (layer_group[])REF_GROUPS("dense/kernel:0", "dense/bias:0", "dense_1/kernel:0", "dense_1/bias:0"), 3, 0);
-    write_legacy(path_of("keras", "k3_legacy.h5"), CFG_K2, "model_weights",
-                 (layer_group[])REF_GROUPS("s/dense/kernel", "s/dense/bias", "s/dense_1/kernel", "s/dense_1/bias"), 3, 1);
-    write_legacy(path_of("keras", "func2.h5"), CFG_FUNC2, "model_weights",
-                 (layer_group[])REF_GROUPS("dense/kernel:0", "dense/bias:0", "dense_1/kernel:0", "dense_1/bias:0"), 3, 1);
-    write_legacy(path_of("keras", "weights_only.h5"), NULL, "",
-                 (layer_group[])REF_GROUPS("dense/kernel:0", "dense/bias:0", "dense_1/kernel:0", "dense_1/bias:0"), 3, 1);
+    kf_write_legacy(path_of("keras", "k2.h5"), CFG_K2, "model_weights",
+                 (kf_layer[])REF_GROUPS("dense/kernel:0", "dense/bias:0", "dense_1/kernel:0", "dense_1/bias:0"), 3, 1);
+    kf_write_legacy(path_of("keras", "k20_fixed.h5"), CFG_K20, "model_weights",
+                 (kf_layer[])REF_GROUPS("dense/kernel:0", "dense/bias:0", "dense_1/kernel:0", "dense_1/bias:0"), 3, 0);
+    kf_write_legacy(path_of("keras", "k3_legacy.h5"), CFG_K2, "model_weights",
+                 (kf_layer[])REF_GROUPS("s/dense/kernel", "s/dense/bias", "s/dense_1/kernel", "s/dense_1/bias"), 3, 1);
+    kf_write_legacy(path_of("keras", "func2.h5"), CFG_FUNC2, "model_weights",
+                 (kf_layer[])REF_GROUPS("dense/kernel:0", "dense/bias:0", "dense_1/kernel:0", "dense_1/bias:0"), 3, 1);
+    kf_write_legacy(path_of("keras", "weights_only.h5"), NULL, "",
+                 (kf_layer[])REF_GROUPS("dense/kernel:0", "dense/bias:0", "dense_1/kernel:0", "dense_1/bias:0"), 3, 1);
     static const float bn[] = {0.5f, -1}, var[] = {4, 0.25f};
-    write_legacy(path_of("keras", "layers.h5"), CFG_LAYERS, "model_weights",
-                 (layer_group[]){{"bn", 3, {{"bn/beta:0", 1, {2, 0}, bn}, {"bn/moving_mean:0", 1, {2, 0}, bn},
+    kf_write_legacy(path_of("keras", "layers.h5"), CFG_LAYERS, "model_weights",
+                 (kf_layer[]){{"bn", 3, {{"bn/beta:0", 1, {2, 0}, bn}, {"bn/moving_mean:0", 1, {2, 0}, bn},
                                             {"bn/moving_variance:0", 1, {2, 0}, var}}}},
                  1, 1);
     const char *store[] = {"layers/dense", "layers/dense_1"};
-    write_store(path_of("keras", "store.weights.h5"), store, 2);
-    write_zip(path_of("keras", "func3.keras"), CFG_FUNC3, path_of("keras", "store.weights.h5"));
+    write_store(path_of("keras", "store.weights.h5"), store);
+    kf_write_zip(path_of("keras", "func3.keras"), CFG_FUNC3, path_of("keras", "store.weights.h5"), NULL);
     const char *nested[] = {"layers/sequential/layers/dense", "layers/dense"};
-    write_store(path_of("keras", "nested.weights.h5"), nested, 2);
-    write_zip(path_of("keras", "k2.keras"), CFG_K2, path_of("keras", "store.weights.h5"));
+    write_store(path_of("keras", "nested.weights.h5"), nested);
+    kf_write_zip(path_of("keras", "k2.keras"), CFG_K2, path_of("keras", "store.weights.h5"), NULL);
     const char *cfgs[] = {CFG_K2, CFG_K20, CFG_FUNC2, CFG_FUNC3, CFG_LAYERS};
     for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++) {
         char name[32];

@@ -28,11 +28,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zip.h>
 
 #include "alloc.h"
 #include "compare.h"
 #include "keras.h"
+#include "keras_files.h"
 #include "keras_internal.h"
 #include "onnxc.h"
 #include "testutil.h"
@@ -49,179 +49,11 @@ static const float B2[] = {0.5f};
 static const float X[] = {1, 2, 3, -1, 0, 1};
 static const double Y[] = {-10.15, -2.65};
 
-/* ------------------------------------------------------------------------ */
-/* Writing HDF5 files the way Keras (through h5py) does                      */
-
-static hid_t h5_create(const char *path)
-{
-    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    cr_assert(f >= 0, "H5Fcreate(%s)", path);
-    return f;
-}
-
-static hid_t str_type(size_t len, bool vlen)
-{
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, vlen ? H5T_VARIABLE : (len ? len : 1));
-    if (!vlen) H5Tset_strpad(t, H5T_STR_NULLPAD);   /* numpy 'S' strings */
-    else H5Tset_cset(t, H5T_CSET_UTF8);
-    return t;
-}
-
-/* A scalar string attribute. */
-static void h5_attr_text(hid_t obj, const char *name, const char *text, bool vlen)
-{
-    hid_t t = str_type(strlen(text), vlen), s = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
-    cr_assert(a >= 0, "attribute %s", name);
-    cr_assert(H5Awrite(a, t, vlen ? (const void *)&text : (const void *)text) >= 0);
-    H5Aclose(a);
-    H5Sclose(s);
-    H5Tclose(t);
-}
-
-/* A 1-D string array attribute; an empty list is written as h5py writes
- * Keras' empty weight_names: a float array of length 0. */
-static void h5_attr_list(hid_t obj, const char *name, const char *const *items, size_t n, bool vlen)
-{
-    hsize_t dim = n;
-    hid_t s = H5Screate_simple(1, &dim, NULL);
-    if (n == 0) {
-        hid_t a = H5Acreate2(obj, name, H5T_IEEE_F32LE, s, H5P_DEFAULT, H5P_DEFAULT);
-        H5Aclose(a);
-        H5Sclose(s);
-        return;
-    }
-    size_t w = 1;
-    for (size_t i = 0; i < n; i++) w = strlen(items[i]) > w ? strlen(items[i]) : w;
-    hid_t t = str_type(w, vlen);
-    hid_t a = H5Acreate2(obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
-    cr_assert(a >= 0, "attribute %s", name);
-    if (vlen) {
-        cr_assert(H5Awrite(a, t, items) >= 0);
-    } else {
-        char *buf = calloc(n, w);
-        for (size_t i = 0; i < n; i++) memcpy(buf + i * w, items[i], strlen(items[i]));
-        cr_assert(H5Awrite(a, t, buf) >= 0);
-        free(buf);
-    }
-    H5Aclose(a);
-    H5Tclose(t);
-    H5Sclose(s);
-}
-
-static hid_t h5_group(hid_t loc, const char *path)
-{
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    H5Pset_create_intermediate_group(lcpl, 1);
-    hid_t g = H5Gcreate2(loc, path, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-    H5Pclose(lcpl);
-    cr_assert(g >= 0, "group %s", path);
-    return g;
-}
-
-static void h5_dataset(hid_t loc, const char *path, int rank, const hsize_t *dims, const float *data)
-{
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    H5Pset_create_intermediate_group(lcpl, 1);
-    hid_t s = rank ? H5Screate_simple(rank, dims, NULL) : H5Screate(H5S_SCALAR);
-    hid_t d = H5Dcreate2(loc, path, H5T_IEEE_F32LE, s, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-    cr_assert(d >= 0, "dataset %s", path);
-    cr_assert(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0);
-    H5Dclose(d);
-    H5Sclose(s);
-    H5Pclose(lcpl);
-}
-
-/* One weight of a legacy layer group: its name (path inside the group). */
-typedef struct tw {
-    const char *name;
-    int rank;
-    hsize_t dims[2];
-    const float *data;
-} tw;
-
-typedef struct tgroup {
-    const char *name;
-    int n;
-    tw w[4];
-} tgroup;
+/* Keras files are written with support/keras_files.h. */
 
 /* The reference network's weights under the given names. */
 #define REF_DENSE1(k, b) {k, 2, {3, 2}, K1}, {b, 1, {2, 0}, B1}
 #define REF_DENSE2(k, b) {k, 2, {2, 1}, K2}, {b, 1, {1, 0}, B2}
-
-/* Keras' legacy layout: @model_config on the root (NULL: a save_weights
- * file), weights under `root` ("model_weights", or "" for the file root). */
-static void write_legacy(const char *path, const char *config, const char *root, const tgroup *g,
-                         int ng, bool vlen)
-{
-    hid_t f = h5_create(path);
-    if (config) {
-        h5_attr_text(f, "model_config", config, vlen);
-        h5_attr_text(f, "keras_version", "2.x-test", vlen);
-        h5_attr_text(f, "backend", "tensorflow", vlen);
-    }
-    hid_t r = root[0] ? h5_group(f, root) : H5Gopen2(f, "/", H5P_DEFAULT);
-    const char *names[16];
-    for (int i = 0; i < ng; i++) names[i] = g[i].name;
-    h5_attr_list(r, "layer_names", names, (size_t)ng, vlen);
-    for (int i = 0; i < ng; i++) {
-        hid_t lg = h5_group(r, g[i].name);
-        const char *wn[4];
-        for (int k = 0; k < g[i].n; k++) {
-            wn[k] = g[i].w[k].name;
-            h5_dataset(lg, g[i].w[k].name, g[i].w[k].rank, g[i].w[k].dims, g[i].w[k].data);
-        }
-        h5_attr_list(lg, "weight_names", wn, (size_t)g[i].n, vlen);
-        H5Gclose(lg);
-    }
-    H5Gclose(r);
-    H5Fclose(f);
-}
-
-/* Keras 3 weights store (model.weights.h5 / *.weights.h5): `paths` like
- * "layers/dense", each with vars/0 (kernel) and vars/1 (bias). */
-static void write_store(const char *path, const char *const *paths, const tw *const *vars, const int *nvars,
-                        int n)
-{
-    hid_t f = h5_create(path);
-    hid_t top = h5_group(f, "vars");
-    H5Gclose(top);
-    for (int i = 0; i < n; i++) {
-        char p[256];
-        snprintf(p, sizeof p, "%s/vars", paths[i]);
-        hid_t g = h5_group(f, p);
-        for (int k = 0; k < nvars[i]; k++) {
-            char d[16];
-            snprintf(d, sizeof d, "%d", k);
-            h5_dataset(g, d, vars[i][k].rank, vars[i][k].dims, vars[i][k].data);
-        }
-        H5Gclose(g);
-    }
-    H5Fclose(f);
-}
-
-static void write_zip(const char *path, const char *config, const char *weights_file, const char *extra)
-{
-    int e = 0;
-    zip_t *z = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &e);
-    cr_assert(z, "zip_open(%s)", path);
-    static const char meta[] = "{\"keras_version\": \"3.6.0\", \"date_saved\": \"2024-11-18@11:26:46\"}";
-    zip_source_t *s = zip_source_buffer(z, meta, strlen(meta), 0);
-    cr_assert(zip_file_add(z, "metadata.json", s, 0) >= 0);
-    s = zip_source_buffer(z, config, strlen(config), 0);
-    cr_assert(zip_file_add(z, "config.json", s, 0) >= 0);
-    if (weights_file) {
-        s = zip_source_file(z, weights_file, 0, -1);
-        cr_assert(s && zip_file_add(z, "model.weights.h5", s, 0) >= 0);
-    }
-    if (extra) {
-        s = zip_source_buffer(z, "x", 1, 0);
-        cr_assert(zip_file_add(z, extra, s, 0) >= 0);
-    }
-    cr_assert(zip_close(z) == 0, "zip_close: %s", zip_strerror(z));
-}
 
 /* ------------------------------------------------------------------------ */
 /* Converting and running                                                    */
@@ -449,11 +281,11 @@ Test(keras, keras_2_0_bare_layer_list_fixed_strings)
         "{\"class_name\": \"Dropout\", \"config\": {\"name\": \"dropout_1\", \"rate\": 0.5}}, "
         "{\"class_name\": \"Dense\", \"config\": {\"name\": \"dense_2\", \"units\": 1, \"activation\": \"linear\", "
         "\"use_bias\": true}}]}";
-    tgroup g[] = {{"dense_1", 2, {REF_DENSE1("dense_1/kernel:0", "dense_1/bias:0")}},
+    kf_layer g[] = {{"dense_1", 2, {REF_DENSE1("dense_1/kernel:0", "dense_1/bias:0")}},
                   {"dropout_1", 0, {{0}}},
                   {"dense_2", 2, {REF_DENSE2("dense_2/kernel:0", "dense_2/bias:0")}}};
     char *p = tmp("k20.h5");
-    write_legacy(p, cfg, "model_weights", g, 3, false);
+    kf_write_legacy(p, cfg, "model_weights", g, 3, false);
     expect_ref(p, NULL, "keras 2.0 layout");
     free(p);
 }
@@ -467,11 +299,11 @@ Test(keras, keras_3_legacy_h5_paths)
         "{\"class_name\": \"Dense\", \"config\": {\"name\": \"dense\", \"units\": 2, \"activation\": \"relu\"}}, "
         "{\"class_name\": \"Dropout\", \"config\": {\"name\": \"dropout\", \"rate\": 0.25}}, "
         "{\"class_name\": \"Dense\", \"config\": {\"name\": \"dense_1\", \"units\": 1, \"activation\": \"linear\"}}]}}";
-    tgroup g[] = {{"dense", 2, {REF_DENSE1("sequential/dense/kernel", "sequential/dense/bias")}},
+    kf_layer g[] = {{"dense", 2, {REF_DENSE1("sequential/dense/kernel", "sequential/dense/bias")}},
                   {"dropout", 0, {{0}}},
                   {"dense_1", 2, {REF_DENSE2("sequential/dense_1/kernel", "sequential/dense_1/bias")}}};
     char *p = tmp("k3.h5");
-    write_legacy(p, cfg, "model_weights", g, 3, true);
+    kf_write_legacy(p, cfg, "model_weights", g, 3, true);
     expect_ref(p, NULL, "keras 3 h5 layout");
     free(p);
 }
@@ -488,10 +320,10 @@ Test(keras, nested_sequential_shares_the_group)
         "   \"batch_input_shape\": [null, 3]}}, "
         "  {\"class_name\": \"Dropout\", \"config\": {\"name\": \"drop\", \"rate\": 0.5}}]}}, "
         "{\"class_name\": \"Dense\", \"config\": {\"name\": \"out\", \"units\": 1}}]}}";
-    tgroup g[] = {{"block", 2, {{"hidden/bias:0", 1, {2, 0}, B1}, {"hidden/kernel:0", 2, {3, 2}, K1}}},
+    kf_layer g[] = {{"block", 2, {{"hidden/bias:0", 1, {2, 0}, B1}, {"hidden/kernel:0", 2, {3, 2}, K1}}},
                   {"out", 2, {REF_DENSE2("out/kernel:0", "out/bias:0")}}};
     char *p = tmp("nested.h5");
-    write_legacy(p, cfg, "model_weights", g, 2, true);
+    kf_write_legacy(p, cfg, "model_weights", g, 2, true);
     expect_ref(p, NULL, "nested Sequential");
     free(p);
 }
@@ -510,12 +342,12 @@ Test(keras, functional_keras_2_inbound_nodes)
         "{\"class_name\": \"Dropout\", \"config\": {\"name\": \"dropout\", \"rate\": 0.1}, "
         " \"name\": \"dropout\", \"inbound_nodes\": [[[\"dense_1\", 0, 0, {}]]]}], "
         "\"input_layers\": [[\"input_1\", 0, 0]], \"output_layers\": [[\"dense_2\", 0, 0]]}}";
-    tgroup g[] = {{"dense_2", 2, {REF_DENSE2("dense_2/kernel:0", "dense_2/bias:0")}},
+    kf_layer g[] = {{"dense_2", 2, {REF_DENSE2("dense_2/kernel:0", "dense_2/bias:0")}},
                   {"input_1", 0, {{0}}},
                   {"dense_1", 2, {REF_DENSE1("dense_1/kernel:0", "dense_1/bias:0")}},
                   {"dropout", 0, {{0}}}};
     char *p = tmp("func2.h5");
-    write_legacy(p, cfg, "model_weights", g, 4, true);
+    kf_write_legacy(p, cfg, "model_weights", g, 4, true);
     expect_ref(p, NULL, "functional keras 2");
     free(p);
 }
@@ -540,21 +372,21 @@ static const char *const FUNC3 =
     " \"__keras_tensor__\", \"config\": {\"keras_history\": [\"drop\", 0, 0]}}], \"kwargs\": {}}]}], "
     "\"input_layers\": [\"input_layer\", 0, 0], \"output_layers\": [\"out\", 0, 0]}}";
 
-static const tw D1[] = {REF_DENSE1("0", "1")};
-static const tw D2[] = {REF_DENSE2("0", "1")};
+static const kf_weight D1[] = {REF_DENSE1("0", "1")};
+static const kf_weight D2[] = {REF_DENSE2("0", "1")};
 
 Test(keras, keras_zip_functional_auto_named_weights)
 {
     char *w = tmp("model.weights.h5"), *p = tmp("func3.keras");
-    write_store(w, (const char *const[]){"layers/dense", "layers/dense_1"}, (const tw *const[]){D1, D2},
+    kf_write_store(w, (const char *const[]){"layers/dense", "layers/dense_1"}, (const kf_weight *const[]){D1, D2},
                 (int[]){2, 2}, 2);
     /* Keras 3 Dropout layers own a seed generator state: not a weight. */
     hid_t f = H5Fopen(w, H5F_ACC_RDWR, H5P_DEFAULT);
-    hid_t g = h5_group(f, "layers/dropout/seed_generator/vars");
-    h5_dataset(g, "0", 1, (hsize_t[]){2}, (const float[]){1, 2});
+    hid_t g = kf_group(f, "layers/dropout/seed_generator/vars");
+    kf_dataset(g, "0", 1, (hsize_t[]){2}, (const float[]){1, 2});
     H5Gclose(g);
     H5Fclose(f);
-    write_zip(p, FUNC3, w, NULL);
+    kf_write_zip(p, FUNC3, w, NULL);
     expect_ref(p, NULL, "keras 3 functional .keras");
     free(w);
     free(p);
@@ -571,9 +403,9 @@ Test(keras, keras_zip_nested_sequential)
         "{\"class_name\": \"Dropout\", \"config\": {\"name\": \"dropout_3\", \"rate\": 0.5}}, "
         "{\"class_name\": \"Dense\", \"config\": {\"name\": \"dense_78\", \"units\": 1}}]}}";
     char *w = tmp("nested.weights.h5"), *p = tmp("nested.keras");
-    write_store(w, (const char *const[]){"layers/sequential/layers/dense", "layers/dense"},
-                (const tw *const[]){D1, D2}, (int[]){2, 2}, 2);
-    write_zip(p, cfg, w, NULL);
+    kf_write_store(w, (const char *const[]){"layers/sequential/layers/dense", "layers/dense"},
+                (const kf_weight *const[]){D1, D2}, (int[]){2, 2}, 2);
+    kf_write_zip(p, cfg, w, NULL);
     expect_ref(p, NULL, "nested .keras");
     free(w);
     free(p);
@@ -581,15 +413,15 @@ Test(keras, keras_zip_nested_sequential)
 
 Test(keras, weights_only_files_with_arch_spec)
 {
-    tgroup g[] = {{"dense", 2, {REF_DENSE1("dense/kernel:0", "dense/bias:0")}},
+    kf_layer g[] = {{"dense", 2, {REF_DENSE1("dense/kernel:0", "dense/bias:0")}},
                   {"dropout", 0, {{0}}},
                   {"dense_1", 2, {REF_DENSE2("dense_1/kernel:0", "dense_1/bias:0")}}};
     char *p = tmp("weights_only.h5"), *q = tmp("model.weights.h5");
-    write_legacy(p, NULL, "", g, 3, true);
+    kf_write_legacy(p, NULL, "", g, 3, true);
     expect_refused(p, NULL, ONNXC_ERR_UNSUPPORTED, NEEDLES("weights_only.h5", "only weights", "784,64:relu"),
                    "tf.keras save_weights without arch");
     expect_ref(p, "3,2:relu,1", "tf.keras save_weights + arch");
-    write_store(q, (const char *const[]){"layers/dense", "layers/dense_1"}, (const tw *const[]){D1, D2},
+    kf_write_store(q, (const char *const[]){"layers/dense", "layers/dense_1"}, (const kf_weight *const[]){D1, D2},
                 (int[]){2, 2}, 2);
     expect_refused(q, NULL, ONNXC_ERR_UNSUPPORTED, NEEDLES("only weights"), "keras 3 weights without arch");
     expect_ref(q, "3,2:relu,1", "keras 3 .weights.h5 + arch");
@@ -615,9 +447,9 @@ static char *one_dense(const char *file, const char *activation, int64_t in, int
              "{\"class_name\": \"InputLayer\", \"config\": {\"batch_shape\": [null, %lld], \"name\": \"x\"}}, "
              "{\"class_name\": \"Dense\", \"config\": {\"name\": \"d\", \"units\": %lld, \"activation\": %s}}]}}",
              (long long)in, (long long)units, activation);
-    tgroup g[] = {{"d", 2, {{"s/d/kernel", 2, {(hsize_t)in, (hsize_t)units}, k}, {"s/d/bias", 1, {(hsize_t)units, 0}, b}}}};
+    kf_layer g[] = {{"d", 2, {{"s/d/kernel", 2, {(hsize_t)in, (hsize_t)units}, k}, {"s/d/bias", 1, {(hsize_t)units, 0}, b}}}};
     char *p = tmp(file);
-    write_legacy(p, cfg, "model_weights", g, 1, true);
+    kf_write_legacy(p, cfg, "model_weights", g, 1, true);
     return p;
 }
 
@@ -694,7 +526,7 @@ static void act_layer(const char *layer_json, const double *y, const char *what)
              "{\"class_name\": \"InputLayer\", \"config\": {\"batch_input_shape\": [null, 4], \"name\": \"x\"}}, %s]}}",
              layer_json);
     char *p = tmp("act_layer.h5");
-    write_legacy(p, cfg, "model_weights", (tgroup[]){{"a", 0, {{0}}}}, 1, true);
+    kf_write_legacy(p, cfg, "model_weights", (kf_layer[]){{"a", 0, {{0}}}}, 1, true);
     static const float x[] = {-2, -0.5f, 0.5f, 8};
     expect_runs(p, NULL, x, 2, (int64_t[]){1, 4}, y, 4, what);
     free(p);
@@ -735,11 +567,11 @@ static void bn_case(const char *axis, const char *shape, const char *flags, bool
              "{\"class_name\": \"InputLayer\", \"config\": {\"batch_input_shape\": %s, \"name\": \"x\"}}, "
              "{\"class_name\": \"BatchNormalization\", \"config\": {\"name\": \"bn\", \"axis\": %s, "
              "\"momentum\": 0.99, \"epsilon\": 0.001%s}}]}}", shape, axis, flags);
-    tgroup full_g = {"bn", 4, {{"bn/gamma:0", 1, {3, 0}, BN_G}, {"bn/beta:0", 1, {3, 0}, BN_B},
+    kf_layer full_g = {"bn", 4, {{"bn/gamma:0", 1, {3, 0}, BN_G}, {"bn/beta:0", 1, {3, 0}, BN_B},
                                {"bn/moving_mean:0", 1, {3, 0}, BN_M}, {"bn/moving_variance:0", 1, {3, 0}, BN_V}}};
-    tgroup bare_g = {"bn", 2, {{"bn/moving_mean:0", 1, {3, 0}, BN_M}, {"bn/moving_variance:0", 1, {3, 0}, BN_V}}};
+    kf_layer bare_g = {"bn", 2, {{"bn/moving_mean:0", 1, {3, 0}, BN_M}, {"bn/moving_variance:0", 1, {3, 0}, BN_V}}};
     char *p = tmp("bn.h5");
-    write_legacy(p, cfg, "model_weights", full ? &full_g : &bare_g, 1, true);
+    kf_write_legacy(p, cfg, "model_weights", full ? &full_g : &bare_g, 1, true);
     static const float x[] = {1, 2, 3, -1, 0.5f, -2};
     expect_runs(p, NULL, x, rank, dims, y, 6, what);
     free(p);
@@ -770,9 +602,9 @@ Test(keras, flatten_and_reshape)
                  "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"s\", \"layers\": ["
                  "{\"class_name\": \"InputLayer\", \"config\": {\"batch_input_shape\": [null, 2, 2], \"name\": \"x\"}}, "
                  "%s, {\"class_name\": \"Dense\", \"config\": {\"name\": \"d\", \"units\": 1}}]}}", layers[i]);
-        tgroup g[] = {{"f", 0, {{0}}}, {"d", 2, {{"d/kernel:0", 2, {4, 1}, k}, {"d/bias:0", 1, {1, 0}, b}}}};
+        kf_layer g[] = {{"f", 0, {{0}}}, {"d", 2, {{"d/kernel:0", 2, {4, 1}, k}, {"d/bias:0", 1, {1, 0}, b}}}};
         char *p = tmp("flat.h5");
-        write_legacy(p, cfg, "model_weights", g, 2, true);
+        kf_write_legacy(p, cfg, "model_weights", g, 2, true);
         expect_runs(p, NULL, x, 3, (int64_t[]){1, 2, 2}, (double[]){30}, 1, layers[i]);
         free(p);
     }
@@ -785,10 +617,10 @@ Test(keras, flatten_and_reshape)
  * model_config. */
 static char *ref_with_config(const char *file, const char *config)
 {
-    tgroup g[] = {{"dense", 2, {REF_DENSE1("dense/kernel:0", "dense/bias:0")}},
+    kf_layer g[] = {{"dense", 2, {REF_DENSE1("dense/kernel:0", "dense/bias:0")}},
                   {"dense_1", 2, {REF_DENSE2("dense_1/kernel:0", "dense_1/bias:0")}}};
     char *p = tmp(file);
-    write_legacy(p, config, "model_weights", g, 2, true);
+    kf_write_legacy(p, config, "model_weights", g, 2, true);
     return p;
 }
 
@@ -863,19 +695,19 @@ Test(keras, deeply_nested_json)
 Test(keras, weight_shape_mismatch)
 {
     const float k[15] = {0};
-    tgroup g[] = {{"dense", 2, {{"dense/kernel:0", 2, {3, 5}, k}, {"dense/bias:0", 1, {2, 0}, B1}}},
+    kf_layer g[] = {{"dense", 2, {{"dense/kernel:0", 2, {3, 5}, k}, {"dense/bias:0", 1, {2, 0}, B1}}},
                   {"dense_1", 2, {REF_DENSE2("dense_1/kernel:0", "dense_1/bias:0")}}};
     char *p = tmp("mismatch.h5");
-    write_legacy(p, SEQ_HEAD DENSE_A ", " DENSE_B "]}}", "model_weights", g, 2, true);
+    kf_write_legacy(p, SEQ_HEAD DENSE_A ", " DENSE_B "]}}", "model_weights", g, 2, true);
     expect_refused(p, NULL, ONNXC_ERR_MODEL,
                    NEEDLES("mismatch.h5", "model_weights/dense/dense/kernel:0", "[3,5]", "expects [3,2]"),
                    "kernel [3,5] for units 2");
     free(p);
     /* A weight the config has no layer for. */
-    tgroup g2[] = {{"dense", 2, {REF_DENSE1("dense/kernel:0", "dense/bias:0")}},
+    kf_layer g2[] = {{"dense", 2, {REF_DENSE1("dense/kernel:0", "dense/bias:0")}},
                    {"dense_1", 3, {REF_DENSE2("dense_1/kernel:0", "dense_1/bias:0"), {"dense_1/extra:0", 1, {1, 0}, B2}}}};
     p = tmp("extra.h5");
-    write_legacy(p, SEQ_HEAD DENSE_A ", " DENSE_B "]}}", "model_weights", g2, 2, true);
+    kf_write_legacy(p, SEQ_HEAD DENSE_A ", " DENSE_B "]}}", "model_weights", g2, 2, true);
     expect_refused(p, NULL, ONNXC_ERR_MODEL, NEEDLES("dense_1/extra:0"), "extra weight");
     free(p);
 }
@@ -909,9 +741,9 @@ static void make_soft_cycle(hid_t mw, const char *dir)
 
 static void make_external_storage(hid_t mw, const char *dir)
 {
-    hid_t g = h5_group(mw, "dense");
+    hid_t g = kf_group(mw, "dense");
     const char *wn[] = {"dense/kernel:0", "dense/bias:0"};
-    h5_attr_list(g, "weight_names", wn, 2, true);
+    kf_attr_list(g, "weight_names", wn, 2, true);
     char *ext = tu_path("%s/kernel.bin", dir);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     cr_assert(H5Pset_external(dcpl, ext, 0, sizeof K1) >= 0);
@@ -922,7 +754,7 @@ static void make_external_storage(hid_t mw, const char *dir)
     hid_t d = H5Dcreate2(g, "dense/kernel:0", H5T_IEEE_F32LE, s, lcpl, dcpl, H5P_DEFAULT);
     cr_assert(d >= 0);
     cr_assert(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, K1) >= 0);
-    h5_dataset(g, "dense/bias:0", 1, (hsize_t[]){2}, B1);
+    kf_dataset(g, "dense/bias:0", 1, (hsize_t[]){2}, B1);
     H5Dclose(d);
     H5Sclose(s);
     H5Pclose(lcpl);
@@ -934,9 +766,9 @@ static void make_external_storage(hid_t mw, const char *dir)
 static void make_huge(hid_t mw, const char *dir)
 {
     (void)dir;
-    hid_t g = h5_group(mw, "dense");
+    hid_t g = kf_group(mw, "dense");
     const char *wn[] = {"dense/kernel:0", "dense/bias:0"};
-    h5_attr_list(g, "weight_names", wn, 2, true);
+    kf_attr_list(g, "weight_names", wn, 2, true);
     /* 2^50 floats declared, nothing stored: chunked storage is allocated
      * only when written. */
     hsize_t dims[2] = {(hsize_t)1 << 30, (hsize_t)1 << 20}, chunk[2] = {64, 64};
@@ -947,7 +779,7 @@ static void make_huge(hid_t mw, const char *dir)
     H5Pset_create_intermediate_group(lcpl, 1);
     hid_t d = H5Dcreate2(g, "dense/kernel:0", H5T_IEEE_F32LE, s, lcpl, dcpl, H5P_DEFAULT);
     cr_assert(d >= 0);
-    h5_dataset(g, "dense/bias:0", 1, (hsize_t[]){2}, B1);
+    kf_dataset(g, "dense/bias:0", 1, (hsize_t[]){2}, B1);
     H5Dclose(d);
     H5Sclose(s);
     H5Pclose(lcpl);
@@ -958,12 +790,12 @@ static void make_huge(hid_t mw, const char *dir)
 static void make_nan(hid_t mw, const char *dir)
 {
     (void)dir;
-    hid_t g = h5_group(mw, "dense");
+    hid_t g = kf_group(mw, "dense");
     const char *wn[] = {"dense/kernel:0", "dense/bias:0"};
-    h5_attr_list(g, "weight_names", wn, 2, true);
+    kf_attr_list(g, "weight_names", wn, 2, true);
     float k[6] = {1, 2, NAN, 4, 5, 6};
-    h5_dataset(g, "dense/kernel:0", 2, (hsize_t[]){3, 2}, k);
-    h5_dataset(g, "dense/bias:0", 1, (hsize_t[]){2}, B1);
+    kf_dataset(g, "dense/kernel:0", 2, (hsize_t[]){3, 2}, k);
+    kf_dataset(g, "dense/bias:0", 1, (hsize_t[]){2}, B1);
     H5Gclose(g);
 }
 
@@ -996,16 +828,16 @@ Test(keras, huge_dataspace_and_nan_weights)
 Test(keras, unsafe_and_broken_zips)
 {
     char *w = tmp("model.weights.h5"), *p = tmp("evil.keras");
-    write_store(w, (const char *const[]){"layers/dense", "layers/dense_1"}, (const tw *const[]){D1, D2},
+    kf_write_store(w, (const char *const[]){"layers/dense", "layers/dense_1"}, (const kf_weight *const[]){D1, D2},
                 (int[]){2, 2}, 2);
-    write_zip(p, FUNC3, w, "../../etc/evil");
+    kf_write_zip(p, FUNC3, w, "../../etc/evil");
     expect_refused(p, NULL, ONNXC_ERR_MODEL, NEEDLES("evil.keras", "../../etc/evil"), "'..' entry");
-    write_zip(p, FUNC3, w, "/abs/path");
+    kf_write_zip(p, FUNC3, w, "/abs/path");
     expect_refused(p, NULL, ONNXC_ERR_MODEL, NEEDLES("/abs/path"), "absolute entry");
-    write_zip(p, FUNC3, NULL, NULL);
+    kf_write_zip(p, FUNC3, NULL, NULL);
     expect_refused(p, NULL, ONNXC_ERR_MODEL, NEEDLES("model.weights.h5"), "no weights entry");
     /* Cut the archive short: libzip finds no central directory. */
-    write_zip(p, FUNC3, w, NULL);
+    kf_write_zip(p, FUNC3, w, NULL);
     void *data;
     size_t size;
     cr_assert(tu_read_file(p, &data, &size));
