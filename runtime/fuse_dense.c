@@ -45,18 +45,17 @@ static bool usable_constant(const oc_plan *p, const oc_plan_options *opt, int v)
 }
 
 /* The weight W of a head node when it can be fused: a 2-D float initializer
- * with K and N >= 1. Inference packs it once, so it must be constant there
- * (a weight released for inference only has no data but is packed already);
- * training packs it every step. */
+ * with K and N >= 1 that usable_constant allows (inference packs it once;
+ * training packs it every step). A weight released for inference only has
+ * no data but is packed already. */
 static bool fusable_weight(const oc_plan *p, const oc_plan_options *opt, int v)
 {
     const oc_graph *g = &p->model->graph;
     if (v < 0 || g->values[v].kind != OC_VALUE_INITIALIZER || !usable_constant(p, opt, v))
         return false;
-    if (!opt->training && opt->variable && opt->variable[v]) return false;
     const oc_tensor *w = &p->tensors[v];
     return is_float(w) && w->shape.rank == 2 && w->shape.dims[0] > 0 && w->shape.dims[1] > 0 &&
-           (w->data || g->values[v].released || opt->training);
+           (w->data || g->values[v].released);
 }
 
 typedef struct match {
