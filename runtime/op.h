@@ -64,6 +64,11 @@ typedef struct oc_op_ctx {
      * din[k] holds garbage and this step is its only contributor, so it must
      * be written (=), not added to (+=). Saves zeroing it and reading it back. */
     uint32_t din_overwrite;
+    /* backward: 0, or the row (0 < cut < rows) at which parameter gradients
+     * are summed in two parts, (rows [0, cut)) + (rows [cut, rows)), as two
+     * shards of the batch would compute them (train/row_cut.h). Only the
+     * fused Dense op, whose gradients the trainer cuts, reads it. */
+    int64_t grad_row_cut;
 } oc_op_ctx;
 
 enum {

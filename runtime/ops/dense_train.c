@@ -25,7 +25,8 @@
  *
  * Determinism: the GEMMs are oc_sgemm_fast/oc_sgemm_run (thread-count
  * independent), the column sums add rows in ascending order whoever owns
- * the column (kernels/dense_grad.h).
+ * the column (kernels/dense_grad.h). With ctx->grad_row_cut, dW and db are
+ * each the sum of two row ranges' sums, as two batch shards give them.
  */
 #include "dense.h"
 
@@ -61,6 +62,18 @@ static size_t dense_train_backward_workspace(const oc_op_ctx *ctx)
     return (size_t)oc_tensor_numel(ctx->out[0]) * sizeof(float);
 }
 
+/* dW = beta * dW + (the rows [r0, r1) of X^T · dZ): dZ [rows, N], X [rows, K]. */
+static void add_weight_grad(const oc_dense_params *p, const float *x, const float *dz, int64_t r0,
+                            int64_t r1, float beta, float *dw, int nthreads)
+{
+    const int64_t K = p->K, N = p->N;
+    x += r0 * K, dz += r0 * N;
+    if (p->transB) /* dW [N, K] (+)= dZ^T [N, r1 - r0] · X [r1 - r0, K] */
+        oc_sgemm_fast(1, 0, N, K, r1 - r0, 1.0f, dz, N, x, K, beta, dw, K, nthreads);
+    else           /* dW [K, N] (+)= X^T [K, r1 - r0] · dZ [r1 - r0, N] */
+        oc_sgemm_fast(1, 0, K, N, r1 - r0, 1.0f, x, K, dz, N, beta, dw, N, nthreads);
+}
+
 static onnxc_status dense_train_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,
                                          oc_tensor *const *din)
 {
@@ -71,6 +84,8 @@ static onnxc_status dense_train_backward(oc_op_ctx *ctx, const oc_tensor *const 
     const bool relu = p->act == OC_ACT_RELU;
     oc_tensor *dx = din[0], *dw = din[1], *db = ctx->n_in > 2 ? din[2] : NULL;
     const float *dz = dout[0]->data; /* [rows, N] */
+    /* Parameter gradients in two row ranges (train/row_cut.h), or one. */
+    const int64_t cut = ctx->grad_row_cut > 0 && ctx->grad_row_cut < rows ? ctx->grad_row_cut : 0;
     if (relu || db) {
         if (relu && ctx->workspace_bytes < (size_t)(rows * N) * sizeof(float))
             return oc_node_fail(ctx->node, ctx->err, ONNXC_ERR_RUNTIME,
@@ -87,18 +102,17 @@ static onnxc_status dense_train_backward(oc_op_ctx *ctx, const oc_tensor *const 
             int64_t lo, hi;
             oc_split_range(N, parts, c, &lo, &hi);
             oc_dense_grad_cols(dout[0]->data, relu ? y->data : NULL, masked, bias_grad, add, rows,
-                               N, lo, hi);
+                               cut, N, lo, hi);
         });
         if (relu) dz = masked;
     }
     if (dw) {
+        /* With a cut, rows [cut, rows) are a second product added to the
+         * first: C = P0, then C = C + P1 (oc_sgemm_fast's beta = 1 adds its
+         * fresh sum to C), which is what two shards' P0 + P1 gives. */
         const float beta = (ctx->din_overwrite & 2u) ? 0.0f : 1.0f;
-        if (p->transB) /* dW [N, K] (+)= dZ^T [N, rows] · X [rows, K] */
-            oc_sgemm_fast(1, 0, N, K, rows, 1.0f, dz, N, x->data, K, beta, dw->data, K,
-                          ctx->nthreads);
-        else           /* dW [K, N] (+)= X^T [K, rows] · dZ [rows, N] */
-            oc_sgemm_fast(1, 0, K, N, rows, 1.0f, x->data, K, dz, N, beta, dw->data, N,
-                          ctx->nthreads);
+        add_weight_grad(p, x->data, dz, 0, cut ? cut : rows, beta, dw->data, ctx->nthreads);
+        if (cut) add_weight_grad(p, x->data, dz, cut, rows, 1.0f, dw->data, ctx->nthreads);
     }
     if (dx) {
         const float beta = (ctx->din_overwrite & 1u) ? 0.0f : 1.0f;

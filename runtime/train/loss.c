@@ -169,8 +169,10 @@ onnxc_status oc_loss_compute(const oc_loss_args *a, oc_loss_result *r, onnxc_err
             if (a->labels[i] < 0 || a->labels[i] >= k)
                 return oc_fail(err, ONNXC_ERR_SHAPE,
                                "label %lld of sample %lld is outside [0, %lld): the model has %lld outputs",
-                               (long long)a->labels[i], (long long)i, (long long)k, (long long)k);
-    const float scale = 1.0f / (float)(n > 0 ? n : 1);
+                               (long long)a->labels[i], (long long)(a->first + i), (long long)k,
+                               (long long)k);
+    const int64_t divisor = a->divisor > 0 ? a->divisor : n > 0 ? n : 1;
+    const float scale = 1.0f / (float)divisor;
     size_t correct = 0;
     /* Rows are independent; each chunk adds its exact integer count. */
     const int parts = n * k > 65536 && a->nthreads > 1 ? a->nthreads : 1;

@@ -3,7 +3,8 @@
  *
  * All take predictions `pred` [n, k] row-major (logits when `from_logits`),
  * targets, and return the mean loss over the n samples. When `grad` is not
- * NULL, dLoss/dpred (already divided by n) is ADDED into it, [n, k].
+ * NULL, dLoss/dpred (already divided by n, or by `divisor`) is ADDED into
+ * it, [n, k].
  * Per-sample losses go to `row_loss` [n] so the mean is summed in a fixed
  * order: results do not depend on the thread count.
  */
@@ -24,6 +25,9 @@ typedef struct oc_loss_args {
     const float *targets;      /* [n, k] (CE one-hot, BCE, MSE), else NULL */
     float *grad;               /* [n, k] or NULL: dL/dpred added here */
     double *row_loss;          /* [n] scratch */
+    int64_t divisor;           /* the gradient is divided by this (0: n), e.g. the
+                                  whole batch when these n rows are part of it */
+    int64_t first;             /* the batch index of row 0 (messages) */
     int nthreads;
 } oc_loss_args;
 

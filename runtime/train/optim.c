@@ -78,19 +78,43 @@ void oc_optim_free(oc_optim_state *s)
     s->slot1 = s->slot2 = NULL;
 }
 
-void oc_optim_step(oc_optim_state *s, const oc_param_set *p, const float *grad, int nthreads)
+void oc_optim_coef_next(const oc_optim_state *s, oc_optim_coef *c)
 {
     const onnxc_optimizer *h = &s->hp;
-    s->iterations++;
     /* Adam's bias corrections folded into the step size, as Keras does:
      * alpha = lr * sqrt(1 - b2^t) / (1 - b1^t). Computed in double once. */
-    const double t = (double)s->iterations;
-    const oc_optim_coef c = {
+    const double t = (double)(s->iterations + 1);
+    *c = (oc_optim_coef){
         .kind = h->kind, .lr = (float)h->learning_rate,
         .alpha = (float)(h->learning_rate * sqrt(1.0 - pow(h->beta_2, t)) / (1.0 - pow(h->beta_1, t))),
         .b1 = (float)h->beta_1, .b2 = (float)h->beta_2, .eps = (float)h->epsilon,
         .momentum = (float)h->momentum, .rho = (float)h->rho,
         .decay = h->kind == ONNXC_OPT_ADAMW ? (float)(h->learning_rate * h->weight_decay) : 0.0f};
+}
+
+void oc_optim_count_step(oc_optim_state *s) { s->iterations++; }
+
+void oc_optim_update_range(const oc_optim_state *s, const oc_optim_coef *c, const oc_param_set *p,
+                           const float *grad, size_t lo, size_t hi, bool streamed)
+{
+    void (*update)(const oc_optim_coef *, float *, const float *, float *, float *, int64_t) =
+        streamed ? oc_optim_update_streamed : oc_optim_update;
+    for (size_t i = 0; i < p->count; i++) {
+        /* Parameter i holds flat elements [offset, offset + size). */
+        size_t a = p->offset[i] > lo ? p->offset[i] : lo;
+        size_t b = p->offset[i] + p->size[i] < hi ? p->offset[i] + p->size[i] : hi;
+        if (a >= b) continue;
+        size_t at = a - p->offset[i];
+        update(c, p->data[i] + at, grad + a, s->slot1 ? s->slot1 + a : NULL, s->slot2 ? s->slot2 + a : NULL,
+               (int64_t)(b - a));
+    }
+}
+
+void oc_optim_step(oc_optim_state *s, const oc_param_set *p, const float *grad, int nthreads)
+{
+    oc_optim_coef c;
+    oc_optim_coef_next(s, &c);
+    s->iterations++;
     for (size_t i = 0; i < p->count; i++) {
         float *w = p->data[i];
         const float *g = grad + p->offset[i];

@@ -36,4 +36,15 @@ void oc_optim_free(oc_optim_state *s);
 /* One update of every parameter from grad [total]. */
 void oc_optim_step(oc_optim_state *s, const oc_param_set *p, const float *grad, int nthreads);
 
+/* The same step in pieces, for callers that split the flat range between
+ * their own threads: the coefficients of step iterations + 1, the update of
+ * the elements in [lo, hi) of the flat layout (padding included; streamed:
+ * with oc_optim_update_streamed, for weights another core reads), and
+ * counting the step once every range is done. */
+struct oc_optim_coef;
+void oc_optim_coef_next(const oc_optim_state *s, struct oc_optim_coef *c);
+void oc_optim_update_range(const oc_optim_state *s, const struct oc_optim_coef *c, const oc_param_set *p,
+                           const float *grad, size_t lo, size_t hi, bool streamed);
+void oc_optim_count_step(oc_optim_state *s);
+
 #endif

@@ -107,6 +107,7 @@ onnxc_status oc_train_plan_build(oc_train_plan *tp, const onnxc_model *m, const 
                                  const oc_train_spec *spec, onnxc_error *err)
 {
     memset(tp, 0, sizeof *tp);
+    tp->batch = inputs[0].shape.rank >= 1 ? inputs[0].shape.dims[0] : 1;
     const oc_graph *g = &m->graph;
     const int nv = g->n_values;
     uint8_t *keep = oc_malloc((size_t)nv + 1);
@@ -250,6 +251,7 @@ onnxc_status oc_train_plan_backward(oc_train_plan *tp, onnxc_error *err)
         ctx.workspace_bytes = tp->bwork_bytes;
         ctx.err = err;
         ctx.din_overwrite = b->overwrite;
+        ctx.grad_row_cut = tp->row_cut;
         onnxc_status st = b->fwd->node->op->backward(&ctx, b->dout, b->din);
         if (st != ONNXC_OK) return st;
     }

@@ -16,7 +16,7 @@ typedef struct oc_bstep {
 } oc_bstep;
 
 typedef struct oc_train_plan {
-    int64_t batch;
+    int64_t batch;               /* rows it was built for: input 0's first dim */
     oc_plan fwd;
     oc_tensor *grads;            /* [n_values]: data NULL where no gradient */
     float *grad_arena;           /* activation gradients (parameters' are shared) */
@@ -33,6 +33,9 @@ typedef struct oc_train_plan {
     float **zero_at;             /* [n_zero] */
     size_t *zero_len;            /* [n_zero] floats */
     int n_zero;
+    /* The next backward pass's ctx.grad_row_cut (train/row_cut.h); 0: one
+     * sum over the rows. Set by the trainer. */
+    int64_t row_cut;
 } oc_train_plan;
 
 typedef struct oc_train_spec {

@@ -12,6 +12,7 @@
 #include "attr.h"
 #include "dist.h"
 #include "kernels/finite.h"
+#include "row_cut.h"
 
 static const char *const loss_names[] = {
     [ONNXC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY] = "sparse_categorical_crossentropy",
@@ -69,6 +70,9 @@ void onnxc_trainer_free(onnxc_trainer *t)
     oc_aligned_free(t->targets);
     oc_free(t->row_loss);
     oc_dist_free(t->dist);
+    for (int i = 0; i < OC_SHARD_SETS; i++) oc_shard_set_free(&t->shards[i]);
+    oc_aligned_free(t->grad_flat2);
+    oc_free(t->param_grad2);
     oc_free(t);
 }
 
@@ -315,6 +319,7 @@ static oc_train_plan *get_train_plan(onnxc_trainer *t, const oc_tensor *in, onnx
                           .loss_value = t->loss_value, .nthreads = t->nthreads, .rng = &t->rng};
     if (oc_train_plan_build(&t->train[slot], t->model, in, &spec, err) != ONNXC_OK) return NULL;
     t->train_batch[slot] = in->shape.dims[0] ? in->shape.dims[0] : 1;
+    t->train_cut[slot] = oc_grad_row_cut(&t->train[slot], t->is_param, t->params.total, NULL, 0);
     return &t->train[slot];
 }
 
@@ -372,6 +377,15 @@ onnxc_status oc_trainer_step_local(onnxc_trainer *t, const onnxc_tensor *x, cons
     bool sparse;
     OC_TRY(bind_targets(t, y, n, k, &sparse, err));
 
+    /* Parameter gradients cut in two where the step could run as two shards
+     * (row_cut.h): always, whatever the thread count, so that two threads
+     * can run the shards and give the same bits. */
+    tp->row_cut = t->dist ? 0 : t->train_cut[tp - t->train];
+    if (tp->row_cut && t->nthreads == 2) {
+        bool sharded;
+        OC_TRY(oc_trainer_step_sharded(t, tp, &in, k, sparse, result, &sharded, err));
+        if (sharded) return ONNXC_OK;
+    }
     oc_train_plan_zero_grads(tp); /* what backward adds into, parameter slots included */
     OC_TRY(oc_plan_run(&tp->fwd, &in, err));
     oc_loss_args la = {.kind = t->opt.loss, .from_logits = t->from_logits,

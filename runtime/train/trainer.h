@@ -4,6 +4,7 @@
 
 #include "loss.h"
 #include "optim.h"
+#include "shards.h"
 #include "train_plan.h"
 
 #define OC_PLAN_CACHE 3
@@ -27,6 +28,7 @@ struct onnxc_trainer {
     oc_train_plan train[OC_PLAN_CACHE];
     oc_plan eval[OC_PLAN_CACHE];
     int64_t train_batch[OC_PLAN_CACHE], eval_batch[OC_PLAN_CACHE]; /* 0: empty slot */
+    int64_t train_cut[OC_PLAN_CACHE]; /* each train plan's row cut (row_cut.h), 0: none */
     int train_next, eval_next;   /* round-robin replacement */
     /* Per-batch scratch, grown to the largest batch seen. */
     int64_t scratch_rows;
@@ -34,6 +36,12 @@ struct onnxc_trainer {
     float *targets;              /* [rows * classes] */
     double *row_loss;            /* [rows] */
     struct oc_dist *dist;        /* data-parallel state (dist.h); NULL: one process */
+    /* Batch shards (shards.h), two threads only. */
+    float *grad_flat2;           /* [params.total] the second shard's gradients */
+    float **param_grad2;         /* [n_values] slot in grad_flat2, or NULL */
+    oc_shard_set shards[OC_SHARD_SETS];
+    int shard_next;              /* round-robin replacement */
+    uint64_t sharded_steps;      /* steps taken as two shards (tests) */
 };
 
 /* Shape x [batch, ...] to the model input (reshaping a sample whose element

@@ -1,0 +1,349 @@
+/*
+ * Row cuts and batch shards (runtime/train/row_cut.c, shards.c): a step on
+ * 128..512 rows of a graph whose rows are independent sums its parameter
+ * gradients as (rows [0, cut)) + (rows [cut, n)), and with two threads runs
+ * as two shards side by side.
+ *
+ *   - The cut step is the whole batch's step: 3 Adam steps of a small dense
+ *     network (tf2onnx and PyTorch layouts) on 200 rows (100 + 100) and on
+ *     131 rows (66 + 65) match torch float64 autograd on the whole batch
+ *     (tests/tools/make_shard_cases.py), weight by weight, after every step,
+ *     with one thread (unsharded, cut) and two (sharded).
+ *   - Results are bit-identical for 1, 2 and 3 threads, and two threads did
+ *     take the sharded path (so the comparison is between the two paths).
+ *   - Graphs are not cut when rows are tied together (training-mode
+ *     BatchNormalization, a reshape that pairs rows), when a mask is drawn
+ *     over the batch (Dropout), or when a parameter's gradient does not come
+ *     from a fused Dense layer; nor are batches outside 128..512 rows. They
+ *     still train, with two threads.
+ *   - A non-finite loss in the second shard stops the step with the weights
+ *     untouched; a bad label there is reported with its batch index.
+ *   - A batch gathered on two threads, one half each, is the batch.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "onnxc.h"
+#include "testutil.h"
+#include "dataset.h"
+#include "row_cut.h"
+#include "trainer.h"
+
+#define GENERATOR ONNXC_SOURCE_DIR "/tests/tools/make_shard_cases.py"
+#define WEIGHT_ATOL 2e-5
+
+static char *cases_dir;
+
+static void make_cases(void)
+{
+    char why[2048];
+    cases_dir = tu_generate(GENERATOR, "shards", 300, why, sizeof why);
+    cr_assert(cases_dir, "%s", why);
+}
+
+static void remove_cases(void)
+{
+    tu_rmtree(cases_dir);
+    free(cases_dir);
+}
+
+/* cases_dir/NAME.SUFFIX.npy, SUFFIX a batch size or a weight's name. */
+static onnxc_tensor npy(const char *name, const char *suffix)
+{
+    onnxc_tensor t;
+    char why[512];
+    cr_assert(tu_case_npy(cases_dir, name, suffix, &t, why, sizeof why), "%s", why);
+    return t;
+}
+
+/* x.B or y.B: batch B of the generated cases. */
+static onnxc_tensor batch_npy(const char *name, int batch)
+{
+    char b[16];
+    snprintf(b, sizeof b, "%d", batch);
+    return npy(name, b);
+}
+
+static onnxc_model *load(const char *name)
+{
+    char *path = tu_path("%s/%s", cases_dir, name);
+    onnxc_model *m;
+    onnxc_error err;
+    cr_assert_eq(onnxc_model_load(path, NULL, &m, &err), ONNXC_OK, "%s", err.message);
+    free(path);
+    return m;
+}
+
+static onnxc_trainer *adam_trainer(onnxc_model *m, int threads)
+{
+    onnxc_trainer_options o;
+    onnxc_trainer_options_default(&o);
+    o.threads = threads;
+    onnxc_trainer *t;
+    onnxc_error err;
+    cr_assert_eq(onnxc_trainer_create(m, &o, &t, &err), ONNXC_OK, "%s", err.message);
+    return t;
+}
+
+static onnxc_tensor initializer(const onnxc_model *m, const char *name)
+{
+    for (size_t i = 0; i < onnxc_model_initializer_count(m); i++) {
+        onnxc_tensor v;
+        cr_assert_eq(onnxc_model_initializer(m, i, &v), ONNXC_OK);
+        if (!strcmp(v.name, name)) return v;
+    }
+    cr_assert_fail("no initializer '%s'", name);
+    return (onnxc_tensor){0};
+}
+
+/* Every initializer's bytes, concatenated. */
+static void weights(const onnxc_model *m, char **data, size_t *size)
+{
+    *data = NULL, *size = 0;
+    for (size_t i = 0; i < onnxc_model_initializer_count(m); i++) {
+        onnxc_tensor v;
+        cr_assert_eq(onnxc_model_initializer(m, i, &v), ONNXC_OK);
+        *data = realloc(*data, *size + v.capacity);
+        memcpy(*data + *size, v.data, v.capacity);
+        *size += v.capacity;
+    }
+}
+
+static void step(onnxc_trainer *t, const onnxc_tensor *x, const onnxc_tensor *y)
+{
+    onnxc_batch_result r;
+    onnxc_error err;
+    cr_assert_eq(onnxc_trainer_step(t, x, y, &r, &err), ONNXC_OK, "%s", err.message);
+}
+
+/* The cut of the trainer's plan for batch n (-1: no plan for n). */
+static int64_t plan_cut(const onnxc_trainer *t, int64_t n)
+{
+    for (int i = 0; i < OC_PLAN_CACHE; i++)
+        if (t->train_batch[i] == n) return t->train_cut[i];
+    return -1;
+}
+
+/* Weight `name` of torch's reference, as the model stores it ([in, out];
+ * [out, in] for the PyTorch layout). */
+static void expect_weight(const onnxc_model *m, bool pt, int batch, int s, const char *name, int threads)
+{
+    char step_name[32];
+    snprintf(step_name, sizeof step_name, "step_%d_%d", batch, s);
+    onnxc_tensor want = npy(step_name, name);
+    onnxc_tensor got = initializer(m, name);
+    const float *w = want.data, *g = got.data;
+    const size_t n = want.capacity / sizeof(float);
+    const int64_t rows = want.rank == 2 ? want.dims[0] : 1, cols = want.rank == 2 ? want.dims[1] : (int64_t)n;
+    cr_assert_eq(got.capacity, want.capacity);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++) {
+            const float wv = w[r * cols + c], gv = pt && want.rank == 2 ? g[c * rows + r] : g[r * cols + c];
+            cr_assert(fabsf(wv - gv) <= WEIGHT_ATOL,
+                      "%s, batch %d, %d threads, step %d, %s[%lld, %lld]: torch %.8g, onnxc %.8g",
+                      pt ? "dense_pt" : "dense", batch, threads, s, name, (long long)r, (long long)c, wv, gv);
+        }
+    free(want.data);
+}
+
+TestSuite(shards, .init = make_cases, .fini = remove_cases, .timeout = 300);
+
+Test(shards, cut_steps_match_torch_on_the_whole_batch)
+{
+    static const char *const names[] = {"w0", "b0", "w1", "b1", "w2", "b2"};
+    static const int batches[] = {200, 131};
+    static const int64_t cuts[] = {100, 66};
+    for (int pt = 0; pt < 2; pt++)
+        for (int threads = 1; threads <= 2; threads++)
+            for (size_t b = 0; b < 2; b++) {
+                const int batch = batches[b];
+                onnxc_model *m = load(pt ? "dense_pt.onnx" : "dense.onnx");
+                onnxc_trainer *t = adam_trainer(m, threads);
+                onnxc_tensor x = batch_npy("x", batch), y = batch_npy("y", batch);
+                for (int s = 1; s <= 3; s++) {
+                    step(t, &x, &y);
+                    cr_assert_eq(plan_cut(t, batch), cuts[b], "batch %d: cut at %lld", batch,
+                                 (long long)plan_cut(t, batch));
+                    cr_assert_eq(t->sharded_steps, threads == 2 ? (uint64_t)s : 0,
+                                 "%d threads: %llu sharded steps after %d", threads,
+                                 (unsigned long long)t->sharded_steps, s);
+                    for (size_t k = 0; k < sizeof names / sizeof *names; k++)
+                        expect_weight(m, pt, batch, s, names[k], threads);
+                }
+                free(x.data);
+                free(y.data);
+                onnxc_trainer_free(t);
+                onnxc_model_free(m);
+            }
+}
+
+Test(shards, bit_identical_for_one_two_and_three_threads)
+{
+    static const int batches[] = {200, 131};
+    for (int pt = 0; pt < 2; pt++)
+        for (size_t b = 0; b < 2; b++) {
+            onnxc_tensor x = batch_npy("x", batches[b]), y = batch_npy("y", batches[b]);
+            char *ref = NULL;
+            size_t ref_size = 0;
+            for (int threads = 1; threads <= 3; threads++) {
+                onnxc_model *m = load(pt ? "dense_pt.onnx" : "dense.onnx");
+                onnxc_trainer *t = adam_trainer(m, threads);
+                for (int s = 0; s < 5; s++) step(t, &x, &y);
+                /* One thread and three: unsharded, cut; two: sharded. */
+                cr_assert_eq(t->sharded_steps, threads == 2 ? 5u : 0u);
+                char *w;
+                size_t size;
+                weights(m, &w, &size);
+                if (threads == 1) {
+                    ref = w, ref_size = size;
+                } else {
+                    cr_assert(size == ref_size && !memcmp(w, ref, size),
+                              "%s, batch %d: weights after 5 steps differ between 1 and %d threads",
+                              pt ? "dense_pt" : "dense", batches[b], threads);
+                    free(w);
+                }
+                onnxc_trainer_free(t);
+                onnxc_model_free(m);
+            }
+            free(ref);
+            free(x.data);
+            free(y.data);
+        }
+}
+
+/* A [rows, features] batch of uniform values and labels in [0, classes). */
+static void random_batch(int rows, int features, int classes, onnxc_tensor *x, onnxc_tensor *y)
+{
+    tu_rng r = {42};
+    float *xd = malloc(sizeof(float) * (size_t)rows * (size_t)features);
+    int64_t *yd = malloc(sizeof(int64_t) * (size_t)rows);
+    for (int i = 0; i < rows * features; i++) xd[i] = (float)tu_rng_uniform(&r, -1, 1);
+    for (int i = 0; i < rows; i++) yd[i] = (int64_t)(tu_rng_next(&r) % (uint64_t)classes);
+    *x = (onnxc_tensor){.dtype = ONNXC_FLOAT, .rank = 2, .dims = {rows, features}, .data = xd};
+    *y = (onnxc_tensor){.dtype = ONNXC_INT64, .rank = 1, .dims = {rows}, .data = yd};
+}
+
+Test(shards, graphs_that_tie_rows_or_draw_masks_are_not_cut)
+{
+    static const struct {
+        const char *model, *why;
+    } cases[] = {
+        {"bn.onnx", "(BatchNormalization) may mix the rows"},
+        {"reshape.onnx", "(Reshape) may mix the rows"},
+        {"dropout.onnx", "(Dropout) draws random numbers"},
+        {"lone_matmul.onnx", "(MatMul) computes the gradient of a parameter"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        onnxc_model *m = load(cases[c].model);
+        onnxc_trainer *t = adam_trainer(m, 2);
+        onnxc_tensor x, y;
+        random_batch(128, 6, 3, &x, &y);
+        step(t, &x, &y);
+        cr_expect_eq(plan_cut(t, 128), 0, "%s: a batch of 128 was cut", cases[c].model);
+        cr_expect_eq(t->sharded_steps, 0u, "%s: a batch of 128 was sharded", cases[c].model);
+        char why[256] = "";
+        for (int i = 0; i < OC_PLAN_CACHE; i++)
+            if (t->train_batch[i] == 128)
+                oc_grad_row_cut(&t->train[i], t->is_param, t->params.total, why, sizeof why);
+        cr_expect(strstr(why, cases[c].why) != NULL, "%s: expected '%s' in the reason, got '%s'", cases[c].model,
+                  cases[c].why, why);
+        free(x.data);
+        free(y.data);
+        onnxc_trainer_free(t);
+        onnxc_model_free(m);
+    }
+}
+
+Test(shards, batches_outside_the_cut_range_stay_whole)
+{
+    static const int batches[] = {127, 513};
+    for (size_t b = 0; b < 2; b++) {
+        onnxc_model *m = load("dense.onnx");
+        onnxc_trainer *t = adam_trainer(m, 2);
+        onnxc_tensor x, y;
+        random_batch(batches[b], 20, 5, &x, &y);
+        step(t, &x, &y);
+        cr_expect_eq(plan_cut(t, batches[b]), 0, "a batch of %d was cut", batches[b]);
+        cr_expect_eq(t->sharded_steps, 0u);
+        free(x.data);
+        free(y.data);
+        onnxc_trainer_free(t);
+        onnxc_model_free(m);
+    }
+}
+
+Test(shards, nan_in_the_second_shard_keeps_the_weights)
+{
+    for (int threads = 1; threads <= 2; threads++) {
+        onnxc_model *m = load("dense.onnx");
+        onnxc_trainer *t = adam_trainer(m, threads);
+        onnxc_tensor x = batch_npy("x", 200), y = batch_npy("y", 200);
+        step(t, &x, &y); /* builds the plans */
+        ((float *)x.data)[150 * 20 + 3] = NAN;      /* row 150: the second shard */
+        char *before, *after;
+        size_t n0, n1;
+        weights(m, &before, &n0);
+        onnxc_batch_result r;
+        onnxc_error err;
+        onnxc_status st = onnxc_trainer_step(t, &x, &y, &r, &err);
+        cr_expect_eq(st, ONNXC_ERR_NUMERIC, "%d threads: status %d (%s)", threads, st, err.message);
+        cr_expect(strstr(err.message, "weights left as they were") != NULL, "%s", err.message);
+        weights(m, &after, &n1);
+        cr_expect(n0 == n1 && !memcmp(before, after, n0), "%d threads: the weights changed", threads);
+        cr_expect_eq(onnxc_trainer_iterations(t), 1);
+        free(before);
+        free(after);
+        free(x.data);
+        free(y.data);
+        onnxc_trainer_free(t);
+        onnxc_model_free(m);
+    }
+}
+
+Test(shards, a_bad_label_in_the_second_shard_names_its_sample)
+{
+    onnxc_model *m = load("dense.onnx");
+    onnxc_trainer *t = adam_trainer(m, 2);
+    onnxc_tensor x = batch_npy("x", 200), y = batch_npy("y", 200);
+    ((int64_t *)y.data)[170] = 9;
+    onnxc_batch_result r;
+    onnxc_error err;
+    cr_expect_eq(onnxc_trainer_step(t, &x, &y, &r, &err), ONNXC_ERR_SHAPE);
+    cr_expect(strstr(err.message, "label 9 of sample 170") != NULL, "%s", err.message);
+    free(x.data);
+    free(y.data);
+    onnxc_trainer_free(t);
+    onnxc_model_free(m);
+}
+
+/* fit() gathers a batch of 128..512 rows on two threads, one half each (the
+ * rows each shard reads): the batch must be the same rows, in order. */
+Test(shards, a_batch_gathered_in_halves_is_the_batch)
+{
+    enum { SAMPLES = 600, ELEMS = 7, ROWS = 131 };
+    uint8_t *xd = malloc(SAMPLES * ELEMS);
+    int64_t *yd = malloc(SAMPLES * sizeof(int64_t));
+    for (int i = 0; i < SAMPLES * ELEMS; i++) xd[i] = (uint8_t)(i * 37 % 251);
+    for (int i = 0; i < SAMPLES; i++) yd[i] = i % 10;
+    onnxc_tensor x = {.dtype = ONNXC_UINT8, .rank = 2, .dims = {SAMPLES, ELEMS}, .data = xd};
+    onnxc_tensor y = {.dtype = ONNXC_INT64, .rank = 1, .dims = {SAMPLES}, .data = yd};
+    onnxc_dataset *ds;
+    onnxc_error err;
+    cr_assert_eq(onnxc_dataset_from_tensors(&x, &y, &ds, &err), ONNXC_OK, "%s", err.message);
+    int64_t rows[ROWS];
+    for (int i = 0; i < ROWS; i++) rows[i] = (int64_t)((i * 211 + 5) % SAMPLES);
+    float bx[ROWS * ELEMS];
+    int64_t by[ROWS];
+    oc_dataset_gather(ds, rows, ROWS, bx, by, 2);
+    for (int r = 0; r < ROWS; r++) {
+        cr_assert_eq(by[r], rows[r] % 10, "row %d: label %lld", r, (long long)by[r]);
+        for (int e = 0; e < ELEMS; e++)
+            cr_assert_eq(bx[r * ELEMS + e], (float)xd[rows[r] * ELEMS + e] / 255.0f, "row %d, element %d", r, e);
+    }
+    onnxc_dataset_free(ds);
+    free(xd);
+    free(yd);
+}
