@@ -364,7 +364,7 @@ static onnxc_status empty_step(onnxc_trainer *t, onnxc_error *err)
                        t->model->label);
     memset(t->grad_flat, 0, t->params.total * sizeof(float));
     OC_TRY(finish_sums(t, err));
-    return oc_trainer_update(t, err);
+    return oc_trainer_update(t, t->nthreads, err);
 }
 
 onnxc_status onnxc_trainer_step_distributed(onnxc_trainer *t, const onnxc_tensor *x, const onnxc_tensor *y,

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -351,11 +352,44 @@ static onnxc_status loss_view(const oc_tensor *v, int64_t n, int64_t *k, onnxc_e
 
 static bool all_finite(const float *x, size_t n) { return oc_all_finite(x, (int64_t)n); }
 
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 onnxc_status onnxc_trainer_step(onnxc_trainer *t, const onnxc_tensor *x, const onnxc_tensor *y,
                                 onnxc_batch_result *result, onnxc_error *err)
 {
     if (t && t->dist) return onnxc_trainer_step_distributed(t, x, y, 0, result, err);
     return oc_trainer_step_local(t, x, y, result, err);
+}
+
+/* The step on the whole batch with `threads` threads. */
+static onnxc_status step_whole(onnxc_trainer *t, oc_train_plan *tp, const oc_tensor *in, int64_t n,
+                               int64_t k, bool sparse, int threads, onnxc_batch_result *result,
+                               onnxc_error *err)
+{
+    oc_plan_set_threads(&tp->fwd, threads); /* a few stores: the tuner may switch */
+    oc_train_plan_zero_grads(tp); /* what backward adds into, parameter slots included */
+    OC_TRY(oc_plan_run(&tp->fwd, in, err));
+    oc_loss_args la = {.kind = t->opt.loss, .from_logits = t->from_logits,
+                       .pred = tp->fwd.tensors[t->loss_value].data, .n = n, .k = k,
+                       .labels = sparse ? t->labels : NULL, .targets = sparse ? NULL : t->targets,
+                       .grad = tp->grads[t->loss_value].data, .row_loss = t->row_loss,
+                       .nthreads = threads};
+    oc_loss_result lr;
+    OC_TRY(oc_loss_compute(&la, &lr, err));
+    if (t->dist) oc_dist_scale_loss_grad(t->dist, la.grad, n, k);
+    uint64_t step = t->optim.iterations + 1;
+    if (!isfinite(lr.loss))
+        return oc_fail(err, ONNXC_ERR_NUMERIC, "step %llu: the loss is %s; weights left as they were",
+                       (unsigned long long)step, isnan(lr.loss) ? "NaN" : "infinite");
+    OC_TRY(t->dist ? oc_dist_backward(t, tp, err) : oc_train_plan_backward(tp, err));
+    OC_TRY(oc_trainer_update(t, threads, err));
+    if (result) *result = (onnxc_batch_result){lr.loss, lr.correct, (size_t)n};
+    return ONNXC_OK;
 }
 
 onnxc_status oc_trainer_step_local(onnxc_trainer *t, const onnxc_tensor *x, const onnxc_tensor *y,
@@ -382,36 +416,25 @@ onnxc_status oc_trainer_step_local(onnxc_trainer *t, const onnxc_tensor *x, cons
      * can run the shards and give the same bits. */
     tp->row_cut = t->dist ? 0 : t->train_cut[tp - t->train];
     if (tp->row_cut && t->nthreads == 2) {
-        bool sharded;
-        OC_TRY(oc_trainer_step_sharded(t, tp, &in, k, sparse, result, &sharded, err));
-        if (sharded) return ONNXC_OK;
+        /* Shards, or the whole batch on one thread, whichever has been
+         * faster lately (shards.h): the same bits either way. */
+        const double t0 = now_seconds();
+        bool sharded = false;
+        if (t->tuner.way == OC_WAY_SHARDS)
+            OC_TRY(oc_trainer_step_sharded(t, tp, &in, k, sparse, result, &sharded, err));
+        if (!sharded) OC_TRY(step_whole(t, tp, &in, n, k, sparse, 1, result, err));
+        oc_shard_tuner_record(&t->tuner, now_seconds() - t0);
+        return ONNXC_OK;
     }
-    oc_train_plan_zero_grads(tp); /* what backward adds into, parameter slots included */
-    OC_TRY(oc_plan_run(&tp->fwd, &in, err));
-    oc_loss_args la = {.kind = t->opt.loss, .from_logits = t->from_logits,
-                       .pred = tp->fwd.tensors[t->loss_value].data, .n = n, .k = k,
-                       .labels = sparse ? t->labels : NULL, .targets = sparse ? NULL : t->targets,
-                       .grad = tp->grads[t->loss_value].data, .row_loss = t->row_loss,
-                       .nthreads = t->nthreads};
-    oc_loss_result lr;
-    OC_TRY(oc_loss_compute(&la, &lr, err));
-    if (t->dist) oc_dist_scale_loss_grad(t->dist, la.grad, n, k);
-    uint64_t step = t->optim.iterations + 1;
-    if (!isfinite(lr.loss))
-        return oc_fail(err, ONNXC_ERR_NUMERIC, "step %llu: the loss is %s; weights left as they were",
-                       (unsigned long long)step, isnan(lr.loss) ? "NaN" : "infinite");
-    OC_TRY(t->dist ? oc_dist_backward(t, tp, err) : oc_train_plan_backward(tp, err));
-    OC_TRY(oc_trainer_update(t, err));
-    if (result) *result = (onnxc_batch_result){lr.loss, lr.correct, (size_t)n};
-    return ONNXC_OK;
+    return step_whole(t, tp, &in, n, k, sparse, t->nthreads, result, err);
 }
 
-onnxc_status oc_trainer_update(onnxc_trainer *t, onnxc_error *err)
+onnxc_status oc_trainer_update(onnxc_trainer *t, int threads, onnxc_error *err)
 {
     if (!all_finite(t->grad_flat, t->params.total))
         return oc_fail(err, ONNXC_ERR_NUMERIC, "step %llu: a gradient is NaN or infinite; weights left as they were",
                        (unsigned long long)(t->optim.iterations + 1));
-    oc_optim_step(&t->optim, &t->params, t->grad_flat, t->nthreads);
+    oc_optim_step(&t->optim, &t->params, t->grad_flat, threads);
     t->model->weights_generation++; /* sessions re-pack the weights they cached */
     return ONNXC_OK;
 }

@@ -42,6 +42,7 @@ struct onnxc_trainer {
     oc_shard_set shards[OC_SHARD_SETS];
     int shard_next;              /* round-robin replacement */
     uint64_t sharded_steps;      /* steps taken as two shards (tests) */
+    oc_shard_tuner tuner;        /* shards or one thread, for two threads */
 };
 
 /* Shape x [batch, ...] to the model input (reshaping a sample whose element
@@ -55,9 +56,9 @@ onnxc_status oc_trainer_bind_input(const onnxc_trainer *t, const onnxc_tensor *x
 onnxc_status oc_trainer_step_local(onnxc_trainer *t, const onnxc_tensor *x, const onnxc_tensor *y,
                                    onnxc_batch_result *result, onnxc_error *err);
 
-/* The optimizer update from grad_flat (ONNXC_ERR_NUMERIC, weights untouched,
- * when a gradient is not finite). Shared by the step and a distributed rank
- * that has no rows in a batch but still takes the summed step. */
-onnxc_status oc_trainer_update(onnxc_trainer *t, onnxc_error *err);
+/* The optimizer update from grad_flat on `threads` threads (ONNXC_ERR_NUMERIC,
+ * weights untouched, when a gradient is not finite). Shared by the step and a
+ * distributed rank that has no rows in a batch but still takes the summed step. */
+onnxc_status oc_trainer_update(onnxc_trainer *t, int threads, onnxc_error *err);
 
 #endif
