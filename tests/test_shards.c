@@ -19,9 +19,9 @@
  *   - A non-finite loss in the second shard stops the step with the weights
  *     untouched; a bad label there is reported with its batch index.
  *   - A batch gathered on two threads, one half each, is the batch.
- *   - With two threads the trainer times shards against one thread and
- *     runs the faster (the tuner's schedule on given times), and switching
- *     between them mid-training keeps the bits of a one-thread run.
+ *   - A two-thread trainer that switches between shards (or ops split
+ *     over the threads) and one thread mid-training (thread_tuner.h) keeps
+ *     the bits of a one-thread run.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -351,56 +351,43 @@ Test(shards, a_batch_gathered_in_halves_is_the_batch)
     free(yd);
 }
 
-/* The tuner's schedule, on step times it is told: a window each way, then
- * the faster, a probe of the other after OC_TUNE_PROBE windows, and a
- * window's median deciding (one slow step does not). */
-static void feed(oc_shard_tuner *t, double seconds, int steps)
-{
-    for (int i = 0; i < steps; i++) oc_shard_tuner_record(t, i == 0 ? 1.0 : seconds); /* step 0: an outlier */
-}
-
-Test(shards, the_tuner_runs_the_faster_way_and_probes_the_other)
-{
-    oc_shard_tuner t = {0};
-    cr_assert_eq(t.way, OC_WAY_SHARDS, "shards first");
-    feed(&t, 100e-6, OC_TUNE_WINDOW);
-    cr_assert_eq(t.way, OC_WAY_ONE_THREAD, "then one window on one thread");
-    feed(&t, 150e-6, OC_TUNE_WINDOW);
-    cr_assert_eq(t.way, OC_WAY_SHARDS, "shards were faster (100 vs 150 us)");
-    for (int w = 0; w < OC_TUNE_PROBE - 1; w++) {
-        feed(&t, 100e-6, OC_TUNE_WINDOW);
-        cr_assert_eq(t.way, OC_WAY_SHARDS, "window %d: still shards", w);
-    }
-    feed(&t, 200e-6, OC_TUNE_WINDOW); /* the machine got busy: shards slowed down */
-    cr_assert_eq(t.way, OC_WAY_ONE_THREAD, "after %d windows, a probe of one thread", OC_TUNE_PROBE);
-    feed(&t, 150e-6, OC_TUNE_WINDOW);
-    cr_assert_eq(t.way, OC_WAY_ONE_THREAD, "one thread is now faster (150 vs 200 us)");
-    cr_assert_eq(t.window_steps, 0);
-}
-
 Test(shards, switching_ways_mid_training_keeps_the_bits)
 {
+    /* 200 rows: shards, then one thread; 100 rows (not cut): every op on two
+     * threads, then one thread. */
     enum { STEPS = 2 * OC_TUNE_WINDOW + 8 };
-    onnxc_tensor x = batch_npy("x", 200), y = batch_npy("y", 200);
-    char *w[2];
-    size_t size[2];
-    uint64_t sharded = 0;
-    for (int threads = 1; threads <= 2; threads++) {
-        onnxc_model *m = load("dense.onnx");
-        onnxc_trainer *t = adam_trainer(m, threads);
-        for (int s = 0; s < STEPS; s++) step(t, &x, &y);
-        if (threads == 2) sharded = t->sharded_steps;
-        weights(m, &w[threads - 1], &size[threads - 1]);
-        onnxc_trainer_free(t);
-        onnxc_model_free(m);
+    for (int b = 0; b < 2; b++) {
+        onnxc_tensor x, y;
+        if (b == 0) x = batch_npy("x", 200), y = batch_npy("y", 200);
+        else random_batch(100, 20, 5, &x, &y);
+        char *w[2];
+        size_t size[2];
+        uint64_t sharded = 0;
+        for (int threads = 1; threads <= 2; threads++) {
+            onnxc_model *m = load("dense.onnx");
+            onnxc_trainer *t = adam_trainer(m, threads);
+            for (int s = 0; s < STEPS; s++) step(t, &x, &y);
+            if (threads == 2) {
+                sharded = t->sharded_steps;
+                const oc_thread_tuner *tu = &t->tuner[0];
+                cr_assert(tu->median[OC_WAY_PARALLEL] > 0 && tu->median[OC_WAY_ONE_THREAD] > 0,
+                          "%lld rows: both ways were timed", (long long)x.dims[0]);
+            }
+            weights(m, &w[threads - 1], &size[threads - 1]);
+            onnxc_trainer_free(t);
+            onnxc_model_free(m);
+        }
+        if (b == 0) /* the first window ran as shards, the second on one thread */
+            cr_assert(sharded >= OC_TUNE_WINDOW && sharded <= STEPS - OC_TUNE_WINDOW,
+                      "%llu sharded steps of %d", (unsigned long long)sharded, STEPS);
+        else
+            cr_assert_eq(sharded, 0u);
+        cr_assert(size[0] == size[1] && !memcmp(w[0], w[1], size[0]),
+                  "%lld rows: weights after %d steps differ between 1 thread and 2 threads switching ways",
+                  (long long)x.dims[0], STEPS);
+        free(w[0]);
+        free(w[1]);
+        free(x.data);
+        free(y.data);
     }
-    /* The first window ran as shards, the second on one thread. */
-    cr_assert(sharded >= OC_TUNE_WINDOW && sharded <= STEPS - OC_TUNE_WINDOW, "%llu sharded steps of %d",
-              (unsigned long long)sharded, STEPS);
-    cr_assert(size[0] == size[1] && !memcmp(w[0], w[1], size[0]),
-              "weights after %d steps differ between 1 thread and 2 threads switching ways", STEPS);
-    free(w[0]);
-    free(w[1]);
-    free(x.data);
-    free(y.data);
 }

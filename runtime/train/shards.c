@@ -4,7 +4,6 @@
 #include "trainer.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #ifdef _OPENMP
@@ -99,38 +98,6 @@ static onnxc_status get_set(onnxc_trainer *t, const oc_tensor *in, int64_t cut, 
     OC_TRY(build_set(t, s, in, cut, err));
     if (s->usable) *out = s;
     return ONNXC_OK;
-}
-
-/* ---- which way ---------------------------------------------------------------- */
-
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-void oc_shard_tuner_record(oc_shard_tuner *t, double seconds)
-{
-    t->window[t->window_steps] = seconds;
-    if (++t->window_steps < OC_TUNE_WINDOW) return;
-    qsort(t->window, OC_TUNE_WINDOW, sizeof *t->window, cmp_double);
-    t->median[t->way] = t->window[OC_TUNE_WINDOW / 2];
-    t->window_steps = 0;
-    const oc_shard_way other = t->way == OC_WAY_SHARDS ? OC_WAY_ONE_THREAD : OC_WAY_SHARDS;
-    if (t->median[other] == 0.0) { /* not timed yet: as a probe */
-        t->way = other;
-        t->probing = true;
-        return;
-    }
-    if (t->probing || ++t->windows >= OC_TUNE_PROBE) {
-        /* After a probe, the faster of the two fresh figures; after
-         * OC_TUNE_PROBE windows of one way, a window of the other. */
-        t->way = t->probing ? (t->median[OC_WAY_SHARDS] <= t->median[OC_WAY_ONE_THREAD] ? OC_WAY_SHARDS
-                                                                                   : OC_WAY_ONE_THREAD)
-                            : other;
-        t->probing = !t->probing;
-        t->windows = 0;
-    }
 }
 
 /* ---- the step ---------------------------------------------------------------- */

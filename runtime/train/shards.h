@@ -15,12 +15,7 @@
  * Results are those of the unsharded step with the same cut, bit for bit
  * (row_cut.h), so they do not depend on the thread count. Other thread
  * counts run the unsharded step.
- *
- * Two threads are not always faster than one: on a shared machine the
- * second core may be busy with other work (measured on this project's VMs:
- * some minutes 1.3x faster, others 0.88x). Since both ways give the same
- * bits, the trainer times them and runs the faster (oc_shard_tuner): shards,
- * or the whole batch on one thread.
+ * The trainer still times shards against one thread (thread_tuner.h).
  */
 #ifndef OC_SHARDS_H
 #define OC_SHARDS_H
@@ -39,33 +34,6 @@ typedef struct oc_shard_set {
 } oc_shard_set;
 
 void oc_shard_set_free(oc_shard_set *s);
-
-/* How a two-thread trainer runs steps that can be sharded. */
-typedef enum oc_shard_way { OC_WAY_SHARDS = 0, OC_WAY_ONE_THREAD = 1 } oc_shard_way;
-
-/*
- * Picks the faster way from the trainer's own step times: a window of
- * OC_TUNE_WINDOW steps each way first, then the faster way, re-timing the
- * other for one window after every OC_TUNE_PROBE windows, so that a change
- * in the machine's load is noticed within a few hundred steps. A window's
- * figure is its median step, so that the first step (which builds plans)
- * or one preempted step does not decide. Zeroed: no measurements yet,
- * shards first.
- */
-#define OC_TUNE_WINDOW 16
-#define OC_TUNE_PROBE 15
-
-typedef struct oc_shard_tuner {
-    oc_shard_way way;            /* the way the next step runs */
-    double median[2];            /* seconds per step in each way's last window; 0: not timed */
-    double window[OC_TUNE_WINDOW]; /* this window's step times so far */
-    int window_steps;
-    int windows;                 /* full windows the faster way ran since the last probe */
-    bool probing;                /* this window times the slower way again */
-} oc_shard_tuner;
-
-/* One step of t->way took `seconds`. */
-void oc_shard_tuner_record(oc_shard_tuner *t, double seconds);
 
 /*
  * The step of oc_trainer_step_local on two shards, for a trainer with two

@@ -321,6 +321,7 @@ static oc_train_plan *get_train_plan(onnxc_trainer *t, const oc_tensor *in, onnx
     if (oc_train_plan_build(&t->train[slot], t->model, in, &spec, err) != ONNXC_OK) return NULL;
     t->train_batch[slot] = in->shape.dims[0] ? in->shape.dims[0] : 1;
     t->train_cut[slot] = oc_grad_row_cut(&t->train[slot], t->is_param, t->params.total, NULL, 0);
+    t->tuner[slot] = (oc_thread_tuner){0};
     return &t->train[slot];
 }
 
@@ -414,19 +415,22 @@ onnxc_status oc_trainer_step_local(onnxc_trainer *t, const onnxc_tensor *x, cons
     /* Parameter gradients cut in two where the step could run as two shards
      * (row_cut.h): always, whatever the thread count, so that two threads
      * can run the shards and give the same bits. */
-    tp->row_cut = t->dist ? 0 : t->train_cut[tp - t->train];
-    if (tp->row_cut && t->nthreads == 2) {
-        /* Shards, or the whole batch on one thread, whichever has been
-         * faster lately (shards.h): the same bits either way. */
-        const double t0 = now_seconds();
-        bool sharded = false;
-        if (t->tuner.way == OC_WAY_SHARDS)
-            OC_TRY(oc_trainer_step_sharded(t, tp, &in, k, sparse, result, &sharded, err));
-        if (!sharded) OC_TRY(step_whole(t, tp, &in, n, k, sparse, 1, result, err));
-        oc_shard_tuner_record(&t->tuner, now_seconds() - t0);
-        return ONNXC_OK;
-    }
-    return step_whole(t, tp, &in, n, k, sparse, t->nthreads, result, err);
+    const int slot = (int)(tp - t->train);
+    tp->row_cut = t->dist ? 0 : t->train_cut[slot];
+    if (t->nthreads < 2 || t->dist) return step_whole(t, tp, &in, n, k, sparse, t->nthreads, result, err);
+    /* In parallel (two shards with two threads, else every op on all
+     * threads) or on one thread, whichever has been faster lately for this
+     * batch shape (thread_tuner.h): the same bits either way. */
+    oc_thread_tuner *tuner = &t->tuner[slot];
+    const double t0 = now_seconds();
+    bool sharded = false;
+    if (tuner->way == OC_WAY_PARALLEL && tp->row_cut && t->nthreads == 2)
+        OC_TRY(oc_trainer_step_sharded(t, tp, &in, k, sparse, result, &sharded, err));
+    if (!sharded)
+        OC_TRY(step_whole(t, tp, &in, n, k, sparse, tuner->way == OC_WAY_PARALLEL ? t->nthreads : 1, result,
+                          err));
+    oc_thread_tuner_record(tuner, now_seconds() - t0);
+    return ONNXC_OK;
 }
 
 onnxc_status oc_trainer_update(onnxc_trainer *t, int threads, onnxc_error *err)

@@ -5,6 +5,7 @@
 #include "loss.h"
 #include "optim.h"
 #include "shards.h"
+#include "thread_tuner.h"
 #include "train_plan.h"
 
 #define OC_PLAN_CACHE 3
@@ -42,7 +43,7 @@ struct onnxc_trainer {
     oc_shard_set shards[OC_SHARD_SETS];
     int shard_next;              /* round-robin replacement */
     uint64_t sharded_steps;      /* steps taken as two shards (tests) */
-    oc_shard_tuner tuner;        /* shards or one thread, for two threads */
+    oc_thread_tuner tuner[OC_PLAN_CACHE]; /* per train plan: parallel or one thread */
 };
 
 /* Shape x [batch, ...] to the model input (reshaping a sample whose element

@@ -1,0 +1,42 @@
+/*
+ * Several threads are not always faster than one. A small layer's op costs
+ * less than a parallel region, and on a shared machine another core may be
+ * busy with other work: on this project's 2-vCPU VMs, two-thread epochs of
+ * the seed model were 1.3x faster than one thread in one hour and 0.88x in
+ * the next (batch 128, shards), and 0.70x at batch 32 (every op split).
+ *
+ * Results never depend on the thread count, so a trainer may run any step
+ * either way. It times them per batch shape and runs the faster:
+ * OC_WAY_PARALLEL (two shards with two threads, shards.h, else every op on
+ * all threads) or OC_WAY_ONE_THREAD (the whole step on the calling thread).
+ *
+ * Schedule: a window of OC_TUNE_WINDOW steps each way, then the faster way,
+ * re-timing the other for one window after every OC_TUNE_PROBE windows, so
+ * a change of load is noticed within a few hundred steps. A window's figure
+ * is its median step, so that the first step (which builds plans) or one
+ * preempted step does not decide. About 1 step in 16 runs the slower way.
+ */
+#ifndef OC_TRAIN_THREAD_TUNER_H
+#define OC_TRAIN_THREAD_TUNER_H
+
+#include <stdbool.h>
+
+#define OC_TUNE_WINDOW 16
+#define OC_TUNE_PROBE 15
+
+typedef enum oc_way { OC_WAY_PARALLEL = 0, OC_WAY_ONE_THREAD = 1 } oc_way;
+
+/* Zeroed: no measurements yet, parallel first. */
+typedef struct oc_thread_tuner {
+    oc_way way;                  /* the way the next step runs */
+    double median[2];            /* seconds per step in each way's last window; 0: not timed */
+    double window[OC_TUNE_WINDOW]; /* this window's step times so far */
+    int window_steps;
+    int windows;                 /* full windows the faster way ran since the last probe */
+    bool probing;                /* this window times the way not chosen */
+} oc_thread_tuner;
+
+/* One step run t->way took `seconds`; may change t->way for the next. */
+void oc_thread_tuner_record(oc_thread_tuner *t, double seconds);
+
+#endif
