@@ -163,6 +163,49 @@ Test(sgemm, fast_edge_shapes)
     }
 }
 
+/* oc_sgemm_fast_cut gives exactly what its two oc_sgemm_fast calls give:
+ * [0, kcut) with beta, then [kcut, K) with beta 1 (the sum two batch shards
+ * make, train/row_cut.h), whether its halves share one pass (K <= 256) or
+ * not, for every layout of the weight-gradient GEMMs and thread counts. */
+Test(sgemm, cut_products_equal_their_two_halves_on_every_family)
+{
+    static const int64_t shapes[][4] = {/* M, N, K, kcut */
+                                        {784, 64, 128, 64}, {64, 784, 128, 64}, {10, 64, 131, 66},
+                                        {64, 10, 200, 100}, {33, 47, 256, 128}, {70, 40, 512, 256},
+                                        {70, 40, 600, 300}, {5, 300, 9, 4}, {13, 17, 7, 1}};
+    oc_isa isas[3];
+    int n = families(isas);
+    for (int f = 0; f < n; f++) {
+        oc_cpu_set_isa(isas[f]);
+        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+            for (int ta = 0; ta < 2; ta++)
+                for (int beta1 = 0; beta1 < 2; beta1++) {
+                    const int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], cut = shapes[s][3];
+                    const int64_t lda = (ta ? M : K) + 1, ldb = N + 3, ldc = N + 2;
+                    const float beta = beta1 ? 1.0f : 0.0f;
+                    float *A = rand_matrix(ta ? K : M, ta ? M : K, lda), *B = rand_matrix(K, N, ldb);
+                    float *want = rand_matrix(M, N, ldc);
+                    float *got = malloc((size_t)M * (size_t)ldc * sizeof(float));
+                    memcpy(got, want, (size_t)M * (size_t)ldc * sizeof(float));
+                    const float *A1 = ta ? A + cut * lda : A + cut;
+                    oc_sgemm_fast(ta, 0, M, N, cut, 1.0f, A, lda, B, ldb, beta, want, ldc, 1);
+                    oc_sgemm_fast(ta, 0, M, N, K - cut, 1.0f, A1, lda, B + cut * ldb, ldb, 1.0f, want, ldc, 1);
+                    const int threads = 1 + (int)(s % 3);
+                    oc_sgemm_fast_cut(ta, 0, M, N, K, cut, A, lda, B, ldb, beta, got, ldc, threads);
+                    cr_assert(!memcmp(got, want, (size_t)M * (size_t)ldc * sizeof(float)),
+                              "%s cut ta=%d M=%lld N=%lld K=%lld kcut=%lld beta=%g threads=%d: differs from "
+                              "its two halves",
+                              oc_isa_name(isas[f]), ta, (long long)M, (long long)N, (long long)K, (long long)cut,
+                              beta, threads);
+                    free(A);
+                    free(B);
+                    free(want);
+                    free(got);
+                }
+    }
+    oc_cpu_set_isa(-1);
+}
+
 Test(sgemm, empty_products_touch_nothing)
 {
     float C[4] = {1, 2, 3, 4};

@@ -38,6 +38,10 @@
  *         for each panel of the chunk
  *           tile kernel: C = alpha*chunk + (pc == 0 ? beta : 1)*C
  *
+ * oc_sgemm_fast_cut also ends a chunk at kcut; when K <= 256 both halves are
+ * packed at once and each row tile runs the first half's then the second
+ * half's kernels, so that the C tile is still in L1 for the second.
+ *
  * Threads: a product below PAR_MIN multiply-adds runs on the calling thread
  * with no OpenMP region (a team costs microseconds; a small layer takes
  * less), unless it is a GEMV over a B of GEMV_PAR_MIN or more elements.
@@ -262,11 +266,54 @@ typedef struct fast_job {
     int64_t ldc;
     const float *bias;     /* [N] or NULL, added after the last K chunk */
     int relu;              /* applied after the last K chunk */
+    int64_t kcut;          /* 0, or a K chunk ends here too (oc_sgemm_fast_cut) */
 } fast_job;
+
+/* End of the K chunk that starts at pc: FAST_KC long at most, and ending
+ * at the cut. */
+static int64_t chunk_end(const fast_job *j, int64_t pc)
+{
+    int64_t end = min64(pc + FAST_KC, j->g.K);
+    return j->kcut > pc ? min64(end, j->kcut) : end;
+}
+
+/* op(A)'s tile of rows [r0, r0 + m) and K range [pc, pc + kc), for the
+ * kernel `*fn` will name: in place, or copied into abuf. */
+static const float *a_tile(const fast_job *j, int64_t r0, int64_t m, int64_t pc, int64_t kc,
+                           float *abuf, int64_t *alda, int *direct_t)
+{
+    const grid *g = &j->g;
+    /* Kernels that read A transposed in place (tile_t) need no copy;
+     * GEMV kernels and families without them get op(A) packed. */
+    *direct_t = j->transA && !g->small && j->kern->tile_t[0][m];
+    if (*direct_t) {
+        *alda = j->lda;
+        return j->A + pc * j->lda + r0;
+    }
+    if (j->transA) {
+        /* op(A)[r0+r][pc+k] = A[pc+k][r0+r]: m contiguous floats per k. */
+        for (int64_t k = 0; k < kc; k++) {
+            const float *src = j->A + (pc + k) * j->lda + r0;
+            for (int64_t r = 0; r < m; r++) abuf[r * kc + k] = src[r];
+        }
+        *alda = kc;
+        return abuf;
+    }
+    if (!g->small && aliasing_stride(j->lda)) {
+        /* Rows 4 KiB apart share one L1 set: copy (see run_part). */
+        for (int64_t r = 0; r < m; r++)
+            memcpy(abuf + r * APACK_LD(kc), j->A + (r0 + r) * j->lda + pc, (size_t)kc * sizeof(float));
+        *alda = APACK_LD(kc);
+        return abuf;
+    }
+    *alda = j->lda;
+    return j->A + r0 * j->lda + pc;
+}
 
 static void fast_part(const fast_job *j, int part)
 {
-    /* op(B) chunk [kc][nc] as panels, and one op(A) tile [mr][kc] (transA). */
+    /* op(B) chunks [kc][nc] as panels (one, or both halves of a cut product
+     * whose K fits), and one op(A) tile [mr][kc] (transA). */
     _Alignas(64) float bbuf[FAST_KC * FAST_NC];
     _Alignas(64) float abuf[OC_SGEMM_MR_MAX * APACK_LD(FAST_KC)];
     const grid *g = &j->g;
@@ -278,48 +325,47 @@ static void fast_part(const fast_job *j, int part)
         const int64_t nc = min64(FAST_NC, cend - jc);
         const int64_t np = oc_sgemm_panel_count(nr, nc);
         /* K == 0 still takes one (empty) pass, which applies beta. */
-        for (int64_t pc = 0; pc == 0 || pc < g->K; pc += FAST_KC) {
-            const int64_t kc = min64(FAST_KC, g->K - pc);
-            oc_sgemm_pack_panels(nr, j->transB, j->B, j->ldb, pc, kc, jc, nc, bbuf);
-            const int last = pc + kc >= g->K;
-            oc_sgemm_epi ep = {.alpha = j->alpha, .beta = pc == 0 ? j->beta : 1.0f,
-                               .bias = NULL, .relu = last && j->relu, .init_c = 0};
+        int64_t pc = 0;
+        do {
+            /* One chunk per pass; or, when the two halves of a cut product
+             * fit the buffer together, both, so that each C tile gets its
+             * second half while still in L1. */
+            int64_t start[2], kc[2];
+            const float *panels[2];
+            int chunks = 1;
+            start[0] = pc, kc[0] = chunk_end(j, pc) - pc;
+            if (j->kcut > 0 && pc + kc[0] == j->kcut && g->K - pc <= FAST_KC) {
+                chunks = 2;
+                start[1] = j->kcut, kc[1] = g->K - j->kcut;
+            }
+            float *dst = bbuf;
+            for (int c = 0; c < chunks; c++) {
+                oc_sgemm_pack_panels(nr, j->transB, j->B, j->ldb, start[c], kc[c], jc, nc, dst);
+                panels[c] = dst;
+                dst += np * nr * kc[c];
+            }
             for (int64_t t = t0; t < t1; t++) {
                 const int64_t r0 = tile_row(g->M, g->T, t), m = tile_row(g->M, g->T, t + 1) - r0;
-                const float *a;
-                int64_t alda;
-                /* Kernels that read A transposed in place (tile_t) need no copy;
-                 * GEMV kernels and families without them get op(A) packed. */
-                const int direct_t = j->transA && !g->small && j->kern->tile_t[0][m];
-                if (direct_t) {
-                    a = j->A + pc * j->lda + r0, alda = j->lda;
-                } else if (j->transA) {
-                    /* op(A)[r0+r][pc+k] = A[pc+k][r0+r]: m contiguous floats per k. */
-                    for (int64_t k = 0; k < kc; k++) {
-                        const float *src = j->A + (pc + k) * j->lda + r0;
-                        for (int64_t r = 0; r < m; r++) abuf[r * kc + k] = src[r];
+                for (int c = 0; c < chunks; c++) {
+                    const int last = start[c] + kc[c] >= g->K;
+                    oc_sgemm_epi ep = {.alpha = j->alpha, .beta = start[c] == 0 ? j->beta : 1.0f,
+                                       .bias = NULL, .relu = last && j->relu, .init_c = 0};
+                    int64_t alda;
+                    int direct_t;
+                    const float *a = a_tile(j, r0, m, start[c], kc[c], abuf, &alda, &direct_t);
+                    for (int64_t q = 0; q < np; q++) {
+                        const int w = oc_sgemm_panel_width(nr, nc, q);
+                        const int n = (int)min64(w, nc - q * nr);
+                        const oc_sgemm_tile_fn fn = direct_t ? j->kern->tile_t[w != nr][m]
+                                                             : pick(j->kern, g, w != nr, m);
+                        ep.bias = last && j->bias ? j->bias + jc + q * nr : NULL;
+                        fn(kc[c], a, alda, panels[c] + q * nr * kc[c], j->C + r0 * j->ldc + jc + q * nr,
+                           j->ldc, n, &ep);
                     }
-                    a = abuf, alda = kc;
-                } else if (!g->small && aliasing_stride(j->lda)) {
-                    /* Rows 4 KiB apart share one L1 set: copy (see run_part). */
-                    for (int64_t r = 0; r < m; r++)
-                        memcpy(abuf + r * APACK_LD(kc), j->A + (r0 + r) * j->lda + pc,
-                               (size_t)kc * sizeof(float));
-                    a = abuf, alda = APACK_LD(kc);
-                } else {
-                    a = j->A + r0 * j->lda + pc, alda = j->lda;
-                }
-                for (int64_t q = 0; q < np; q++) {
-                    const int w = oc_sgemm_panel_width(nr, nc, q);
-                    const int n = (int)min64(w, nc - q * nr);
-                    const oc_sgemm_tile_fn fn = direct_t ? j->kern->tile_t[w != nr][m]
-                                                         : pick(j->kern, g, w != nr, m);
-                    ep.bias = last && j->bias ? j->bias + jc + q * nr : NULL;
-                    fn(kc, a, alda, bbuf + q * nr * kc, j->C + r0 * j->ldc + jc + q * nr, j->ldc, n,
-                       &ep);
                 }
             }
-        }
+            pc = start[chunks - 1] + kc[chunks - 1];
+        } while (pc < g->K);
     }
 }
 
@@ -343,6 +389,15 @@ void oc_sgemm_fast(int transA, int transB, int64_t M, int64_t N, int64_t K, floa
 {
     fast_job j = {.transA = transA, .transB = transB, .alpha = alpha, .beta = beta, .A = A,
                   .B = B, .lda = lda, .ldb = ldb, .C = C, .ldc = ldc};
+    fast_go(&j, M, N, K, nthreads);
+}
+
+void oc_sgemm_fast_cut(int transA, int transB, int64_t M, int64_t N, int64_t K, int64_t kcut,
+                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                       int64_t ldc, int nthreads)
+{
+    fast_job j = {.transA = transA, .transB = transB, .alpha = 1.0f, .beta = beta, .A = A, .B = B,
+                  .lda = lda, .ldb = ldb, .C = C, .ldc = ldc, .kcut = kcut > 0 && kcut < K ? kcut : 0};
     fast_go(&j, M, N, K, nthreads);
 }
 

@@ -101,6 +101,16 @@ void oc_sgemm_fast(int transA, int transB, int64_t M, int64_t N, int64_t K, floa
                    const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                    int64_t ldc, int nthreads);
 
+/* oc_sgemm_fast (alpha 1) with a K chunk also ending at kcut (0 < kcut <
+ * K; else none): C = P0 + beta*C, then C + P1, where P0 and P1 are the
+ * products over k < kcut and k >= kcut, each summed from zero. Bit for bit
+ * what the calls for [0, kcut) (beta) and [kcut, K) (beta 1) give, but with
+ * K <= 256 each C tile gets both halves while in L1 (a weight gradient
+ * summed in two halves of a batch, train/row_cut.h). */
+void oc_sgemm_fast_cut(int transA, int transB, int64_t M, int64_t N, int64_t K, int64_t kcut,
+                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                       int64_t ldc, int nthreads);
+
 /* C[M,N] = act(A[M,K]·op(B) + bias) with B packed per call, as
  * oc_sgemm_fast (transA 0, alpha 1, beta 0) adding bias [N] (or NULL) and
  * applying act while the last K chunk's tile is in registers: a dense layer

@@ -62,18 +62,6 @@ static size_t dense_train_backward_workspace(const oc_op_ctx *ctx)
     return (size_t)oc_tensor_numel(ctx->out[0]) * sizeof(float);
 }
 
-/* dW = beta * dW + (the rows [r0, r1) of X^T · dZ): dZ [rows, N], X [rows, K]. */
-static void add_weight_grad(const oc_dense_params *p, const float *x, const float *dz, int64_t r0,
-                            int64_t r1, float beta, float *dw, int nthreads)
-{
-    const int64_t K = p->K, N = p->N;
-    x += r0 * K, dz += r0 * N;
-    if (p->transB) /* dW [N, K] (+)= dZ^T [N, r1 - r0] · X [r1 - r0, K] */
-        oc_sgemm_fast(1, 0, N, K, r1 - r0, 1.0f, dz, N, x, K, beta, dw, K, nthreads);
-    else           /* dW [K, N] (+)= X^T [K, r1 - r0] · dZ [r1 - r0, N] */
-        oc_sgemm_fast(1, 0, K, N, r1 - r0, 1.0f, x, K, dz, N, beta, dw, N, nthreads);
-}
-
 static onnxc_status dense_train_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,
                                          oc_tensor *const *din)
 {
@@ -108,11 +96,13 @@ static onnxc_status dense_train_backward(oc_op_ctx *ctx, const oc_tensor *const 
     }
     if (dw) {
         /* With a cut, rows [cut, rows) are a second product added to the
-         * first: C = P0, then C = C + P1 (oc_sgemm_fast's beta = 1 adds its
-         * fresh sum to C), which is what two shards' P0 + P1 gives. */
+         * first (C = P0, then C + P1), which is what two shards' P0 + P1
+         * gives (oc_sgemm_fast_cut). */
         const float beta = (ctx->din_overwrite & 2u) ? 0.0f : 1.0f;
-        add_weight_grad(p, x->data, dz, 0, cut ? cut : rows, beta, dw->data, ctx->nthreads);
-        if (cut) add_weight_grad(p, x->data, dz, cut, rows, 1.0f, dw->data, ctx->nthreads);
+        if (p->transB) /* dW [N, K] (+)= dZ^T [N, rows] · X [rows, K] */
+            oc_sgemm_fast_cut(1, 0, N, K, rows, cut, dz, N, x->data, K, beta, dw->data, K, ctx->nthreads);
+        else           /* dW [K, N] (+)= X^T [K, rows] · dZ [rows, N] */
+            oc_sgemm_fast_cut(1, 0, K, N, rows, cut, x->data, K, dz, N, beta, dw->data, N, ctx->nthreads);
     }
     if (dx) {
         const float beta = (ctx->din_overwrite & 1u) ? 0.0f : 1.0f;
