@@ -49,7 +49,7 @@ const char *__asan_default_options(void) { return "allocator_may_return_null=1:f
 /* Leaks inside libhdf5 on corrupt files, not caused by onnxc (see
  * fuzz/lsan.supp, which scripts/fuzz.sh uses). */
 const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) { return "leak:H5G_mkroot\n"; }
+const char *__lsan_default_suppressions(void) { return "leak:H5G_mkroot\nleak:H5O__obj_class\n"; }
 
 #define REGRESSIONS ONNXC_SOURCE_DIR "/tests/fuzz_regressions"
 
