@@ -230,6 +230,13 @@ run_target() {
 #             earlier inputs left behind (fork mode also files leaks found
 #             at a job's exit as crash-*), or the only leaks are libhdf5's
 #             own (fuzz/lsan.supp); counted, not failed
+#   h5leak    leaks when run alone, every block allocated by libhdf5 itself
+#             (the first frame past the allocator is in libhdf5) and nothing
+#             else wrong: libhdf5's own leak on a corrupt file, on a path
+#             fuzz/lsan.supp does not list yet. onnxc cannot cause one
+#             without leaving an HDF5 handle open, which fuzz_entries.c
+#             refuses (an abort: class onnxc). Counted, not failed; listed
+#             so that it can be added to fuzz/lsan.supp
 #   leak      leaks when run alone, past fuzz/lsan.supp
 #   libhdf5   faults first in libhdf5: the first stack frame outside the
 #             sanitizer runtime, libFuzzer and libc is there
@@ -244,7 +251,12 @@ classify_keras() {
   if [ $rc = 0 ]; then
     echo alone
   elif grep -q "ERROR: LeakSanitizer" <<<"$out" && ! grep -qE "ERROR: (AddressSanitizer|libFuzzer)|runtime error" <<<"$out"; then
-    echo leak
+    # Frame #1 of every leaked block: who called the allocator.
+    if awk '/^(Direct|Indirect) leak of/ { getline; getline; print }' <<<"$out" | grep -qv libhdf5; then
+      echo leak
+    else
+      echo h5leak
+    fi
   else
     # Again with the fast unwinder, which (unlike the full one) can walk the
     # stack from libFuzzer's timeout signal handler.
@@ -259,16 +271,21 @@ classify_keras() {
   fi
 }
 
-# Triage fuzz_keras's artifacts of this run; prints "contained alone failed".
+# Triage fuzz_keras's artifacts of this run; prints "contained alone failed
+# h5leaks".
 # Contained and alone ones move to artifacts/keras-libhdf5; a libhdf5 fault
 # is contained when the process-isolated importer refuses the file cleanly.
 triage_keras() {
-  local contained=0 alone=0 failed=0 f class
+  local contained=0 alone=0 failed=0 h5leaks=0 f class
   mkdir -p "$work/artifacts/keras-libhdf5"
   for f in $(find "$work/artifacts/keras" -type f -newer "$work/tmp/.start" ! -name "*.log" | sort); do
     class=$(classify_keras "$f")
     if [ "$class" = alone ]; then
       alone=$((alone + 1))
+      mv "$f" "$work/artifacts/keras-libhdf5/"
+    elif [ "$class" = h5leak ]; then
+      h5leaks=$((h5leaks + 1))
+      echo "fuzz.sh: keras: $f: a leak inside libhdf5, not in fuzz/lsan.supp yet" >&2
       mv "$f" "$work/artifacts/keras-libhdf5/"
     elif [ "$class" = libhdf5 ] &&
          ONNXC_FUZZ_KERAS_SANDBOX=1 ASAN_OPTIONS=$asan_keras TMPDIR="$work/tmp/keras" timeout 120 \
@@ -281,7 +298,7 @@ triage_keras() {
       echo "fuzz.sh: keras: $f: $class (replay: $build/fuzz/fuzz_keras $f)" >&2
     fi
   done
-  echo "$contained $alone $failed"
+  echo "$contained $alone $failed $h5leaks"
 }
 
 touch "$work/tmp/.start"   # artifacts newer than this are this run's
@@ -320,8 +337,9 @@ for t in $targets; do
   corp=$(find "$work/corpus/$t" -type f | wc -l)
   note=
   if [ "$t" = keras ]; then
-    read -r contained alone crashes < <(triage_keras)
-    note=" ($contained faults in libhdf5, all refused by the sandboxed importer; $alone not reproducible alone)"
+    read -r contained alone crashes h5leaks < <(triage_keras)
+    note=" ($contained faults in libhdf5, all refused by the sandboxed importer; $alone not reproducible alone;"
+    note+=" $h5leaks leaks inside libhdf5 not yet in fuzz/lsan.supp)"
     [ "$crashes" = 0 ] && rc=0   # fork mode's exit status counts the contained ones too
   else
     crashes=$(find "$work/artifacts/$t" -type f -newer "$work/tmp/.start" | wc -l)
