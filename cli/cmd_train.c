@@ -35,6 +35,8 @@ static const char help[] =
     "                           categorical_crossentropy, binary_crossentropy, mse\n"
     "  --from-logits            the model outputs logits (a final linear layer), as\n"
     "                           Keras's from_logits=True\n"
+    "  --keep-denormals         IEEE arithmetic with subnormal floats kept (default:\n"
+    "                           flushed to zero, as TensorFlow trains; faster)\n"
     "  --validation-split F     hold out the last fraction F of the training data,\n"
     "                           0 <= F < 1 (0: no validation at all)\n"
     "control:\n"
@@ -64,7 +66,7 @@ static const char help[] =
 enum {
     OPT_EPOCHS = 0x100, OPT_BATCH, OPT_OPTIMIZER, OPT_LR, OPT_LOSS, OPT_SPLIT, OPT_SEED,
     OPT_NO_SHUFFLE, OPT_THREADS, OPT_LOG, OPT_CHECKPOINT, OPT_RESUME, OPT_FROM_LOGITS, OPT_PLOT,
-    OPT_DISTRIBUTED
+    OPT_DISTRIBUTED, OPT_KEEP_DENORMALS
 };
 
 typedef struct train_args {
@@ -76,7 +78,7 @@ typedef struct train_args {
     double split;                  /* < 0: not given */
     bool seed_given;
     uint64_t seed;
-    bool no_shuffle, from_logits;
+    bool no_shuffle, from_logits, keep_denormals;
     const char *log_path, *checkpoint_path, *resume_path;
     const char *plot_path;         /* --plot, or NULL */
     bool distributed;              /* --distributed */
@@ -121,6 +123,7 @@ static int parse_args(int argc, char **argv, train_args *a)
         {"seed", required_argument, 0, OPT_SEED},
         {"no-shuffle", no_argument, 0, OPT_NO_SHUFFLE},
         {"from-logits", no_argument, 0, OPT_FROM_LOGITS},
+        {"keep-denormals", no_argument, 0, OPT_KEEP_DENORMALS},
         {"threads", required_argument, 0, OPT_THREADS},
         {"log", required_argument, 0, OPT_LOG},
         {"checkpoint", required_argument, 0, OPT_CHECKPOINT},
@@ -167,6 +170,7 @@ static int parse_args(int argc, char **argv, train_args *a)
             break;
         case OPT_NO_SHUFFLE: a->no_shuffle = true; break;
         case OPT_FROM_LOGITS: a->from_logits = true; break;
+        case OPT_KEEP_DENORMALS: a->keep_denormals = true; break;
         case OPT_THREADS:
             if (!cli_parse_int(optarg, 1, 4096, &a->threads))
                 return cli_usage_error("train", "--threads expects an integer 1..4096, got '%s'", optarg);
@@ -200,6 +204,7 @@ static int trainer_options(const train_args *a, onnxc_trainer_options *o)
     if (a->lr > 0) o->optimizer.learning_rate = a->lr;
     o->threads = (int)a->threads;
     o->from_logits = a->from_logits;
+    o->keep_denormals = a->keep_denormals;
     if (a->seed_given) o->seed = a->seed;
     return EXIT_OK;
 }

@@ -491,6 +491,16 @@ typedef struct onnxc_trainer_options {
      * from_logits=True. Without it, a final Softmax/Sigmoid is still trained
      * from its logits, and any other output is taken as probabilities. */
     bool from_logits;
+    /* false (the default): the trainer's arithmetic flushes subnormal floats
+     * (magnitudes below ~1.2e-38) to zero, as TensorFlow does on CPUs for
+     * every op, so Keras models train that way too. Subnormal arithmetic is
+     * slow on x86 and Adam's moment estimates decay into that range; the
+     * seed model's batch-32 epoch measured ~10% faster this way, with the
+     * same accuracies. true: IEEE arithmetic with subnormals kept (PyTorch's
+     * default). Only the trainer's calls are affected, and they restore the
+     * calling thread's floating-point state before returning; inference
+     * sessions run in the caller's state. */
+    bool keep_denormals;
 } onnxc_trainer_options;
 
 /* Keras defaults: sparse categorical cross-entropy, Adam, seed 1. */

@@ -26,6 +26,7 @@
 #include "gemm_ref.h"
 
 #include <stddef.h>
+#include "fp_env.h"
 
 #define GEMM_NC 256                  /* columns of C per block */
 #define GEMM_MR 4                    /* rows per micro-step, and the unit threads split */
@@ -191,12 +192,15 @@ static int gemm_parts(int64_t M, int64_t N, int64_t K, int nthreads)
         if (M <= 0 || N <= 0) return;                                                            \
         const int64_t groups = (M + GEMM_MR - 1) / GEMM_MR;                                      \
         const int parts = gemm_parts(M, N, K, nthreads);                                         \
+        const oc_fp_env env = oc_fp_env_get(); /* the caller's, in every worker (fp_env.h) */   \
         GEMM_PARALLEL_FOR(parts)                                                                 \
         for (int t = 0; t < parts; t++) {                                                        \
+            const oc_fp_env own = oc_fp_env_swap(env);                                           \
             int64_t g0, g1;                                                                      \
             split_range(groups, parts, t, &g0, &g1);                                             \
             P##_thread(transA, transB, g0 * GEMM_MR, min64(g1 * GEMM_MR, M), N, K, alpha, A,     \
                        lda, B, ldb, beta, C, ldc);                                               \
+            oc_fp_env_swap(own);                                                                 \
         }                                                                                        \
     }                                                                                            \
     void oc_##P##gemm_naive(int transA, int transB, int64_t M, int64_t N, int64_t K, T alpha,    \

@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include "fp_env.h"
+
 /* Elementwise work below this many elements stays on one thread: starting a
  * parallel region costs more than it saves (measured scale: ~10 us). */
 #define OC_EW_PARALLEL_MIN 32768
@@ -20,6 +22,8 @@
  * costs a futex wake in libgomp's barrier, ~3 us on this project's VMs, far
  * more than a small op's arithmetic. `continue` ends the chunk; no `break`.
  * The body may not contain preprocessor directives (it is a macro argument).
+ * Workers run their chunks in the calling thread's floating-point
+ * environment (fp_env.h), then return to their own.
  */
 #define OC_EW_PRAGMA_(x) _Pragma(#x)
 #ifdef _OPENMP
@@ -29,8 +33,13 @@
         if (oc_par_n_ <= 1) {                                                             \
             for (int c = 0; c < oc_par_n_; c++) __VA_ARGS__                               \
         } else {                                                                          \
+            const oc_fp_env oc_par_env_ = oc_fp_env_get();                                \
             OC_EW_PRAGMA_(omp parallel for num_threads(oc_par_n_) schedule(static))       \
-            for (int c = 0; c < oc_par_n_; c++) __VA_ARGS__                               \
+            for (int c = 0; c < oc_par_n_; c++) {                                         \
+                const oc_fp_env oc_par_own_ = oc_fp_env_swap(oc_par_env_);                \
+                for (int oc_par_once_ = 0; oc_par_once_ < 1; oc_par_once_++) __VA_ARGS__  \
+                oc_fp_env_swap(oc_par_own_);                                              \
+            }                                                                             \
         }                                                                                 \
     } while (0)
 #else

@@ -206,6 +206,67 @@ Test(sgemm, cut_products_equal_their_two_halves_on_every_family)
     oc_cpu_set_isa(-1);
 }
 
+/* B [K, N] with N a multiple of the panel width is read in place by the
+ * families with tile_d kernels (reads_b_in_place in sgemm.c), else packed:
+ * the same sums either way. Compared here with B^T through transB, which is
+ * always packed: unaligned rows (B starts one float into its buffer, ldb =
+ * N + 3), several K chunks and a cut, alpha/beta, bias and ReLU, 1 and 2
+ * threads, bit for bit. */
+Test(sgemm, b_read_in_place_equals_b_packed_on_every_family)
+{
+    static const int64_t Ms[] = {5, 12, 13, 100, 128};
+    static const int64_t Ns[] = {32, 64, 128, 160, 256};
+    static const int64_t Ks[] = {1, 100, 256, 300, 784};
+    oc_isa isas[3];
+    int n = families(isas);
+    for (int f = 0; f < n; f++) {
+        oc_cpu_set_isa(isas[f]);
+        rng = 0x5eedull + (uint64_t)f;
+        int t = 0;
+        for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++)
+            for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++) {
+                t++;
+                const int64_t M = Ms[mi], N = Ns[ni], K = Ks[(size_t)t % 5];
+                const int64_t lda = K + 1, ldb = N + 3, ldbt = K + 5, ldc = N + 2;
+                const int threads = 1 + t % 2;
+                float *A = rand_matrix(M, K, lda), *Bbuf = rand_matrix(K + 1, N, ldb);
+                const float *B = Bbuf + 1; /* rows start off any vector alignment */
+                float *Bt = rand_matrix(N, K, ldbt), *bias = rand_matrix(1, N, N);
+                for (int64_t k = 0; k < K; k++)
+                    for (int64_t j = 0; j < N; j++) Bt[j * ldbt + k] = B[k * ldb + j];
+                float *direct = rand_matrix(M, N, ldc);
+                float *packed = malloc((size_t)M * (size_t)ldc * sizeof(float));
+                const size_t bytes = (size_t)M * (size_t)ldc * sizeof(float);
+                const char *fam = oc_isa_name(isas[f]);
+
+                const float alpha = t % 3 ? 1.0f : 0.5f, beta = t % 2 ? 1.0f : 0.0f;
+                memcpy(packed, direct, bytes);
+                oc_sgemm_fast(0, 0, M, N, K, alpha, A, lda, B, ldb, beta, direct, ldc, threads);
+                oc_sgemm_fast(0, 1, M, N, K, alpha, A, lda, Bt, ldbt, beta, packed, ldc, threads);
+                cr_assert(!memcmp(direct, packed, bytes), "%s fast M=%lld N=%lld K=%lld alpha=%g beta=%g",
+                          fam, (long long)M, (long long)N, (long long)K, alpha, beta);
+
+                oc_sgemm_fast_dense(0, M, N, K, A, lda, B, ldb, bias, OC_ACT_RELU, direct, ldc, threads);
+                oc_sgemm_fast_dense(1, M, N, K, A, lda, Bt, ldbt, bias, OC_ACT_RELU, packed, ldc, threads);
+                cr_assert(!memcmp(direct, packed, bytes), "%s fast_dense M=%lld N=%lld K=%lld", fam, (long long)M,
+                          (long long)N, (long long)K);
+
+                const int64_t cut = K / 2;
+                oc_sgemm_fast_cut(0, 0, M, N, K, cut, A, lda, B, ldb, beta, direct, ldc, threads);
+                oc_sgemm_fast_cut(0, 1, M, N, K, cut, A, lda, Bt, ldbt, beta, packed, ldc, threads);
+                cr_assert(!memcmp(direct, packed, bytes), "%s fast_cut M=%lld N=%lld K=%lld kcut=%lld", fam,
+                          (long long)M, (long long)N, (long long)K, (long long)cut);
+                free(A);
+                free(Bbuf);
+                free(Bt);
+                free(bias);
+                free(direct);
+                free(packed);
+            }
+    }
+    oc_cpu_set_isa(-1);
+}
+
 Test(sgemm, empty_products_touch_nothing)
 {
     float C[4] = {1, 2, 3, 4};

@@ -38,6 +38,10 @@
  *         for each panel of the chunk
  *           tile kernel: C = alpha*chunk + (pc == 0 ? beta : 1)*C
  *
+ * With B = op(B) row-major, N a multiple of nr and few row tiles, families
+ * with tile_d kernels read the panels straight from B instead
+ * (reads_b_in_place).
+ *
  * oc_sgemm_fast_cut also ends a chunk at kcut; when K <= 256 both halves are
  * packed at once and each row tile runs the first half's then the second
  * half's kernels, so that the C tile is still in L1 for the second.
@@ -55,6 +59,7 @@
 
 #include <string.h>
 
+#include "../fp_env.h"
 #include "sgemm_internal.h"
 
 /* Multiply-adds worth a thread team: 128x64x64 (2^19) took 5.3 us on one
@@ -249,8 +254,13 @@ void oc_sgemm_run(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
         return;
     }
     const int parts = j.g.parts;
+    const oc_fp_env env = oc_fp_env_get(); /* the caller's, in every worker (fp_env.h) */
     PARALLEL_FOR(parts)
-    for (int i = 0; i < parts; i++) run_part(&j, i);
+    for (int i = 0; i < parts; i++) {
+        const oc_fp_env own = oc_fp_env_swap(env);
+        run_part(&j, i);
+        oc_fp_env_swap(own);
+    }
 }
 
 /* ---- general GEMM, B packed per call ---------------------------------------- */
@@ -310,6 +320,29 @@ static const float *a_tile(const fast_job *j, int64_t r0, int64_t m, int64_t pc,
     return j->A + r0 * j->lda + pc;
 }
 
+/* Row tiles up to which B is read in place (reads_b_in_place). */
+#define DIRECT_B_MAX_TILES 4
+
+/* Can the tile kernels read op(B) = B [K, N] in place (tile_d) rather than
+ * from packed copies? Only full panels (N a multiple of nr), rows of A read
+ * in place, more than the GEMV rows, and few row tiles. Packing copies B
+ * through the cache before the product and stalls on its misses, where the
+ * kernels overlap them with arithmetic: a training step's first-layer
+ * forward (784x64 weights changed by every update) at batch 32, 3 row
+ * tiles, took the seed model's batch-32 epoch from 0.115 to 0.107 s. But
+ * every row tile reads B again, and B's rows in place are seldom 64-byte
+ * aligned (a weight inside a model file's bytes): 3 cache lines per panel
+ * row instead of 2. At 11 row tiles (batch 128) that ate the gain, and on
+ * batch shards of 64 rows (6 tiles), whose weights the other core has just
+ * written, in-place reads made 2-thread epochs 2% slower. The sums are the
+ * same either way: packing only moves floats. */
+static int reads_b_in_place(const fast_job *j)
+{
+    const grid *g = &j->g;
+    return !j->transA && !j->transB && !g->small && g->T <= DIRECT_B_MAX_TILES && j->kern->tile_d[1] &&
+           g->N % g->nr == 0;
+}
+
 static void fast_part(const fast_job *j, int part)
 {
     /* op(B) chunks [kc][nc] as panels (one, or both halves of a cut product
@@ -321,6 +354,7 @@ static void fast_part(const fast_job *j, int part)
     int64_t t0, t1, p0, p1;
     part_rect(g, part, &t0, &t1, &p0, &p1);
     const int64_t cend = min64(g->N, p1 * nr);
+    const int direct_b = reads_b_in_place(j);
     for (int64_t jc = p0 * nr; jc < cend; jc += FAST_NC) {
         const int64_t nc = min64(FAST_NC, cend - jc);
         const int64_t np = oc_sgemm_panel_count(nr, nc);
@@ -340,6 +374,10 @@ static void fast_part(const fast_job *j, int part)
             }
             float *dst = bbuf;
             for (int c = 0; c < chunks; c++) {
+                if (direct_b) { /* the panels are B's own rows (reads_b_in_place) */
+                    panels[c] = j->B + start[c] * j->ldb + jc;
+                    continue;
+                }
                 oc_sgemm_pack_panels(nr, j->transB, j->B, j->ldb, start[c], kc[c], jc, nc, dst);
                 panels[c] = dst;
                 dst += np * nr * kc[c];
@@ -349,18 +387,20 @@ static void fast_part(const fast_job *j, int part)
                 for (int c = 0; c < chunks; c++) {
                     const int last = start[c] + kc[c] >= g->K;
                     oc_sgemm_epi ep = {.alpha = j->alpha, .beta = start[c] == 0 ? j->beta : 1.0f,
-                                       .bias = NULL, .relu = last && j->relu, .init_c = 0};
+                                       .bias = NULL, .relu = last && j->relu, .init_c = 0,
+                                       .ldp = j->ldb};
                     int64_t alda;
                     int direct_t;
                     const float *a = a_tile(j, r0, m, start[c], kc[c], abuf, &alda, &direct_t);
                     for (int64_t q = 0; q < np; q++) {
                         const int w = oc_sgemm_panel_width(nr, nc, q);
                         const int n = (int)min64(w, nc - q * nr);
-                        const oc_sgemm_tile_fn fn = direct_t ? j->kern->tile_t[w != nr][m]
-                                                             : pick(j->kern, g, w != nr, m);
+                        const oc_sgemm_tile_fn fn = direct_b ? j->kern->tile_d[m]
+                                                    : direct_t ? j->kern->tile_t[w != nr][m]
+                                                               : pick(j->kern, g, w != nr, m);
                         ep.bias = last && j->bias ? j->bias + jc + q * nr : NULL;
-                        fn(kc[c], a, alda, panels[c] + q * nr * kc[c], j->C + r0 * j->ldc + jc + q * nr,
-                           j->ldc, n, &ep);
+                        fn(kc[c], a, alda, panels[c] + (direct_b ? q * nr : q * nr * kc[c]),
+                           j->C + r0 * j->ldc + jc + q * nr, j->ldc, n, &ep);
                     }
                 }
             }
@@ -379,8 +419,13 @@ static void fast_go(fast_job *j, int64_t M, int64_t N, int64_t K, int nthreads)
         return;
     }
     const int parts = j->g.parts;
+    const oc_fp_env env = oc_fp_env_get(); /* the caller's, in every worker (fp_env.h) */
     PARALLEL_FOR(parts)
-    for (int i = 0; i < parts; i++) fast_part(j, i);
+    for (int i = 0; i < parts; i++) {
+        const oc_fp_env own = oc_fp_env_swap(env);
+        fast_part(j, i);
+        oc_fp_env_swap(own);
+    }
 }
 
 void oc_sgemm_fast(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,

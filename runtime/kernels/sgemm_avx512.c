@@ -83,17 +83,20 @@ INLINE void init_tile(const int MR, const int NV, __m512 acc[][2], const float *
 
 /* TA = 0: row r of A at A + r*lda (A[r][k] = A[r*lda + k]); TA = 1: A is stored
  * transposed, A[r][k] = A[k*lda + r], so the MR values of one k are adjacent
- * (dW = X^T dY reads X [batch, in] this way, with no transposing copy). */
-INLINE void tile_body(const int MR, const int NV, const int TA, int64_t K, const float *A,
-                      int64_t lda, const float *P, float *C, int64_t ldc, int n,
+ * (dW = X^T dY reads X [batch, in] this way, with no transposing copy).
+ * DIRECT = 0: P is a packed panel [K][16*NV], 64-byte aligned; DIRECT = 1:
+ * row k of the panel is at P + k*ep->ldp (B read in place, unaligned). */
+INLINE void tile_body(const int MR, const int NV, const int TA, const int DIRECT, int64_t K,
+                      const float *A, int64_t lda, const float *P, float *C, int64_t ldc, int n,
                       const oc_sgemm_epi *ep)
 {
     __m512 acc[OC_SGEMM_MR_MAX][2];
     init_tile(MR, NV, acc, C, ldc, n, ep->init_c);
+    const int64_t ldp = DIRECT ? ep->ldp : 16 * NV;
     for (int64_t k = 0; k < K; k++) {
-        const float *p = P + k * (16 * NV);
-        __m512 b0 = _mm512_load_ps(p);
-        __m512 b1 = NV > 1 ? _mm512_load_ps(p + 16) : b0;
+        const float *p = P + k * ldp;
+        __m512 b0 = DIRECT ? _mm512_loadu_ps(p) : _mm512_load_ps(p);
+        __m512 b1 = NV > 1 ? (DIRECT ? _mm512_loadu_ps(p + 16) : _mm512_load_ps(p + 16)) : b0;
 #pragma GCC unroll 12
         for (int r = 0; r < MR; r++) {
             __m512 a = _mm512_set1_ps(TA ? A[k * lda + r] : A[r * lda + k]);
@@ -159,12 +162,18 @@ INLINE void small_body(const int MR, const int NV, const int U, int64_t K, const
     static void tile_##MR##_##NV(int64_t K, const float *A, int64_t lda, const float *P, float *C, \
                                  int64_t ldc, int n, const oc_sgemm_epi *ep)                      \
     {                                                                                             \
-        tile_body(MR, NV, 0, K, A, lda, P, C, ldc, n, ep);                                        \
+        tile_body(MR, NV, 0, 0, K, A, lda, P, C, ldc, n, ep);                                     \
     }                                                                                             \
     static void tile_t_##MR##_##NV(int64_t K, const float *A, int64_t lda, const float *P,        \
                                    float *C, int64_t ldc, int n, const oc_sgemm_epi *ep)          \
     {                                                                                             \
-        tile_body(MR, NV, 1, K, A, lda, P, C, ldc, n, ep);                                        \
+        tile_body(MR, NV, 1, 0, K, A, lda, P, C, ldc, n, ep);                                     \
+    }
+#define TILE_D(MR)                                                                                \
+    static void tile_d_##MR(int64_t K, const float *A, int64_t lda, const float *P, float *C,     \
+                            int64_t ldc, int n, const oc_sgemm_epi *ep)                           \
+    {                                                                                             \
+        tile_body(MR, 2, 0, 1, K, A, lda, P, C, ldc, n, ep);                                      \
     }
 #define SMALL(MR, NV, U)                                                                           \
     static void small_##MR##_##NV(int64_t K, const float *A, int64_t lda, const float *P, float *C, \
@@ -177,6 +186,8 @@ INLINE void small_body(const int MR, const int NV, const int U, int64_t K, const
     TILE(8, NV) TILE(9, NV) TILE(10, NV) TILE(11, NV) TILE(12, NV)
 TILES(1)
 TILES(2)
+TILE_D(1) TILE_D(2) TILE_D(3) TILE_D(4) TILE_D(5) TILE_D(6) TILE_D(7) TILE_D(8) TILE_D(9)
+TILE_D(10) TILE_D(11) TILE_D(12)
 SMALL(1, 1, 4) SMALL(2, 1, 4) SMALL(3, 1, 4) SMALL(4, 1, 2)
 SMALL(1, 2, 4) SMALL(2, 2, 4) SMALL(3, 2, 4) SMALL(4, 2, 2)
 
@@ -194,6 +205,8 @@ const oc_sgemm_kernels oc_sgemm_kernels_avx512 = {
     .mr = 12,
     .tile = {ROW(2), ROW(1)},
     .tile_t = {ROW_T(2), ROW_T(1)},
+    .tile_d = {NULL, tile_d_1, tile_d_2, tile_d_3, tile_d_4, tile_d_5, tile_d_6, tile_d_7, tile_d_8,
+               tile_d_9, tile_d_10, tile_d_11, tile_d_12},
     .small = {{NULL, small_1_2, small_2_2, small_3_2, small_4_2},
               {NULL, small_1_1, small_2_1, small_3_1, small_4_1}},
 };

@@ -42,6 +42,7 @@ typedef struct oc_sgemm_epi {
     const float *bias;        /* [n] for this tile's columns, or NULL */
     int relu;
     int init_c;               /* accumulators start from C (else 0) */
+    int64_t ldp;              /* tile_d kernels: row stride of P in floats */
 } oc_sgemm_epi;
 
 /* One tile: C[mr, n] (row stride ldc) from A[mr, K] (row stride lda) and a
@@ -59,6 +60,11 @@ typedef struct oc_sgemm_kernels {
      * (oc_sgemm_fast with transA); all NULL: the driver transposes A tiles
      * into a buffer first. */
     oc_sgemm_tile_fn tile_t[2][OC_SGEMM_MR_MAX + 1];
+    /* tile_d[m]: the full-panel tile reading its panel straight from a
+     * row-major B (op(B) = B): row k of the panel at P + k*ep->ldp, any
+     * alignment. The same arithmetic as tile[0][m] on a packed copy: the
+     * driver skips packing B. All NULL: B is always packed. */
+    oc_sgemm_tile_fn tile_d[OC_SGEMM_MR_MAX + 1];
     /* small[h][m]: GEMV kernels for a whole product of M = m <= 4 rows, with
      * interleaved partial sums; NULL: use tile[h][m]. */
     oc_sgemm_tile_fn small[2][OC_SGEMM_SMALL_MAX + 1];

@@ -37,6 +37,7 @@
 #include "../alloc.h"
 #include "../attr.h"
 #include "../op.h"
+#include "../parallel.h"
 
 typedef enum opt_kind { OPT_ADAGRAD, OPT_MOMENTUM, OPT_ADAM } opt_kind;
 
@@ -174,15 +175,18 @@ static onnxc_status opt_infer(oc_op_ctx *ctx, size_t *workspace_bytes)
                             const opt_params *p, double r, int nt)                             \
     {                                                                                          \
         const T norm = (T)p->norm, eps = (T)p->epsilon, rr = (T)r;                             \
-        (void)nt; /* unused without OpenMP */                                                   \
-        _Pragma("omp parallel for num_threads(nt) schedule(static) if (count >= 32768)")     \
-        for (int64_t j = 0; j < count; j++) {                                                  \
+        const int parts = count >= OC_EW_PARALLEL_MIN ? nt : 1;                                \
+        OC_PAR_FOR(parts, c, {                                                                 \
+        int64_t lo, hi;                                                                        \
+        oc_split_range(count, parts, c, &lo, &hi);                                             \
+        for (int64_t j = lo; j < hi; j++) {                                                    \
             T gr = norm * x[j] + g[j];                                                         \
             T hn = h[j] + gr * gr;                                                             \
             T xn = x[j] - rr * gr / (SQRT(hn) + eps);                                          \
             ho[j] = hn;                                                                        \
             xo[j] = xn;                                                                        \
         }                                                                                      \
+        });                                                                                    \
     }                                                                                          \
     static void momentum_##T(T *xo, T *vo, const T *x, const T *g, const T *v, int64_t count,  \
                              const opt_params *p, double r, bool first, int nt)                \
@@ -190,15 +194,18 @@ static onnxc_status opt_infer(oc_op_ctx *ctx, size_t *workspace_bytes)
         const T norm = (T)p->norm, alpha = (T)p->alpha, rr = (T)r;                             \
         const T beta = first ? (T)1 : (T)p->beta; /* first step: beta is 1 */                  \
         const bool nesterov = p->nesterov;                                                     \
-        (void)nt; /* unused without OpenMP */                                                   \
-        _Pragma("omp parallel for num_threads(nt) schedule(static) if (count >= 32768)")     \
-        for (int64_t j = 0; j < count; j++) {                                                  \
+        const int parts = count >= OC_EW_PARALLEL_MIN ? nt : 1;                                \
+        OC_PAR_FOR(parts, c, {                                                                 \
+        int64_t lo, hi;                                                                        \
+        oc_split_range(count, parts, c, &lo, &hi);                                             \
+        for (int64_t j = lo; j < hi; j++) {                                                    \
             T gr = norm * x[j] + g[j];                                                         \
             T vn = alpha * v[j] + beta * gr;                                                   \
             T xn = nesterov ? x[j] - rr * (gr + alpha * vn) : x[j] - rr * vn;                  \
             vo[j] = vn;                                                                        \
             xo[j] = xn;                                                                        \
         }                                                                                      \
+        });                                                                                    \
     }                                                                                          \
     static void adam_##T(T *xo, T *vo, T *ho, const T *x, const T *g, const T *v, const T *h,  \
                          int64_t count, const opt_params *p, double r_adj, int nt)             \
@@ -206,9 +213,11 @@ static onnxc_status opt_infer(oc_op_ctx *ctx, size_t *workspace_bytes)
         const T norm = (T)p->norm, alpha = (T)p->alpha, beta = (T)p->beta;                     \
         const T alpha1 = (T)(1.0 - p->alpha), beta1 = (T)(1.0 - p->beta);                      \
         const T eps = (T)p->epsilon, rr = (T)r_adj, post = (T)(1.0 - p->norm_post);            \
-        (void)nt; /* unused without OpenMP */                                                   \
-        _Pragma("omp parallel for num_threads(nt) schedule(static) if (count >= 32768)")     \
-        for (int64_t j = 0; j < count; j++) {                                                  \
+        const int parts = count >= OC_EW_PARALLEL_MIN ? nt : 1;                                \
+        OC_PAR_FOR(parts, c, {                                                                 \
+        int64_t lo, hi;                                                                        \
+        oc_split_range(count, parts, c, &lo, &hi);                                             \
+        for (int64_t j = lo; j < hi; j++) {                                                    \
             T gr = norm * x[j] + g[j];                                                         \
             T vn = alpha * v[j] + alpha1 * gr;                                                 \
             T hn = beta * h[j] + beta1 * (gr * gr);                                            \
@@ -217,6 +226,7 @@ static onnxc_status opt_infer(oc_op_ctx *ctx, size_t *workspace_bytes)
             ho[j] = hn;                                                                        \
             xo[j] = xn;                                                                        \
         }                                                                                      \
+        });                                                                                    \
     }
 
 DEFINE_KERNELS(float, sqrtf)

@@ -367,8 +367,8 @@ static onnxc_status empty_step(onnxc_trainer *t, onnxc_error *err)
     return oc_trainer_update(t, t->nthreads, err);
 }
 
-onnxc_status onnxc_trainer_step_distributed(onnxc_trainer *t, const onnxc_tensor *x, const onnxc_tensor *y,
-                                            size_t global_rows, onnxc_batch_result *result, onnxc_error *err)
+static onnxc_status step_distributed(onnxc_trainer *t, const onnxc_tensor *x, const onnxc_tensor *y,
+                                     size_t global_rows, onnxc_batch_result *result, onnxc_error *err)
 {
     if (!t) return oc_fail(err, ONNXC_ERR_ARGUMENT, "onnxc_trainer_step_distributed: NULL trainer");
     oc_dist *d = t->dist;
@@ -400,6 +400,15 @@ onnxc_status onnxc_trainer_step_distributed(onnxc_trainer *t, const onnxc_tensor
     else
         st = oc_trainer_step_local(t, x, y, result, err);
     return settle(t, st, err);
+}
+
+onnxc_status onnxc_trainer_step_distributed(onnxc_trainer *t, const onnxc_tensor *x, const onnxc_tensor *y,
+                                            size_t global_rows, onnxc_batch_result *result, onnxc_error *err)
+{
+    const oc_fp_env caller = oc_trainer_fp_enter(t);
+    const onnxc_status st = step_distributed(t, x, y, global_rows, result, err);
+    oc_fp_env_swap(caller);
+    return st;
 }
 
 onnxc_status oc_dist_fail_step(onnxc_trainer *t, onnxc_status st, onnxc_error *err)

@@ -213,12 +213,15 @@ onnxc_status oc_trainer_step_sharded(onnxc_trainer *t, const oc_train_plan *tp, 
     j.row_bytes = (size_t)(oc_shape_numel(&in->shape) / n) * oc_dtype_size(in->dtype);
     oc_optim_coef_next(&t->optim, &j.coef);
 #ifdef _OPENMP
+    const oc_fp_env env = oc_fp_env_get(); /* the caller's, in both threads (fp_env.h) */
 #pragma omp parallel num_threads(2)
     {
+        const oc_fp_env own = oc_fp_env_swap(env);
         const int parts = omp_get_num_threads();
 #pragma omp single
         j.parts = parts;
         step_body(&j, omp_get_thread_num(), parts);
+        oc_fp_env_swap(own);
     }
 #else
     j.parts = 1;

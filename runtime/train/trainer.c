@@ -363,8 +363,11 @@ static double now_seconds(void)
 onnxc_status onnxc_trainer_step(onnxc_trainer *t, const onnxc_tensor *x, const onnxc_tensor *y,
                                 onnxc_batch_result *result, onnxc_error *err)
 {
-    if (t && t->dist) return onnxc_trainer_step_distributed(t, x, y, 0, result, err);
-    return oc_trainer_step_local(t, x, y, result, err);
+    const oc_fp_env caller = oc_trainer_fp_enter(t);
+    const onnxc_status st = t && t->dist ? onnxc_trainer_step_distributed(t, x, y, 0, result, err)
+                                         : oc_trainer_step_local(t, x, y, result, err);
+    oc_fp_env_swap(caller);
+    return st;
 }
 
 /* The step on the whole batch with `threads` threads. */
@@ -443,9 +446,9 @@ onnxc_status oc_trainer_update(onnxc_trainer *t, int threads, onnxc_error *err)
     return ONNXC_OK;
 }
 
-onnxc_status onnxc_trainer_evaluate_batch(onnxc_trainer *t, const onnxc_tensor *x,
-                                          const onnxc_tensor *y, onnxc_batch_result *result,
-                                          uint64_t *confusion, size_t classes, onnxc_error *err)
+static onnxc_status evaluate_batch(onnxc_trainer *t, const onnxc_tensor *x, const onnxc_tensor *y,
+                                   onnxc_batch_result *result, uint64_t *confusion, size_t classes,
+                                   onnxc_error *err)
 {
     if (!t) return oc_fail(err, ONNXC_ERR_ARGUMENT, "onnxc_trainer_evaluate_batch: NULL trainer");
     oc_tensor in;
@@ -477,4 +480,14 @@ onnxc_status onnxc_trainer_evaluate_batch(onnxc_trainer *t, const onnxc_tensor *
         }
     if (result) *result = (onnxc_batch_result){lr.loss, lr.correct, (size_t)n};
     return ONNXC_OK;
+}
+
+onnxc_status onnxc_trainer_evaluate_batch(onnxc_trainer *t, const onnxc_tensor *x,
+                                          const onnxc_tensor *y, onnxc_batch_result *result,
+                                          uint64_t *confusion, size_t classes, onnxc_error *err)
+{
+    const oc_fp_env caller = oc_trainer_fp_enter(t);
+    const onnxc_status st = evaluate_batch(t, x, y, result, confusion, classes, err);
+    oc_fp_env_swap(caller);
+    return st;
 }

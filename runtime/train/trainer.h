@@ -2,6 +2,7 @@
 #ifndef OC_TRAINER_H
 #define OC_TRAINER_H
 
+#include "fp_env.h"
 #include "loss.h"
 #include "optim.h"
 #include "shards.h"
@@ -45,6 +46,17 @@ struct onnxc_trainer {
     uint64_t sharded_steps;      /* steps taken as two shards (tests) */
     oc_thread_tuner tuner[OC_PLAN_CACHE]; /* per train plan: parallel or one thread */
 };
+
+/* Switch the calling thread to the floating-point environment of t's
+ * arithmetic (fp_env.h: subnormals flushed unless the options keep them);
+ * returns the environment to restore with oc_fp_env_swap. */
+static inline oc_fp_env oc_trainer_fp_enter(const onnxc_trainer *t)
+{
+    const oc_fp_env now = oc_fp_env_get();
+    if (!t || t->opt.keep_denormals) return now;
+    oc_fp_env_prime_pool(t->nthreads); /* workers created later would inherit the flush */
+    return oc_fp_env_swap(oc_fp_env_flushing(now));
+}
 
 /* Shape x [batch, ...] to the model input (reshaping a sample whose element
  * count matches, e.g. 28x28 -> 784). */
