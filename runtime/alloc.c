@@ -74,6 +74,14 @@ void *oc_aligned_alloc(size_t size)
 
 void oc_aligned_free(void *ptr) { free(ptr); }
 
+void *oc_malloc_aligned_from(size_t size, size_t from)
+{
+    if (size < from) return oc_malloc(size);
+    if (should_fail()) return NULL;
+    size_t rounded = (size + 63) & ~(size_t)63;
+    return rounded < size ? NULL : aligned_alloc(64, rounded); /* glibc: free() takes it */
+}
+
 void oc_free(void *ptr) { free(ptr); }
 
 char *oc_strdup(const char *s)

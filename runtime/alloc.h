@@ -14,6 +14,11 @@ void *oc_realloc(void *ptr, size_t size);
 /* 64-byte aligned; free with oc_aligned_free. */
 void *oc_aligned_alloc(size_t size);
 void oc_aligned_free(void *ptr);
+/* 64-byte aligned from `size` bytes up (smaller requests: plain oc_malloc),
+ * without oc_aligned_alloc's huge-page rounding; free with oc_free. For
+ * buffers another library frees (protobuf-c's bytes fields, where a model's
+ * weights land: the GEMM reads aligned rows of them at full speed). */
+void *oc_malloc_aligned_from(size_t size, size_t from);
 void oc_free(void *ptr);
 char *oc_strdup(const char *s);
 

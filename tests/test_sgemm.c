@@ -207,10 +207,11 @@ Test(sgemm, cut_products_equal_their_two_halves_on_every_family)
 }
 
 /* B [K, N] with N a multiple of the panel width is read in place by the
- * families with tile_d kernels (reads_b_in_place in sgemm.c), else packed:
- * the same sums either way. Compared here with B^T through transB, which is
- * always packed: unaligned rows (B starts one float into its buffer, ldb =
- * N + 3), several K chunks and a cut, alpha/beta, bias and ReLU, 1 and 2
+ * families with tile_d kernels (reads_b_in_place in sgemm.c: few row tiles,
+ * or rows on cache lines), else packed: the same sums either way. Compared
+ * here with B^T through transB, which is always packed, on unaligned rows
+ * (B one float into its buffer, ldb = N + 3) and on aligned ones (ldb =
+ * N + 16), several K chunks and a cut, alpha/beta, bias and ReLU, 1 and 2
  * threads, bit for bit. */
 Test(sgemm, b_read_in_place_equals_b_packed_on_every_family)
 {
@@ -227,10 +228,18 @@ Test(sgemm, b_read_in_place_equals_b_packed_on_every_family)
             for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++) {
                 t++;
                 const int64_t M = Ms[mi], N = Ns[ni], K = Ks[(size_t)t % 5];
-                const int64_t lda = K + 1, ldb = N + 3, ldbt = K + 5, ldc = N + 2;
+                const int aligned = (t / 2) % 2;
+                const int64_t lda = K + 1, ldb = aligned ? N + 16 : N + 3, ldbt = K + 5, ldc = N + 2;
                 const int threads = 1 + t % 2;
-                float *A = rand_matrix(M, K, lda), *Bbuf = rand_matrix(K + 1, N, ldb);
-                const float *B = Bbuf + 1; /* rows start off any vector alignment */
+                float *A = rand_matrix(M, K, lda), *Bbuf = NULL;
+                if (aligned) { /* rows on 64-byte lines */
+                    Bbuf = aligned_alloc(64, (size_t)(K + 1) * (size_t)ldb * sizeof(float));
+                    cr_assert_not_null(Bbuf);
+                    for (int64_t i = 0; i < (K + 1) * ldb; i++) Bbuf[i] = frand();
+                } else {
+                    Bbuf = rand_matrix(K + 1, N, ldb);
+                }
+                const float *B = aligned ? Bbuf : Bbuf + 1; /* else rows start off any vector alignment */
                 float *Bt = rand_matrix(N, K, ldbt), *bias = rand_matrix(1, N, N);
                 for (int64_t k = 0; k < K; k++)
                     for (int64_t j = 0; j < N; j++) Bt[j * ldbt + k] = B[k * ldb + j];

@@ -38,9 +38,9 @@
  *         for each panel of the chunk
  *           tile kernel: C = alpha*chunk + (pc == 0 ? beta : 1)*C
  *
- * With B = op(B) row-major, N a multiple of nr and few row tiles, families
- * with tile_d kernels read the panels straight from B instead
- * (reads_b_in_place).
+ * With B = op(B) row-major, N a multiple of nr and either few row tiles or
+ * rows on cache lines, families with tile_d kernels read the panels straight
+ * from B instead (reads_b_in_place).
  *
  * oc_sgemm_fast_cut also ends a chunk at kcut; when K <= 256 both halves are
  * packed at once and each row tile runs the first half's then the second
@@ -320,27 +320,29 @@ static const float *a_tile(const fast_job *j, int64_t r0, int64_t m, int64_t pc,
     return j->A + r0 * j->lda + pc;
 }
 
-/* Row tiles up to which B is read in place (reads_b_in_place). */
+/* Row tiles up to which B is read in place even when its rows are not on
+ * cache lines (reads_b_in_place). */
 #define DIRECT_B_MAX_TILES 4
 
 /* Can the tile kernels read op(B) = B [K, N] in place (tile_d) rather than
  * from packed copies? Only full panels (N a multiple of nr), rows of A read
- * in place, more than the GEMV rows, and few row tiles. Packing copies B
- * through the cache before the product and stalls on its misses, where the
- * kernels overlap them with arithmetic: a training step's first-layer
- * forward (784x64 weights changed by every update) at batch 32, 3 row
- * tiles, took the seed model's batch-32 epoch from 0.115 to 0.107 s. But
- * every row tile reads B again, and B's rows in place are seldom 64-byte
- * aligned (a weight inside a model file's bytes): 3 cache lines per panel
- * row instead of 2. At 11 row tiles (batch 128) that ate the gain, and on
- * batch shards of 64 rows (6 tiles), whose weights the other core has just
- * written, in-place reads made 2-thread epochs 2% slower. The sums are the
- * same either way: packing only moves floats. */
+ * in place, more than the GEMV rows. Packing copies B through the cache
+ * before the product and stalls on its misses, where the kernels overlap
+ * them with arithmetic: for a training step's first layer (784x64 weights,
+ * changed by every update) it was ~5% of a batch-128 step. But every row
+ * tile reads B again, and rows not on 64-byte lines cost 3 cache lines per
+ * 32-float panel row instead of 2: then only with few row tiles (batch 32:
+ * 3; epoch 0.115 -> 0.107 s), not at 11 (batch 128) or on 64-row batch
+ * shards, where it was a wash or 2% slower. On lines (the loader puts
+ * weights there, loader.c) it won at every size measured: batch-128 epochs
+ * 0.092 -> 0.089 s on 1 thread, 0.082 -> 0.080 s on 2. The sums are the same
+ * either way: packing only moves floats. */
 static int reads_b_in_place(const fast_job *j)
 {
     const grid *g = &j->g;
-    return !j->transA && !j->transB && !g->small && g->T <= DIRECT_B_MAX_TILES && j->kern->tile_d[1] &&
-           g->N % g->nr == 0;
+    const int on_lines = ((uintptr_t)j->B & 63) == 0 && j->ldb % 16 == 0;
+    return !j->transA && !j->transB && !g->small && (g->T <= DIRECT_B_MAX_TILES || on_lines) &&
+           j->kern->tile_d[1] && g->N % g->nr == 0;
 }
 
 static void fast_part(const fast_job *j, int part)
