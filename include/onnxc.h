@@ -496,10 +496,11 @@ typedef struct onnxc_trainer_options {
      * every op, so Keras models train that way too. Subnormal arithmetic is
      * slow on x86 and Adam's moment estimates decay into that range; the
      * seed model's batch-32 epoch measured ~10% faster this way, with the
-     * same accuracies. true: IEEE arithmetic with subnormals kept (PyTorch's
-     * default). Only the trainer's calls are affected, and they restore the
-     * calling thread's floating-point state before returning; inference
-     * sessions run in the caller's state. */
+     * same accuracies. true: the trainer computes in the calling thread's
+     * floating-point state as it is, which keeps subnormals (IEEE, PyTorch's
+     * default) unless the caller set FTZ/DAZ itself. Only the trainer's calls
+     * are affected, and they restore the calling thread's state before
+     * returning; inference sessions always run in the caller's state. */
     bool keep_denormals;
 } onnxc_trainer_options;
 
