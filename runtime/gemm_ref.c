@@ -26,7 +26,8 @@
 #include "gemm_ref.h"
 
 #include <stddef.h>
-#include "fp_env.h"
+
+#include "parallel.h"
 
 #define GEMM_NC 256                  /* columns of C per block */
 #define GEMM_MR 4                    /* rows per micro-step, and the unit threads split */
@@ -35,23 +36,8 @@
 /* Below this many multiply-adds a thread team costs more than it saves. */
 #define GEMM_PARALLEL_MIN (1 << 16)
 
-#define GEMM_PRAGMA_(x) _Pragma(#x)
-#ifdef _OPENMP
-#define GEMM_PARALLEL_FOR(parts) \
-    GEMM_PRAGMA_(omp parallel for num_threads(parts) schedule(static) if((parts) > 1))
-#else
-#define GEMM_PARALLEL_FOR(parts)
-#endif
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-
-/* Split [0, n) into `parts` near-equal ranges; range i is [*lo, *hi). */
-static void split_range(int64_t n, int parts, int i, int64_t *lo, int64_t *hi)
-{
-    int64_t q = n / parts, r = n % parts;
-    *lo = (int64_t)i * q + (i < r ? i : r);
-    *hi = *lo + q + (i < r ? 1 : 0);
-}
 
 /* How many threads a product of this size deserves. */
 static int gemm_parts(int64_t M, int64_t N, int64_t K, int nthreads)
@@ -192,16 +178,12 @@ static int gemm_parts(int64_t M, int64_t N, int64_t K, int nthreads)
         if (M <= 0 || N <= 0) return;                                                            \
         const int64_t groups = (M + GEMM_MR - 1) / GEMM_MR;                                      \
         const int parts = gemm_parts(M, N, K, nthreads);                                         \
-        const oc_fp_env env = oc_fp_env_get(); /* the caller's, in every worker (fp_env.h) */   \
-        GEMM_PARALLEL_FOR(parts)                                                                 \
-        for (int t = 0; t < parts; t++) {                                                        \
-            const oc_fp_env own = oc_fp_env_swap(env);                                           \
+        OC_PAR_FOR(parts, t, {                                                                   \
             int64_t g0, g1;                                                                      \
-            split_range(groups, parts, t, &g0, &g1);                                             \
+            oc_split_range(groups, parts, t, &g0, &g1);                                          \
             P##_thread(transA, transB, g0 * GEMM_MR, min64(g1 * GEMM_MR, M), N, K, alpha, A,     \
                        lda, B, ldb, beta, C, ldc);                                               \
-            oc_fp_env_swap(own);                                                                 \
-        }                                                                                        \
+        });                                                                                      \
     }                                                                                            \
     void oc_##P##gemm_naive(int transA, int transB, int64_t M, int64_t N, int64_t K, T alpha,    \
                             const T *A, int64_t lda, const T *B, int64_t ldb, T beta, T *C,       \

@@ -59,7 +59,7 @@
 
 #include <string.h>
 
-#include "../fp_env.h"
+#include "../parallel.h"
 #include "sgemm_internal.h"
 
 /* Multiply-adds worth a thread team: 128x64x64 (2^19) took 5.3 us on one
@@ -81,23 +81,9 @@
 #define FAST_KC 256                       /* K chunk of oc_sgemm_fast */
 #define FAST_NC 128                       /* column chunk of oc_sgemm_fast (multiple of nr) */
 
-#define PRAGMA_(x) _Pragma(#x)
-#ifdef _OPENMP
-#define PARALLEL_FOR(parts) PRAGMA_(omp parallel for num_threads(parts) schedule(static))
-#else
-#define PARALLEL_FOR(parts)
-#endif
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
-
-/* Split [0, n) into `parts` near-equal ranges; range i is [*lo, *hi). */
-static void split_range(int64_t n, int parts, int i, int64_t *lo, int64_t *hi)
-{
-    int64_t q = n / parts, r = n % parts;
-    *lo = (int64_t)i * q + (i < r ? i : r);
-    *hi = *lo + q + (i < r ? 1 : 0);
-}
 
 /* First row of row tile t when M rows are cut into T near-equal tiles. */
 static inline int64_t tile_row(int64_t M, int64_t T, int64_t t)
@@ -153,8 +139,8 @@ static void plan_grid(grid *g, const oc_sgemm_kernels *kern, int64_t M, int64_t 
 static void part_rect(const grid *g, int i, int64_t *t0, int64_t *t1, int64_t *p0, int64_t *p1)
 {
     *t0 = 0, *t1 = g->T, *p0 = 0, *p1 = g->P;
-    if (g->by_panels) split_range(g->P, g->parts, i, p0, p1);
-    else split_range(g->T, g->parts, i, t0, t1);
+    if (g->by_panels) oc_split_range(g->P, g->parts, i, p0, p1);
+    else oc_split_range(g->T, g->parts, i, t0, t1);
 }
 
 static inline oc_sgemm_tile_fn pick(const oc_sgemm_kernels *kern, const grid *g, int half, int64_t m)
@@ -209,7 +195,7 @@ static void run_part(const run_job *j, int part)
             const int64_t r0 = tile_row(g->M, g->T, t), m = tile_row(g->M, g->T, t + 1) - r0;
             for (int c = 0; c < chunks; c++) {
                 int64_t k0, k1;
-                split_range(g->K, chunks, c, &k0, &k1);
+                oc_split_range(g->K, chunks, c, &k0, &k1);
                 const int last = c == chunks - 1;
                 const float *a = j->A + r0 * j->lda + k0;
                 int64_t alda = j->lda;
@@ -249,18 +235,7 @@ void oc_sgemm_run(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
     j.A = A, j.lda = lda, j.C = C, j.ldc = ldc, j.bias = bias;
     j.relu = act == OC_ACT_RELU;
     j.accumulate = accumulate != 0;
-    if (j.g.parts == 1) {
-        run_part(&j, 0);
-        return;
-    }
-    const int parts = j.g.parts;
-    const oc_fp_env env = oc_fp_env_get(); /* the caller's, in every worker (fp_env.h) */
-    PARALLEL_FOR(parts)
-    for (int i = 0; i < parts; i++) {
-        const oc_fp_env own = oc_fp_env_swap(env);
-        run_part(&j, i);
-        oc_fp_env_swap(own);
-    }
+    OC_PAR_FOR(j.g.parts, i, { run_part(&j, i); });
 }
 
 /* ---- general GEMM, B packed per call ---------------------------------------- */
@@ -416,18 +391,7 @@ static void fast_go(fast_job *j, int64_t M, int64_t N, int64_t K, int nthreads)
     if (M <= 0 || N <= 0) return;
     j->kern = oc_sgemm_kernels_for(oc_cpu_isa());
     plan_grid(&j->g, j->kern, M, N, K, nthreads);
-    if (j->g.parts == 1) {
-        fast_part(j, 0);
-        return;
-    }
-    const int parts = j->g.parts;
-    const oc_fp_env env = oc_fp_env_get(); /* the caller's, in every worker (fp_env.h) */
-    PARALLEL_FOR(parts)
-    for (int i = 0; i < parts; i++) {
-        const oc_fp_env own = oc_fp_env_swap(env);
-        fast_part(j, i);
-        oc_fp_env_swap(own);
-    }
+    OC_PAR_FOR(j->g.parts, i, { fast_part(j, i); });
 }
 
 void oc_sgemm_fast(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
