@@ -494,13 +494,13 @@ typedef struct onnxc_trainer_options {
     /* false (the default): the trainer's arithmetic flushes subnormal floats
      * (magnitudes below ~1.2e-38) to zero, as TensorFlow does on CPUs for
      * every op, so Keras models train that way too. Subnormal arithmetic is
-     * slow on x86 and Adam's moment estimates decay into that range; the
-     * seed model's batch-32 epoch measured ~10% faster this way, with the
-     * same accuracies. true: the trainer computes in the calling thread's
-     * floating-point state as it is, which keeps subnormals (IEEE, PyTorch's
-     * default) unless the caller set FTZ/DAZ itself. Only the trainer's calls
-     * are affected, and they restore the calling thread's state before
-     * returning; inference sessions always run in the caller's state. */
+     * slow on x86 and Adam's moment estimates decay into that range, so
+     * small models train faster this way, with the same accuracies. true:
+     * the trainer computes in the calling thread's floating-point state as
+     * it is, which keeps subnormals (IEEE, PyTorch's default) unless the
+     * caller set FTZ/DAZ itself. Only the trainer's calls are affected, and
+     * they restore the calling thread's state before returning; inference
+     * sessions always run in the caller's state. */
     bool keep_denormals;
 } onnxc_trainer_options;
 
