@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "loss.h"
 #include "optim.h"
@@ -141,6 +142,57 @@ Test(loss, sparse_ce_many_classes_match_softmax)
         cr_expect(fabsl(r.loss - total / n) <= 2.4e-7L, "k=%d: loss %.12g, want %.12Lg", k, r.loss, total / n);
         free(z);
         free(grad);
+    }
+}
+
+/* Up to 64 classes, sparse labels on logits take a batched path (exps of
+ * 16 rows in one call, the max from the argmax loop). It must give what
+ * the general per-row path gives (tested against torch above) bit for bit:
+ * categorical cross-entropy on one-hot targets computes the same sums
+ * (lse - z[label], softmax - onehot) there. 37 rows (two blocks and a
+ * part), ties (argmax takes the first), huge logits, and NaNs at j = 0 and
+ * inside a row. */
+Test(loss, batched_sparse_ce_equals_per_row_path)
+{
+    enum { N = 37 };
+    static const int classes[] = {1, 3, 10, 64};
+    for (size_t c = 0; c < sizeof classes / sizeof *classes; c++) {
+        const int k = classes[c];
+        float *z = malloc(sizeof(float) * N * (size_t)k), *t = calloc((size_t)(N * k), sizeof(float));
+        float *g1 = calloc((size_t)(N * k), sizeof(float)), *g2 = calloc((size_t)(N * k), sizeof(float));
+        int64_t labels[N];
+        double rows1[N], rows2[N];
+        for (int i = 0; i < N * k; i++) z[i] = (float)sin(0.91 * i) * 6.0f;
+        for (int i = 0; i < N; i++) {
+            labels[i] = (i * 7) % k;
+            t[i * k + labels[i]] = 1.0f;
+        }
+        z[3 * k] = 1e30f; /* row 3: one huge logit */
+        for (int j = 0; j < k; j++) z[5 * k + j] = 2.5f; /* row 5: all tied */
+        z[8 * k] = NAN;   /* row 8: NaN first */
+        if (k > 2) z[20 * k + 2] = NAN; /* row 20: NaN inside */
+        oc_loss_args a = {.kind = ONNXC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, .from_logits = true, .pred = z,
+                          .n = N, .k = k, .labels = labels, .grad = g1, .row_loss = rows1, .nthreads = 1};
+        oc_loss_args b = {.kind = ONNXC_LOSS_CATEGORICAL_CROSSENTROPY, .from_logits = true, .pred = z,
+                          .n = N, .k = k, .targets = t, .grad = g2, .row_loss = rows2, .nthreads = 1};
+        oc_loss_result r1, r2;
+        cr_assert_eq(oc_loss_compute(&a, &r1, NULL), ONNXC_OK);
+        cr_assert_eq(oc_loss_compute(&b, &r2, NULL), ONNXC_OK);
+        cr_expect_eq(r1.correct, r2.correct, "k=%d: %zu correct, per-row path %zu", k, r1.correct, r2.correct);
+        for (int i = 0; i < N; i++) {
+            cr_expect(rows1[i] == rows2[i] || (isnan(rows1[i]) && isnan(rows2[i])),
+                      "k=%d row %d: loss %.17g, per-row path %.17g", k, i, rows1[i], rows2[i]);
+            for (int j = 0; j < k; j++) {
+                const float x = g1[i * k + j], y = g2[i * k + j];
+                cr_expect(memcmp(&x, &y, sizeof x) == 0 || (isnan(x) && isnan(y)),
+                          "k=%d grad[%d][%d] = %.9g, per-row path %.9g", k, i, j, x, y);
+            }
+        }
+        cr_expect(isnan(rows1[8]), "k=%d: a NaN logit gives a NaN loss", k);
+        free(z);
+        free(t);
+        free(g1);
+        free(g2);
     }
 }
 

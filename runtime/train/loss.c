@@ -61,6 +61,48 @@ static double softmax_ce_row(const float *z, int64_t k, const int64_t *label, co
     return loss;
 }
 
+/* Rows of the usual classifier at once: softmax cross-entropy from logits
+ * with integer labels and at most SPARSE_CE_MAX_K classes, ROWS rows per
+ * block. The same arithmetic as softmax_ce_row, in the same order, so the
+ * results are bit-identical to it; what changes is that each block's exps
+ * are one vectorized call instead of one call per row (at 10 classes the
+ * call cost as much as the exps), and the row's max comes from its argmax
+ * loop, which the accuracy needs anyway. NaN logits give the same NaNs:
+ * a NaN at j = 0 is the max and argmax, elsewhere it is skipped by both. */
+#define SPARSE_CE_ROWS 16
+#define SPARSE_CE_MAX_K 64
+
+static size_t sparse_softmax_ce_rows(const oc_loss_args *a, int64_t lo, int64_t hi, float scale)
+{
+    const int64_t k = a->k;
+    float d[SPARSE_CE_ROWS * SPARSE_CE_MAX_K]; /* z - max, then its exp, [rows][k] */
+    float m[SPARSE_CE_ROWS];
+    size_t correct = 0;
+    for (int64_t r0 = lo; r0 < hi; r0 += SPARSE_CE_ROWS) {
+        const int64_t rows = hi - r0 < SPARSE_CE_ROWS ? hi - r0 : SPARSE_CE_ROWS;
+        for (int64_t i = 0; i < rows; i++) {
+            const float *z = a->pred + (r0 + i) * k;
+            const int64_t best = argmax_row(z, k);
+            m[i] = z[best];
+            correct += best == a->labels[r0 + i];
+            for (int64_t j = 0; j < k; j++) d[i * k + j] = z[j] - m[i];
+        }
+        oc_exp_shifted(d, d, 0.0f, rows * k);
+        for (int64_t i = 0; i < rows; i++) {
+            const float *z = a->pred + (r0 + i) * k, *e = d + i * k;
+            const int64_t label = a->labels[r0 + i];
+            double sum = 0.0;
+            for (int64_t j = 0; j < k; j++) sum += e[j];
+            a->row_loss[r0 + i] = log(sum) + m[i] - z[label];
+            if (!a->grad) continue;
+            float *g = a->grad + (r0 + i) * k;
+            const double inv = 1.0 / sum;
+            for (int64_t j = 0; j < k; j++) g[j] += (float)(((double)e[j] * inv - (double)(j == label)) * scale);
+        }
+    }
+    return correct;
+}
+
 /* Cross-entropy on probabilities (graph does not end in Softmax): Keras
  * normalizes rows to sum 1, clips to [eps, 1 - eps] and takes -sum t log p. */
 static double prob_ce_row(const float *p, int64_t k, const int64_t *label, const float *target,
@@ -127,6 +169,9 @@ static double mse_row(const float *x, int64_t k, const float *t, float *grad, fl
 static size_t loss_rows(const oc_loss_args *a, int64_t lo, int64_t hi, float scale)
 {
     const int64_t k = a->k;
+    if (a->kind == ONNXC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY && a->from_logits && a->labels &&
+        k <= SPARSE_CE_MAX_K)
+        return sparse_softmax_ce_rows(a, lo, hi, scale);
     float e[EXP_CHUNK];
     size_t correct = 0;
     for (int64_t i = lo; i < hi; i++) {
