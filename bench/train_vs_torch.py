@@ -27,6 +27,8 @@ BUILD_DIR is a CMake build with the onnxc CLI and bench/bench_load.
     32, check, eval), with the build's onnxc, each one's wall time and peak
     RSS (ru_maxrss of the child); the train step's peak RSS is the figure the
     issue bounds (a 5-epoch seed run <= 256 MB).
+ 5. With 2 threads in the grid: bench/cross_core, what moving the weights
+    and gradients between the two cores costs on this machine.
 
 The machine is shared and noisy: compare only figures from the same run.
 """
@@ -158,10 +160,15 @@ def main():
         r = last_json(measure([bench_load, "idx", args.data])[0])
         loads["onnxc"].append((r["train_ms"] + r["t10k_ms"]) / 1e3)
     jobs = [] if args.skip_main_job else [main_job(onnxc, args.data, work) for _ in range(args.main_rounds)]
+    # What moving data between the two cores costs (bench/cross_core.c): the
+    # two-thread figures above are bounded by it.
+    cross = os.path.join(build, "bench", "cross_core")
+    cross_out = measure([cross])[0].strip().splitlines() if 2 in threads and os.path.exists(cross) else []
     load_end = os.getloadavg()
     raw = {"command": command, "started": started, "load_start": load_start, "load_end": load_end,
            "rounds": rounds, "batches": batches, "threads": threads,
-           "points": {f"{b}|{t}": v for (b, t), v in points.items()}, "loads": loads, "main_job": jobs}
+           "points": {f"{b}|{t}": v for (b, t), v in points.items()}, "loads": loads, "main_job": jobs,
+           "cross_core": cross_out}
     with open(os.path.join(work, "results.json"), "w") as f:
         json.dump(raw, f, indent=1)
     write_report(args.out, raw)
@@ -210,6 +217,15 @@ def write_report(path, raw):
         st = med(p1["torch"], "epoch_s") / med(p2["torch"], "epoch_s")
         L.append(f"Batch 128, 2 threads against 1: onnxc {so:.2f}× faster (target ≥ 1.6×: "
                  f"{'met' if so >= 1.6 else 'not met'}); PyTorch {st:.2f}×.\n")
+    if raw.get("cross_core"):
+        L.append("Moving data between the two cores, measured in the same run by `bench/cross_core` (the "
+                 "memory traffic of a two-thread step without its arithmetic; phases explained in "
+                 "bench/cross_core.c). A data-parallel step has each thread write its half of the weights, "
+                 "which the other thread read in its forward pass, and read the other half, which the other "
+                 "thread wrote:\n")
+        L.append("```")
+        L.extend(raw["cross_core"])
+        L.append("```\n")
     L.append("Whole processes of the same runs (start-up, data loading, the epoch, validation, saving; "
              "peak RSS from `wait4`):\n")
     L.append("| batch | threads | onnxc wall s | onnxc peak RSS MiB | PyTorch wall s | PyTorch peak RSS MiB |")
