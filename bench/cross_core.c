@@ -45,32 +45,11 @@ int main(void)
 #else
 #include <omp.h>
 
-static double now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + 1e-3 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
-}
+#include "two_threads.h"
 
 static float *alloc_floats(size_t n)
 {
-    float *p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
-    if (!p) {
-        fprintf(stderr, "cross_core: out of memory\n");
-        exit(1);
-    }
+    float *p = bench_floats("cross_core", n);
     for (size_t i = 0; i < n; i++) p[i] = (float)(i % 97) * 1e-3f;
     return p;
 }
@@ -107,7 +86,7 @@ static void report(const char *scenario, const char *const names[PHASES], timing
 {
     for (int p = 0; p < PHASES; p++)
         for (int th = 0; th < 2; th++) {
-            const double us = median(tm->t[p][th], steps);
+            const double us = bench_median(tm->t[p][th], steps);
             const double lines = (double)bytes[p] / 64.0;
             printf("%-10s %-13s thread %d: %8.1f us  %6.1f ns per 64-byte line (%zu KB)\n", scenario, names[p], th,
                    us, 1e3 * us / lines, bytes[p] / 1024);
@@ -152,30 +131,30 @@ int main(int argc, char **argv)
             for (int s = 0; s < steps; s++) {
                 /* shared W */
 #pragma omp barrier
-                double t0 = now_us();
+                double t0 = bench_now_us();
                 float x = read_all(w, n);
-                double t1 = now_us();
+                double t1 = bench_now_us();
 #pragma omp barrier
-                double t2 = now_us();
+                double t2 = bench_now_us();
                 update(w + me * half, g + me * half, me ? n - half : half);
-                double t3 = now_us();
+                double t3 = bench_now_us();
                 update(local[me], g + me * half, me ? n - half : half);
-                double t4 = now_us();
+                double t4 = bench_now_us();
                 shared.t[0][me][s] = t1 - t0;
                 shared.t[1][me][s] = t3 - t2;
                 shared.t[2][me][s] = t4 - t3;
                 /* replicated W, gradients exchanged */
 #pragma omp barrier
-                t0 = now_us();
+                t0 = bench_now_us();
                 update(rep_g[me], local[me], n); /* this step's gradient, written */
-                t1 = now_us();
+                t1 = bench_now_us();
 #pragma omp barrier
-                t2 = now_us();
+                t2 = bench_now_us();
                 memcpy(sum[me], rep_g[me], n * sizeof(float));
                 add(sum[me], rep_g[1 - me], n);
-                t3 = now_us();
+                t3 = bench_now_us();
                 update(rep_w[me], sum[me], n);
-                t4 = now_us();
+                t4 = bench_now_us();
                 rep.t[0][me][s] = t1 - t0;
                 rep.t[1][me][s] = t3 - t2;
                 rep.t[2][me][s] = t4 - t3;

@@ -28,7 +28,9 @@ BUILD_DIR is a CMake build with the onnxc CLI and bench/bench_load.
     RSS (ru_maxrss of the child); the train step's peak RSS is the figure the
     issue bounds (a 5-epoch seed run <= 256 MB).
  5. With 2 threads in the grid: bench/cross_core, what moving the weights
-    and gradients between the two cores costs on this machine.
+    and gradients between the two cores costs on this machine, and
+    bench/split_layer, the first layer's products split by columns between
+    the two threads instead.
 
 The machine is shared and noisy: compare only figures from the same run.
 """
@@ -164,11 +166,14 @@ def main():
     # two-thread figures above are bounded by it.
     cross = os.path.join(build, "bench", "cross_core")
     cross_out = measure([cross])[0].strip().splitlines() if 2 in threads and os.path.exists(cross) else []
+    # ... and what splitting the first layer's columns between them gives (bench/split_layer.c).
+    split = os.path.join(build, "bench", "split_layer")
+    split_out = measure([split])[0].strip().splitlines() if 2 in threads and os.path.exists(split) else []
     load_end = os.getloadavg()
     raw = {"command": command, "started": started, "load_start": load_start, "load_end": load_end,
            "rounds": rounds, "batches": batches, "threads": threads,
            "points": {f"{b}|{t}": v for (b, t), v in points.items()}, "loads": loads, "main_job": jobs,
-           "cross_core": cross_out}
+           "cross_core": cross_out, "split_layer": split_out}
     with open(os.path.join(work, "results.json"), "w") as f:
         json.dump(raw, f, indent=1)
     write_report(args.out, raw)
@@ -225,6 +230,14 @@ def write_report(path, raw):
                  "thread wrote:\n")
         L.append("```")
         L.extend(raw["cross_core"])
+        L.append("```\n")
+    if raw.get("split_layer"):
+        L.append("The other way to use two threads, model parallelism, splits the first layer's 64 columns "
+                 "between them, so that no weight crosses; `bench/split_layer` times the two products that "
+                 "carry ~75% of a batch-128 step (the forward and dW of the 784x64 layer) that way, in the "
+                 "same run:\n")
+        L.append("```")
+        L.extend(raw["split_layer"])
         L.append("```\n")
     L.append("Whole processes of the same runs (start-up, data loading, the epoch, validation, saving; "
              "peak RSS from `wait4`):\n")
