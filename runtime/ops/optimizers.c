@@ -175,7 +175,7 @@ static onnxc_status opt_infer(oc_op_ctx *ctx, size_t *workspace_bytes)
                             const opt_params *p, double r, int nt)                             \
     {                                                                                          \
         const T norm = (T)p->norm, eps = (T)p->epsilon, rr = (T)r;                             \
-        const int parts = count >= OC_EW_PARALLEL_MIN ? nt : 1;                                \
+        const int parts = oc_ew_parts(count, nt);                                               \
         OC_PAR_FOR(parts, c, {                                                                 \
         int64_t lo, hi;                                                                        \
         oc_split_range(count, parts, c, &lo, &hi);                                             \
@@ -194,7 +194,7 @@ static onnxc_status opt_infer(oc_op_ctx *ctx, size_t *workspace_bytes)
         const T norm = (T)p->norm, alpha = (T)p->alpha, rr = (T)r;                             \
         const T beta = first ? (T)1 : (T)p->beta; /* first step: beta is 1 */                  \
         const bool nesterov = p->nesterov;                                                     \
-        const int parts = count >= OC_EW_PARALLEL_MIN ? nt : 1;                                \
+        const int parts = oc_ew_parts(count, nt);                                               \
         OC_PAR_FOR(parts, c, {                                                                 \
         int64_t lo, hi;                                                                        \
         oc_split_range(count, parts, c, &lo, &hi);                                             \
@@ -213,7 +213,7 @@ static onnxc_status opt_infer(oc_op_ctx *ctx, size_t *workspace_bytes)
         const T norm = (T)p->norm, alpha = (T)p->alpha, beta = (T)p->beta;                     \
         const T alpha1 = (T)(1.0 - p->alpha), beta1 = (T)(1.0 - p->beta);                      \
         const T eps = (T)p->epsilon, rr = (T)r_adj, post = (T)(1.0 - p->norm_post);            \
-        const int parts = count >= OC_EW_PARALLEL_MIN ? nt : 1;                                \
+        const int parts = oc_ew_parts(count, nt);                                               \
         OC_PAR_FOR(parts, c, {                                                                 \
         int64_t lo, hi;                                                                        \
         oc_split_range(count, parts, c, &lo, &hi);                                             \

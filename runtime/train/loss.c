@@ -17,14 +17,20 @@ static int64_t argmax_row(const float *row, int64_t k)
 /* Logits whose exps softmax_ce_row computes at once (its scratch). */
 #define EXP_CHUNK 256
 
-/* Softmax cross-entropy from logits: loss = logsumexp(z) - z[label];
- * dz = softmax(z) - onehot, scaled by 1/n. Stable: shifts by max(z).
- * e: scratch of EXP_CHUNK floats. */
-static double softmax_ce_row(const float *z, int64_t k, const int64_t *label, const float *target,
-                             float *grad, float scale, float *e)
+static float max_row(const float *z, int64_t k)
 {
     float m = z[0];
     for (int64_t j = 1; j < k; j++) m = z[j] > m ? z[j] : m;
+    return m;
+}
+
+/* Softmax cross-entropy from logits: loss = logsumexp(z) - z[label];
+ * dz = softmax(z) - onehot, scaled by 1/n. Stable: shifts by m = max(z).
+ * e: scratch of EXP_CHUNK floats; with exps_given (k <= EXP_CHUNK), e
+ * already holds exp(z[j] - m). */
+static double softmax_ce_row(const float *z, int64_t k, float m, bool exps_given, const int64_t *label,
+                             const float *target, float *grad, float scale, float *e)
+{
     /* exp(z[j] - m) in float, vectorized (within 2 ulp: kernels/vexp.h),
      * once per logit: the sum for the loss and, over the sum, the
      * probabilities for the gradient. Rows longer than the scratch take
@@ -33,7 +39,7 @@ static double softmax_ce_row(const float *z, int64_t k, const int64_t *label, co
     double sum = 0.0;
     for (int64_t j0 = 0; j0 < k; j0 += EXP_CHUNK) {
         const int64_t n = k - j0 < EXP_CHUNK ? k - j0 : EXP_CHUNK;
-        oc_exp_shifted(e, z + j0, m, n);
+        if (!exps_given) oc_exp_shifted(e, z + j0, m, n);
         for (int64_t j = 0; j < n; j++) sum += e[j];
     }
     double lse = log(sum) + m;
@@ -63,14 +69,15 @@ static double softmax_ce_row(const float *z, int64_t k, const int64_t *label, co
 
 /* Rows of the usual classifier at once: softmax cross-entropy from logits
  * with integer labels and at most SPARSE_CE_MAX_K classes, ROWS rows per
- * block. The same arithmetic as softmax_ce_row, in the same order, so the
- * results are bit-identical to it; what changes is that each block's exps
- * are one vectorized call instead of one call per row (at 10 classes the
- * call cost as much as the exps), and the row's max comes from its argmax
- * loop, which the accuracy needs anyway. NaN logits give the same NaNs:
- * a NaN at j = 0 is the max and argmax, elsewhere it is skipped by both. */
+ * block. Each block's exps are one vectorized call instead of one call per
+ * row (at 10 classes the call cost as much as the exps), and a row's max
+ * comes from its argmax loop, which the accuracy needs anyway; the rest is
+ * softmax_ce_row's, so the results are bit-identical to the per-row path.
+ * NaN logits give the same NaNs: a NaN at j = 0 is the max and argmax,
+ * elsewhere it is skipped by both. */
 #define SPARSE_CE_ROWS 16
 #define SPARSE_CE_MAX_K 64
+_Static_assert(SPARSE_CE_MAX_K <= EXP_CHUNK, "a block row's exps fit softmax_ce_row's scratch");
 
 static size_t sparse_softmax_ce_rows(const oc_loss_args *a, int64_t lo, int64_t hi, float scale)
 {
@@ -88,17 +95,9 @@ static size_t sparse_softmax_ce_rows(const oc_loss_args *a, int64_t lo, int64_t 
             for (int64_t j = 0; j < k; j++) d[i * k + j] = z[j] - m[i];
         }
         oc_exp_shifted(d, d, 0.0f, rows * k);
-        for (int64_t i = 0; i < rows; i++) {
-            const float *z = a->pred + (r0 + i) * k, *e = d + i * k;
-            const int64_t label = a->labels[r0 + i];
-            double sum = 0.0;
-            for (int64_t j = 0; j < k; j++) sum += e[j];
-            a->row_loss[r0 + i] = log(sum) + m[i] - z[label];
-            if (!a->grad) continue;
-            float *g = a->grad + (r0 + i) * k;
-            const double inv = 1.0 / sum;
-            for (int64_t j = 0; j < k; j++) g[j] += (float)(((double)e[j] * inv - (double)(j == label)) * scale);
-        }
+        for (int64_t i = 0; i < rows; i++)
+            a->row_loss[r0 + i] = softmax_ce_row(a->pred + (r0 + i) * k, k, m[i], true, &a->labels[r0 + i], NULL,
+                                                 a->grad ? a->grad + (r0 + i) * k : NULL, scale, d + i * k);
     }
     return correct;
 }
@@ -183,7 +182,7 @@ static size_t loss_rows(const oc_loss_args *a, int64_t lo, int64_t hi, float sca
         switch (a->kind) {
         case ONNXC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY:
         case ONNXC_LOSS_CATEGORICAL_CROSSENTROPY:
-            l = a->from_logits ? softmax_ce_row(x, k, label, t, g, scale, e)
+            l = a->from_logits ? softmax_ce_row(x, k, max_row(x, k), false, label, t, g, scale, e)
                                : prob_ce_row(x, k, label, t, g, scale);
             correct += argmax_row(x, k) == (label ? *label : argmax_row(t, k));
             break;

@@ -363,9 +363,10 @@ static double now_seconds(void)
 onnxc_status onnxc_trainer_step(onnxc_trainer *t, const onnxc_tensor *x, const onnxc_tensor *y,
                                 onnxc_batch_result *result, onnxc_error *err)
 {
+    /* The distributed step enters the trainer's environment itself. */
+    if (t && t->dist) return onnxc_trainer_step_distributed(t, x, y, 0, result, err);
     const oc_fp_env caller = oc_trainer_fp_enter(t);
-    const onnxc_status st = t && t->dist ? onnxc_trainer_step_distributed(t, x, y, 0, result, err)
-                                         : oc_trainer_step_local(t, x, y, result, err);
+    const onnxc_status st = oc_trainer_step_local(t, x, y, result, err);
     oc_fp_env_swap(caller);
     return st;
 }
