@@ -31,6 +31,10 @@ BUILD_DIR is a CMake build with the onnxc CLI and bench/bench_load.
     and gradients between the two cores costs on this machine, and
     bench/split_layer, the first layer's products split by columns between
     the two threads instead.
+ 6. With 1 and 2 threads in the grid: the same network in PyTorch's layout
+    (bench/make_models.py's seed_pt.onnx, Gemm transB=1 with W [out, in]),
+    onnxc only, 1 and 2 threads alternating: the layout whose first layer
+    two threads can split by columns (runtime/train/column_split.h).
 
 The machine is shared and noisy: compare only figures from the same run.
 """
@@ -161,6 +165,19 @@ def main():
     for _ in range(rounds):
         r = last_json(measure([bench_load, "idx", args.data])[0])
         loads["onnxc"].append((r["train_ms"] + r["t10k_ms"]) / 1e3)
+    # The PyTorch layout, whose first layer two threads split by columns.
+    layouts = {}
+    if 1 in threads and 2 in threads:
+        measure([PY, os.path.join(HERE, "make_models.py"), os.path.join(work, "models")])
+        model_pt = os.path.join(work, "models", "seed_pt.onnx")
+        for b in batches:
+            runs = {"1": [], "2": []}  # by thread count, as in results.json
+            for r in range(rounds):
+                for t in (1, 2):
+                    runs[str(t)].append(run_onnxc(onnxc, model_pt, args.data, work, b, t))
+                log(f"seed_pt batch {b} round {r + 1}: 1 thread {runs['1'][-1]['epoch_s']:.3f} s, "
+                    f"2 threads {runs['2'][-1]['epoch_s']:.3f} s")
+            layouts[str(b)] = runs
     jobs = [] if args.skip_main_job else [main_job(onnxc, args.data, work) for _ in range(args.main_rounds)]
     # What moving data between the two cores costs (bench/cross_core.c): the
     # two-thread figures above are bounded by it.
@@ -173,7 +190,7 @@ def main():
     raw = {"command": command, "started": started, "load_start": load_start, "load_end": load_end,
            "rounds": rounds, "batches": batches, "threads": threads,
            "points": {f"{b}|{t}": v for (b, t), v in points.items()}, "loads": loads, "main_job": jobs,
-           "cross_core": cross_out, "split_layer": split_out}
+           "cross_core": cross_out, "split_layer": split_out, "pytorch_layout": layouts}
     with open(os.path.join(work, "results.json"), "w") as f:
         json.dump(raw, f, indent=1)
     write_report(args.out, raw)
@@ -239,6 +256,18 @@ def write_report(path, raw):
         L.append("```")
         L.extend(raw["split_layer"])
         L.append("```\n")
+    if raw.get("pytorch_layout"):
+        L.append("The same network in PyTorch's layout (`seed_pt.onnx` of bench/make_models.py: Gemm with "
+                 "transB=1, W [out, in]), onnxc only, 1 and 2 threads alternating in the same run. There each "
+                 "thread's half of the first layer's columns is a contiguous block of W, and two threads can "
+                 "split that layer by columns (runtime/train/column_split.h); in the tf2onnx layout above the "
+                 "halves interleave on every row of W and the trainer does not split it:\n")
+        L.append("| batch | 1 thread s/epoch | 2 threads s/epoch | 2 threads vs 1 |")
+        L.append("|---:|---:|---:|---:|")
+        for b, runs in sorted(raw["pytorch_layout"].items(), key=lambda kv: int(kv[0])):
+            o1, o2 = med(runs["1"], "epoch_s"), med(runs["2"], "epoch_s")
+            L.append(f"| {b} | {o1:.3f} | {o2:.3f} | {o1 / o2:.2f}× |")
+        L.append("")
     L.append("Whole processes of the same runs (start-up, data loading, the epoch, validation, saving; "
              "peak RSS from `wait4`):\n")
     L.append("| batch | threads | onnxc wall s | onnxc peak RSS MiB | PyTorch wall s | PyTorch peak RSS MiB |")

@@ -388,18 +388,28 @@ bool oc_plan_matches(const oc_plan *p, const oc_tensor *inputs)
     return true;
 }
 
-onnxc_status oc_plan_run(oc_plan *p, const oc_tensor *inputs, onnxc_error *err)
+void oc_plan_bind_inputs(oc_plan *p, const oc_tensor *inputs)
 {
     const oc_graph *g = &p->model->graph;
     for (int i = 0; i < g->n_inputs; i++)
         if (!p->input_value_used[i]) p->tensors[g->inputs[i]].data = inputs[i].data;
-    for (int s = 0; s < p->n_steps; s++) {
+}
+
+onnxc_status oc_plan_run_steps(oc_plan *p, int from, int to, onnxc_error *err)
+{
+    for (int s = from; s < to; s++) {
         oc_step *step = &p->steps[s];
         step->ctx.err = err;
         onnxc_status st = step->node->op->run(&step->ctx);
         if (st != ONNXC_OK) return st;
     }
     return ONNXC_OK;
+}
+
+onnxc_status oc_plan_run(oc_plan *p, const oc_tensor *inputs, onnxc_error *err)
+{
+    oc_plan_bind_inputs(p, inputs);
+    return oc_plan_run_steps(p, 0, p->n_steps, err);
 }
 
 void oc_plan_set_threads(oc_plan *p, int nthreads)

@@ -71,6 +71,9 @@ bool oc_plan_matches(const oc_plan *plan, const oc_tensor *inputs);
 
 /* Point the graph inputs at `inputs` (same shapes as built) and run every step. */
 onnxc_status oc_plan_run(oc_plan *plan, const oc_tensor *inputs, onnxc_error *err);
+/* The same in parts: point the inputs, then run steps [from, to). */
+void oc_plan_bind_inputs(oc_plan *plan, const oc_tensor *inputs);
+onnxc_status oc_plan_run_steps(oc_plan *plan, int from, int to, onnxc_error *err);
 
 void oc_plan_set_threads(oc_plan *plan, int nthreads);
 

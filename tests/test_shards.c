@@ -93,26 +93,14 @@ static onnxc_trainer *adam_trainer(onnxc_model *m, int threads)
 
 static onnxc_tensor initializer(const onnxc_model *m, const char *name)
 {
-    for (size_t i = 0; i < onnxc_model_initializer_count(m); i++) {
-        onnxc_tensor v;
-        cr_assert_eq(onnxc_model_initializer(m, i, &v), ONNXC_OK);
-        if (!strcmp(v.name, name)) return v;
-    }
-    cr_assert_fail("no initializer '%s'", name);
-    return (onnxc_tensor){0};
+    onnxc_tensor v = {0};
+    cr_assert(tu_initializer(m, name, &v), "no initializer '%s'", name);
+    return v;
 }
 
-/* Every initializer's bytes, concatenated. */
 static void weights(const onnxc_model *m, char **data, size_t *size)
 {
-    *data = NULL, *size = 0;
-    for (size_t i = 0; i < onnxc_model_initializer_count(m); i++) {
-        onnxc_tensor v;
-        cr_assert_eq(onnxc_model_initializer(m, i, &v), ONNXC_OK);
-        *data = realloc(*data, *size + v.capacity);
-        memcpy(*data + *size, v.data, v.capacity);
-        *size += v.capacity;
-    }
+    cr_assert(tu_weight_bytes(m, data, size), "out of memory");
 }
 
 static void step(onnxc_trainer *t, const onnxc_tensor *x, const onnxc_tensor *y)

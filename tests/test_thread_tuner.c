@@ -33,3 +33,34 @@ Test(thread_tuner, runs_the_faster_way_and_probes_the_other)
     cr_assert_eq(t.window_steps, 0);
 }
 
+
+Test(thread_tuner, three_ways_each_timed_then_the_fastest_and_each_other_probed_in_turn)
+{
+    oc_thread_tuner t = oc_thread_tuner_new((1u << OC_WAY_PARALLEL) | (1u << OC_WAY_ONE_THREAD) |
+                                            (1u << OC_WAY_COLUMNS));
+    cr_assert_eq(t.way, OC_WAY_COLUMNS, "columns first");
+    feed(&t, 120e-6, OC_TUNE_WINDOW);
+    cr_assert_eq(t.way, OC_WAY_PARALLEL);
+    feed(&t, 100e-6, OC_TUNE_WINDOW);
+    cr_assert_eq(t.way, OC_WAY_ONE_THREAD);
+    feed(&t, 150e-6, OC_TUNE_WINDOW);
+    cr_assert_eq(t.way, OC_WAY_PARALLEL, "the fastest of 120, 100, 150 us");
+    for (int w = 0; w < OC_TUNE_PROBE; w++) feed(&t, 100e-6, OC_TUNE_WINDOW);
+    cr_assert_eq(t.way, OC_WAY_COLUMNS, "the first probe: the next way after the last timed (one thread)");
+    feed(&t, 90e-6, OC_TUNE_WINDOW);
+    cr_assert_eq(t.way, OC_WAY_COLUMNS, "columns are now the fastest (90 vs 100 us)");
+    for (int w = 0; w < OC_TUNE_PROBE; w++) feed(&t, 90e-6, OC_TUNE_WINDOW);
+    cr_assert_eq(t.way, OC_WAY_PARALLEL, "the next probe: the way after columns");
+    feed(&t, 95e-6, OC_TUNE_WINDOW);
+    cr_assert_eq(t.way, OC_WAY_COLUMNS);
+    for (int w = 0; w < OC_TUNE_PROBE; w++) feed(&t, 90e-6, OC_TUNE_WINDOW);
+    cr_assert_eq(t.way, OC_WAY_ONE_THREAD, "then one thread");
+}
+
+Test(thread_tuner, one_way_never_probes)
+{
+    oc_thread_tuner t = oc_thread_tuner_new(1u << OC_WAY_ONE_THREAD);
+    cr_assert_eq(t.way, OC_WAY_ONE_THREAD);
+    for (int w = 0; w < 3 * OC_TUNE_PROBE; w++) feed(&t, 100e-6, OC_TUNE_WINDOW);
+    cr_assert_eq(t.way, OC_WAY_ONE_THREAD);
+}

@@ -21,9 +21,31 @@ oc_nonfinite_any_body(const float *restrict x, int64_t n, uint32_t *restrict any
 
 OC_MULTIVERSION(oc_nonfinite_any, (const float *x, int64_t n, uint32_t *any), (x, n, any))
 
+static inline __attribute__((always_inline)) void
+oc_nonfinite_any_2d_body(const float *restrict x, int64_t rows, int64_t cols, int64_t ld, uint32_t *restrict any)
+{
+    uint32_t bad = 0;
+    for (int64_t r = 0; r < rows; r++) {
+        uint32_t row_bad;
+        oc_nonfinite_any_body(x + r * ld, cols, &row_bad);
+        bad |= row_bad;
+    }
+    *any = bad;
+}
+
+OC_MULTIVERSION(oc_nonfinite_any_2d, (const float *x, int64_t rows, int64_t cols, int64_t ld, uint32_t *any),
+                (x, rows, cols, ld, any))
+
 bool oc_all_finite(const float *x, int64_t n)
 {
     uint32_t any = 0;
     oc_nonfinite_any(x, n, &any);
+    return any == 0;
+}
+
+bool oc_all_finite_2d(const float *x, int64_t rows, int64_t cols, int64_t ld)
+{
+    uint32_t any = 0;
+    oc_nonfinite_any_2d(x, rows, cols, ld, &any);
     return any == 0;
 }

@@ -9,4 +9,7 @@
  * exit: the common case is "all finite", and a branch-free scan vectorizes). */
 bool oc_all_finite(const float *x, int64_t n);
 
+/* The same over `rows` rows of `cols` floats, row r at x + r * ld. */
+bool oc_all_finite_2d(const float *x, int64_t rows, int64_t cols, int64_t ld);
+
 #endif

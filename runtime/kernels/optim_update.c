@@ -71,6 +71,19 @@ OC_MULTIVERSION(oc_optim_update,
                 (const oc_optim_coef *c, float *w, const float *g, float *m, float *v, int64_t n),
                 (c, w, g, m, v, n))
 
+static inline __attribute__((always_inline)) void
+oc_optim_update_2d_body(const oc_optim_coef *c, int64_t rows, int64_t cols, float *w, int64_t ldw,
+                        const float *g, float *m, float *v, int64_t ld)
+{
+    for (int64_t r = 0; r < rows; r++)
+        oc_optim_update_body(c, w + r * ldw, g + r * ld, m ? m + r * ld : NULL, v ? v + r * ld : NULL, cols);
+}
+
+OC_MULTIVERSION(oc_optim_update_2d,
+                (const oc_optim_coef *c, int64_t rows, int64_t cols, float *w, int64_t ldw, const float *g,
+                 float *m, float *v, int64_t ld),
+                (c, rows, cols, w, ldw, g, m, v, ld))
+
 /* Floats updated at once in oc_optim_update_streamed: a chunk of w in L1. */
 #define STREAM_CHUNK 256
 

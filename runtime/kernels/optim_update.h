@@ -39,4 +39,13 @@ void oc_optim_update(const oc_optim_coef *c, float *w, const float *g, float *m,
 void oc_optim_update_streamed(const oc_optim_coef *c, float *w, const float *g, float *m, float *v,
                               int64_t n);
 
+/*
+ * The same update over a block of `rows` rows of `cols` elements: row r's
+ * weights at w + r * ldw, its gradient and state at g, m, v + r * ld. For a
+ * thread that owns some columns of a [rows, N] weight (train/column_split.h):
+ * one call instead of one per row, the same bits as oc_optim_update on each.
+ */
+void oc_optim_update_2d(const oc_optim_coef *c, int64_t rows, int64_t cols, float *w, int64_t ldw,
+                        const float *g, float *m, float *v, int64_t ld);
+
 #endif

@@ -45,15 +45,26 @@ static const float *bias_of(const oc_op_ctx *ctx)
     return ctx->n_in > 2 && ctx->in[2] ? ctx->in[2]->data : NULL;
 }
 
+/* Y[:, c0:c1] = act(X · op(W)[:, c0:c1] + b[c0:c1]) on `threads` threads. */
+static void forward_cols(const oc_op_ctx *ctx, int64_t c0, int64_t c1, int threads)
+{
+    const oc_dense_params *p = ctx->node->params;
+    const float *x = ctx->in[0]->data, *w = ctx->in[1]->data, *b = bias_of(ctx);
+    const int64_t rows = oc_tensor_numel(ctx->in[0]) / p->K; /* K > 0: checked when fused */
+    /* op(W)'s columns c0.. start at row c0 of W [N, K] (transB), else at column c0 of W [K, N]. */
+    const float *wc = p->transB ? w + c0 * p->K : w + c0;
+    oc_sgemm_fast_dense(p->transB, rows, c1 - c0, p->K, x, p->K, wc, p->transB ? p->K : p->N, b ? b + c0 : NULL,
+                        p->act, (float *)ctx->out[0]->data + c0, p->N, threads);
+}
+
 static onnxc_status dense_train_run(oc_op_ctx *ctx)
 {
     const oc_dense_params *p = ctx->node->params;
-    const oc_tensor *x = ctx->in[0], *w = ctx->in[1];
-    const int64_t rows = oc_tensor_numel(x) / p->K; /* K > 0: checked when fused */
-    oc_sgemm_fast_dense(p->transB, rows, p->N, p->K, x->data, p->K, w->data, p->transB ? p->K : p->N,
-                        bias_of(ctx), p->act, ctx->out[0]->data, p->N, ctx->nthreads);
+    forward_cols(ctx, 0, p->N, ctx->nthreads);
     return ONNXC_OK;
 }
+
+void oc_dense_train_forward_cols(const oc_op_ctx *ctx, int64_t c0, int64_t c1) { forward_cols(ctx, c0, c1, 1); }
 
 static size_t dense_train_backward_workspace(const oc_op_ctx *ctx)
 {
@@ -62,15 +73,20 @@ static size_t dense_train_backward_workspace(const oc_op_ctx *ctx)
     return (size_t)oc_tensor_numel(ctx->out[0]) * sizeof(float);
 }
 
-static onnxc_status dense_train_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,
-                                         oc_tensor *const *din)
+/*
+ * The parameter side of the backward pass for columns [c0, c1): dZ masked
+ * by ReLU (into the workspace) and db in one pass over dY, then dW's part
+ * for those columns, on `threads` threads. *dz_out: dZ [rows, N] (dY itself
+ * without ReLU).
+ */
+static onnxc_status param_grads_cols(oc_op_ctx *ctx, const oc_tensor *const *dout, oc_tensor *const *din,
+                                     int64_t c0, int64_t c1, int threads, const float **dz_out)
 {
     const oc_dense_params *p = ctx->node->params;
-    const oc_tensor *x = ctx->in[0], *w = ctx->in[1], *y = ctx->out[0];
-    if (!dout[0]) return ONNXC_OK;
+    const oc_tensor *x = ctx->in[0], *y = ctx->out[0];
     const int64_t K = p->K, N = p->N, rows = oc_tensor_numel(x) / K;
     const bool relu = p->act == OC_ACT_RELU;
-    oc_tensor *dx = din[0], *dw = din[1], *db = ctx->n_in > 2 ? din[2] : NULL;
+    oc_tensor *dw = din[1], *db = ctx->n_in > 2 ? din[2] : NULL;
     const float *dz = dout[0]->data; /* [rows, N] */
     /* Parameter gradients in two row ranges (train/row_cut.h), or one. */
     const int64_t cut = ctx->grad_row_cut > 0 && ctx->grad_row_cut < rows ? ctx->grad_row_cut : 0;
@@ -84,33 +100,59 @@ static onnxc_status dense_train_backward(oc_op_ctx *ctx, const oc_tensor *const 
         const int add = !(ctx->din_overwrite & 4u);
         /* Threads own column ranges; below a few thousand columns x rows
          * the pass is cheaper than a parallel region. */
-        int parts = oc_ew_parts(rows * N, ctx->nthreads);
-        if (parts > N) parts = (int)N;
+        int parts = oc_ew_parts(rows * (c1 - c0), threads);
+        if (parts > c1 - c0) parts = (int)(c1 - c0);
         OC_PAR_FOR(parts, c, {
             int64_t lo, hi;
-            oc_split_range(N, parts, c, &lo, &hi);
-            oc_dense_grad_cols(dout[0]->data, relu ? y->data : NULL, masked, bias_grad, add, rows,
-                               cut, N, lo, hi);
+            oc_split_range(c1 - c0, parts, c, &lo, &hi);
+            oc_dense_grad_cols(dout[0]->data, relu ? y->data : NULL, masked, bias_grad, add, rows, cut, N,
+                               c0 + lo, c0 + hi);
         });
         if (relu) dz = masked;
     }
+    *dz_out = dz;
     if (dw) {
         /* With a cut, rows [cut, rows) are a second product added to the
          * first (C = P0, then C + P1), which is what two shards' P0 + P1
          * gives (oc_sgemm_fast_cut). */
         const float beta = (ctx->din_overwrite & 2u) ? 0.0f : 1.0f;
-        if (p->transB) /* dW [N, K] (+)= dZ^T [N, rows] · X [rows, K] */
-            oc_sgemm_fast_cut(1, 0, N, K, rows, cut, dz, N, x->data, K, beta, dw->data, K, ctx->nthreads);
-        else           /* dW [K, N] (+)= X^T [K, rows] · dZ [rows, N] */
-            oc_sgemm_fast_cut(1, 0, K, N, rows, cut, x->data, K, dz, N, beta, dw->data, N, ctx->nthreads);
+        if (p->transB) /* dW [N, K] (+)= dZ^T [N, rows] · X [rows, K]: rows c0..c1 */
+            oc_sgemm_fast_cut(1, 0, c1 - c0, K, rows, cut, dz + c0, N, x->data, K, beta, (float *)dw->data + c0 * K, K,
+                              threads);
+        else           /* dW [K, N] (+)= X^T [K, rows] · dZ [rows, N]: columns c0..c1 */
+            oc_sgemm_fast_cut(1, 0, K, c1 - c0, rows, cut, x->data, K, dz + c0, N, beta, (float *)dw->data + c0, N,
+                              threads);
     }
+    return ONNXC_OK;
+}
+
+static onnxc_status dense_train_backward(oc_op_ctx *ctx, const oc_tensor *const *dout,
+                                         oc_tensor *const *din)
+{
+    const oc_dense_params *p = ctx->node->params;
+    if (!dout[0]) return ONNXC_OK;
+    const float *dz = NULL;
+    OC_TRY(param_grads_cols(ctx, dout, din, 0, p->N, ctx->nthreads, &dz));
+    oc_tensor *dx = din[0];
     if (dx) {
+        const int64_t K = p->K, N = p->N, rows = oc_tensor_numel(ctx->in[0]) / K;
         const float beta = (ctx->din_overwrite & 1u) ? 0.0f : 1.0f;
         /* dX [rows, K] (+)= dZ [rows, N] · op(W)^T; op(W)^T is W itself with transB */
-        oc_sgemm_fast(0, p->transB ? 0 : 1, rows, K, N, 1.0f, dz, N, w->data, p->transB ? K : N,
+        oc_sgemm_fast(0, p->transB ? 0 : 1, rows, K, N, 1.0f, dz, N, ctx->in[1]->data, p->transB ? K : N,
                       beta, dx->data, K, ctx->nthreads);
     }
     return ONNXC_OK;
+}
+
+onnxc_status oc_dense_train_backward_cols(oc_op_ctx *ctx, const oc_tensor *const *dout, oc_tensor *const *din,
+                                          int64_t c0, int64_t c1)
+{
+    if (!dout[0]) return ONNXC_OK;
+    if (din[0])
+        return oc_node_fail(ctx->node, ctx->err, ONNXC_ERR_RUNTIME,
+                            "a column range of a Dense backward pass cannot give the input's gradient");
+    const float *dz = NULL;
+    return param_grads_cols(ctx, dout, din, c0, c1, 1, &dz);
 }
 
 const oc_op_def oc_op_dense_train = {

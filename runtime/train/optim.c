@@ -110,6 +110,14 @@ void oc_optim_update_range(const oc_optim_state *s, const oc_optim_coef *c, cons
     }
 }
 
+void oc_optim_update_block(const oc_optim_state *s, const oc_optim_coef *c, const oc_param_set *p,
+                           const float *grad, const oc_param_block *b)
+{
+    const size_t at = p->offset[b->param] + b->first; /* in the flat layout */
+    oc_optim_update_2d(c, b->rows, b->cols, p->data[b->param] + b->first, b->ld, grad + at,
+                       s->slot1 ? s->slot1 + at : NULL, s->slot2 ? s->slot2 + at : NULL, b->ld);
+}
+
 void oc_optim_step(oc_optim_state *s, const oc_param_set *p, const float *grad, int nthreads)
 {
     oc_optim_coef c;

@@ -47,4 +47,17 @@ void oc_optim_update_range(const oc_optim_state *s, const struct oc_optim_coef *
                            const float *grad, size_t lo, size_t hi, bool streamed);
 void oc_optim_count_step(oc_optim_state *s);
 
+/* Elements first + r * ld + [0, cols), r < rows, of parameter `param`: a
+ * parameter whole (rows 1, cols = ld = its size) or a block of a 2-D
+ * weight's columns, which a thread owns (train/column_split.h). */
+typedef struct oc_param_block {
+    size_t param;
+    size_t first;
+    int64_t rows, cols, ld;
+} oc_param_block;
+
+/* The update of one block, from grad [total] laid out like the parameters. */
+void oc_optim_update_block(const oc_optim_state *s, const struct oc_optim_coef *c, const oc_param_set *p,
+                           const float *grad, const oc_param_block *b);
+
 #endif

@@ -235,13 +235,8 @@ onnxc_status oc_trainer_step_sharded(onnxc_trainer *t, const oc_train_plan *tp, 
     double sum = 0.0;
     for (int64_t r = 0; r < n; r++) sum += t->row_loss[r];
     const double loss = sum / (double)n;
-    const unsigned long long step = (unsigned long long)(t->optim.iterations + 1);
-    if (!shards_ok(&j))
-        return oc_fail(err, ONNXC_ERR_NUMERIC, "step %llu: the loss is %s; weights left as they were", step,
-                       isnan(loss) ? "NaN" : "infinite");
-    if (!grads_finite(&j))
-        return oc_fail(err, ONNXC_ERR_NUMERIC, "step %llu: a gradient is NaN or infinite; weights left as they were",
-                       step);
+    if (!shards_ok(&j)) return oc_trainer_fail_loss(t, loss, err);
+    if (!grads_finite(&j)) return oc_trainer_fail_gradient(t, err);
     oc_optim_count_step(&t->optim);
     t->model->weights_generation++; /* sessions re-pack the weights they cached */
     t->sharded_steps++;

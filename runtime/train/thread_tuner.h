@@ -6,15 +6,20 @@
  * the next (batch 128, shards), and 0.70x at batch 32 (every op split).
  *
  * Results never depend on the thread count, so a trainer may run any step
- * either way. It times them per batch shape and runs the faster:
+ * either way. It times them per batch shape and runs the fastest:
  * OC_WAY_PARALLEL (two shards with two threads, shards.h, else every op on
- * all threads) or OC_WAY_ONE_THREAD (the whole step on the calling thread).
+ * all threads), OC_WAY_ONE_THREAD (the whole step on the calling thread),
+ * and where the plan allows it OC_WAY_COLUMNS (a layer's columns split over
+ * two threads, column_split.h; on this project's VMs the fastest of the
+ * three at batch 32 and 128 for a PyTorch-layout 784-64-64-10 network, the
+ * slowest but one at 256, where shards win).
  *
- * Schedule: a window of OC_TUNE_WINDOW steps each way, then the faster way,
- * re-timing the other for one window after every OC_TUNE_PROBE windows, so
- * a change of load is noticed within a few hundred steps. A window's figure
- * is its median step, so that the first step (which builds plans) or one
- * preempted step does not decide. About 1 step in 16 runs the slower way.
+ * Schedule: a window of OC_TUNE_WINDOW steps each way, then the fastest,
+ * re-timing another way (in turn) for one window after every OC_TUNE_PROBE
+ * windows, so a change of load is noticed within a few hundred steps. A
+ * window's figure is its median step, so that the first step (which builds
+ * plans) or one preempted step does not decide. About 1 step in 16 runs a
+ * slower way.
  */
 #ifndef OC_TRAIN_THREAD_TUNER_H
 #define OC_TRAIN_THREAD_TUNER_H
@@ -24,17 +29,30 @@
 #define OC_TUNE_WINDOW 16
 #define OC_TUNE_PROBE 15
 
-typedef enum oc_way { OC_WAY_PARALLEL = 0, OC_WAY_ONE_THREAD = 1 } oc_way;
+typedef enum oc_way {
+    OC_WAY_PARALLEL = 0,
+    OC_WAY_ONE_THREAD = 1,
+    OC_WAY_COLUMNS = 2,
+    OC_WAYS = 3
+} oc_way;
 
-/* Zeroed: no measurements yet, parallel first. */
+/* Zeroed: no measurements yet, the ways PARALLEL and ONE_THREAD, parallel
+ * first. */
 typedef struct oc_thread_tuner {
     oc_way way;                  /* the way the next step runs */
-    double median[2];            /* seconds per step in each way's last window; 0: not timed */
+    unsigned ways;               /* bit (1 << way) of each way it may run; 0: PARALLEL and ONE_THREAD */
+    double median[OC_WAYS];      /* seconds per step in each way's last window; 0: not timed */
     double window[OC_TUNE_WINDOW]; /* this window's step times so far */
     int window_steps;
-    int windows;                 /* full windows the faster way ran since the last probe */
-    bool probing;                /* this window times the way not chosen */
+    int windows;                 /* full windows the fastest way ran since the last probe */
+    bool probing;                /* this window times a way not chosen */
+    oc_way probed;               /* the last way probed (the next probe is the one after it) */
 } oc_thread_tuner;
+
+/* A tuner with no measurements for the ways in the mask `ways` (see
+ * oc_thread_tuner.ways), starting with the first of COLUMNS, PARALLEL,
+ * ONE_THREAD it has. */
+oc_thread_tuner oc_thread_tuner_new(unsigned ways);
 
 /* One step run t->way took `seconds`; may change t->way for the next. */
 void oc_thread_tuner_record(oc_thread_tuner *t, double seconds);

@@ -241,19 +241,30 @@ void oc_train_plan_zero_grads(oc_train_plan *tp)
     for (int i = 0; i < tp->n_zero; i++) memset(tp->zero_at[i], 0, tp->zero_len[i] * sizeof(float));
 }
 
-onnxc_status oc_train_plan_backward(oc_train_plan *tp, onnxc_error *err)
+oc_op_ctx oc_train_plan_bstep_ctx(const oc_train_plan *tp, const oc_bstep *b, void *workspace, onnxc_error *err)
 {
-    for (int i = 0; i < tp->n_bsteps; i++) {
+    /* The forward workspace is gone by now; backward gets its own. */
+    oc_op_ctx ctx = b->fwd->ctx;
+    ctx.workspace = workspace;
+    ctx.workspace_bytes = tp->bwork_bytes;
+    ctx.err = err;
+    ctx.din_overwrite = b->overwrite;
+    ctx.grad_row_cut = tp->row_cut;
+    return ctx;
+}
+
+onnxc_status oc_train_plan_backward_steps(oc_train_plan *tp, int from, int to, onnxc_error *err)
+{
+    for (int i = from; i < to; i++) {
         oc_bstep *b = &tp->bsteps[i];
-        /* The forward workspace is gone by now; backward gets its own. */
-        oc_op_ctx ctx = b->fwd->ctx;
-        ctx.workspace = tp->bwork;
-        ctx.workspace_bytes = tp->bwork_bytes;
-        ctx.err = err;
-        ctx.din_overwrite = b->overwrite;
-        ctx.grad_row_cut = tp->row_cut;
+        oc_op_ctx ctx = oc_train_plan_bstep_ctx(tp, b, tp->bwork, err);
         onnxc_status st = b->fwd->node->op->backward(&ctx, b->dout, b->din);
         if (st != ONNXC_OK) return st;
     }
     return ONNXC_OK;
+}
+
+onnxc_status oc_train_plan_backward(oc_train_plan *tp, onnxc_error *err)
+{
+    return oc_train_plan_backward_steps(tp, 0, tp->n_bsteps, err);
 }

@@ -56,5 +56,10 @@ void oc_train_plan_free(oc_train_plan *tp);
 void oc_train_plan_zero_grads(oc_train_plan *tp);
 /* Run the backward steps; the loss gradient must already be in grads[loss_value]. */
 onnxc_status oc_train_plan_backward(oc_train_plan *tp, onnxc_error *err);
+/* The same in parts: backward steps [from, to). */
+onnxc_status oc_train_plan_backward_steps(oc_train_plan *tp, int from, int to, onnxc_error *err);
+/* The context backward step b runs with: its forward step's, with the
+ * backward workspace `workspace` (tp->bwork_bytes) and the plan's row cut. */
+oc_op_ctx oc_train_plan_bstep_ctx(const oc_train_plan *tp, const oc_bstep *b, void *workspace, onnxc_error *err);
 
 #endif

@@ -74,6 +74,7 @@ void onnxc_trainer_free(onnxc_trainer *t)
     for (int i = 0; i < OC_SHARD_SETS; i++) oc_shard_set_free(&t->shards[i]);
     oc_aligned_free(t->grad_flat2);
     oc_free(t->param_grad2);
+    oc_aligned_free(t->split_work);
     oc_free(t);
 }
 
@@ -321,7 +322,10 @@ static oc_train_plan *get_train_plan(onnxc_trainer *t, const oc_tensor *in, onnx
     if (oc_train_plan_build(&t->train[slot], t->model, in, &spec, err) != ONNXC_OK) return NULL;
     t->train_batch[slot] = in->shape.dims[0] ? in->shape.dims[0] : 1;
     t->train_cut[slot] = oc_grad_row_cut(&t->train[slot], t->is_param, t->params.total, NULL, 0);
-    t->tuner[slot] = (oc_thread_tuner){0};
+    oc_column_split_find(&t->train[slot], &t->params, t->param_values, t->param_grad, &t->split[slot], NULL, 0);
+    unsigned ways = (1u << OC_WAY_PARALLEL) | (1u << OC_WAY_ONE_THREAD);
+    if (t->nthreads == 2 && t->split[slot].usable) ways |= 1u << OC_WAY_COLUMNS;
+    t->tuner[slot] = oc_thread_tuner_new(ways);
     return &t->train[slot];
 }
 
@@ -387,10 +391,7 @@ static onnxc_status step_whole(onnxc_trainer *t, oc_train_plan *tp, const oc_ten
     oc_loss_result lr;
     OC_TRY(oc_loss_compute(&la, &lr, err));
     if (t->dist) oc_dist_scale_loss_grad(t->dist, la.grad, n, k);
-    uint64_t step = t->optim.iterations + 1;
-    if (!isfinite(lr.loss))
-        return oc_fail(err, ONNXC_ERR_NUMERIC, "step %llu: the loss is %s; weights left as they were",
-                       (unsigned long long)step, isnan(lr.loss) ? "NaN" : "infinite");
+    if (!isfinite(lr.loss)) return oc_trainer_fail_loss(t, lr.loss, err);
     OC_TRY(t->dist ? oc_dist_backward(t, tp, err) : oc_train_plan_backward(tp, err));
     OC_TRY(oc_trainer_update(t, threads, err));
     if (result) *result = (onnxc_batch_result){lr.loss, lr.correct, (size_t)n};
@@ -422,26 +423,41 @@ onnxc_status oc_trainer_step_local(onnxc_trainer *t, const onnxc_tensor *x, cons
     const int slot = (int)(tp - t->train);
     tp->row_cut = t->dist ? 0 : t->train_cut[slot];
     if (t->nthreads < 2 || t->dist) return step_whole(t, tp, &in, n, k, sparse, t->nthreads, result, err);
-    /* In parallel (two shards with two threads, else every op on all
-     * threads) or on one thread, whichever has been faster lately for this
-     * batch shape (thread_tuner.h): the same bits either way. */
+    /* A dominant layer's columns split over two threads, or in parallel
+     * (two shards with two threads, else every op on all threads), or on
+     * one thread, whichever has been fastest lately for this batch shape
+     * (thread_tuner.h): the same bits every way. */
     oc_thread_tuner *tuner = &t->tuner[slot];
     const double t0 = now_seconds();
-    bool sharded = false;
-    if (tuner->way == OC_WAY_PARALLEL && tp->row_cut && t->nthreads == 2)
-        OC_TRY(oc_trainer_step_sharded(t, tp, &in, k, sparse, result, &sharded, err));
-    if (!sharded)
+    bool done = false;
+    if (tuner->way == OC_WAY_COLUMNS) {
+        OC_TRY(oc_trainer_step_columns(t, tp, &t->split[slot], &in, k, sparse, result, err));
+        done = true;
+    } else if (tuner->way == OC_WAY_PARALLEL && tp->row_cut && t->nthreads == 2) {
+        OC_TRY(oc_trainer_step_sharded(t, tp, &in, k, sparse, result, &done, err));
+    }
+    if (!done)
         OC_TRY(step_whole(t, tp, &in, n, k, sparse, tuner->way == OC_WAY_PARALLEL ? t->nthreads : 1, result,
                           err));
     oc_thread_tuner_record(tuner, now_seconds() - t0);
     return ONNXC_OK;
 }
 
+onnxc_status oc_trainer_fail_loss(const onnxc_trainer *t, double loss, onnxc_error *err)
+{
+    return oc_fail(err, ONNXC_ERR_NUMERIC, "step %llu: the loss is %s; weights left as they were",
+                   (unsigned long long)(t->optim.iterations + 1), isnan(loss) ? "NaN" : "infinite");
+}
+
+onnxc_status oc_trainer_fail_gradient(const onnxc_trainer *t, onnxc_error *err)
+{
+    return oc_fail(err, ONNXC_ERR_NUMERIC, "step %llu: a gradient is NaN or infinite; weights left as they were",
+                   (unsigned long long)(t->optim.iterations + 1));
+}
+
 onnxc_status oc_trainer_update(onnxc_trainer *t, int threads, onnxc_error *err)
 {
-    if (!all_finite(t->grad_flat, t->params.total))
-        return oc_fail(err, ONNXC_ERR_NUMERIC, "step %llu: a gradient is NaN or infinite; weights left as they were",
-                       (unsigned long long)(t->optim.iterations + 1));
+    if (!all_finite(t->grad_flat, t->params.total)) return oc_trainer_fail_gradient(t, err);
     oc_optim_step(&t->optim, &t->params, t->grad_flat, threads);
     t->model->weights_generation++; /* sessions re-pack the weights they cached */
     return ONNXC_OK;

@@ -2,6 +2,7 @@
 #ifndef OC_TRAINER_H
 #define OC_TRAINER_H
 
+#include "column_split.h"
 #include "fp_env.h"
 #include "loss.h"
 #include "optim.h"
@@ -45,6 +46,11 @@ struct onnxc_trainer {
     int shard_next;              /* round-robin replacement */
     uint64_t sharded_steps;      /* steps taken as two shards (tests) */
     oc_thread_tuner tuner[OC_PLAN_CACHE]; /* per train plan: parallel or one thread */
+    /* A layer's columns split over two threads (column_split.h), two threads only. */
+    oc_column_split split[OC_PLAN_CACHE]; /* per train plan */
+    void *split_work;            /* thread 1's backward workspace */
+    size_t split_work_bytes;
+    uint64_t column_steps;       /* steps taken split by columns (tests) */
 };
 
 /* Switch the calling thread to the floating-point environment of t's
@@ -68,6 +74,12 @@ onnxc_status oc_trainer_bind_input(const onnxc_trainer *t, const onnxc_tensor *x
  * the ranks during backward (dist.c, which calls it). */
 onnxc_status oc_trainer_step_local(onnxc_trainer *t, const onnxc_tensor *x, const onnxc_tensor *y,
                                    onnxc_batch_result *result, onnxc_error *err);
+
+/* ONNXC_ERR_NUMERIC for the next step (weights untouched) when its loss is
+ * not finite, or when a gradient is not (loss finite). Every way of taking
+ * a step says it the same way. */
+onnxc_status oc_trainer_fail_loss(const onnxc_trainer *t, double loss, onnxc_error *err);
+onnxc_status oc_trainer_fail_gradient(const onnxc_trainer *t, onnxc_error *err);
 
 /* The optimizer update from grad_flat on `threads` threads (ONNXC_ERR_NUMERIC,
  * weights untouched, when a gradient is not finite). Shared by the step and a

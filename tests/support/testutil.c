@@ -539,3 +539,28 @@ uint64_t tu_hash(const char *s)
     }
     return h;
 }
+
+bool tu_initializer(const onnxc_model *m, const char *name, onnxc_tensor *out)
+{
+    for (size_t i = 0; i < onnxc_model_initializer_count(m); i++)
+        if (onnxc_model_initializer(m, i, out) == ONNXC_OK && !strcmp(out->name, name)) return true;
+    return false;
+}
+
+bool tu_weight_bytes(const onnxc_model *m, char **data, size_t *size)
+{
+    *data = NULL, *size = 0;
+    for (size_t i = 0; i < onnxc_model_initializer_count(m); i++) {
+        onnxc_tensor v;
+        char *grown = onnxc_model_initializer(m, i, &v) == ONNXC_OK ? realloc(*data, *size + v.capacity + 1) : NULL;
+        if (!grown) {
+            free(*data);
+            *data = NULL;
+            return false;
+        }
+        *data = grown;
+        memcpy(*data + *size, v.data, v.capacity);
+        *size += v.capacity;
+    }
+    return true;
+}

@@ -110,6 +110,12 @@ char *tu_generate(const char *script, const char *tag, unsigned timeout_s, char 
 bool tu_case_npy(const char *dir, const char *name, const char *suffix, onnxc_tensor *out,
                  char *why, size_t why_size);
 
+/* The model's initializer `name` (a view of the model's storage), or false. */
+bool tu_initializer(const onnxc_model *m, const char *name, onnxc_tensor *out);
+/* Every initializer's bytes, concatenated, in a malloc'd buffer (free it):
+ * two models whose weights are bit for bit the same give the same bytes. */
+bool tu_weight_bytes(const onnxc_model *m, char **data, size_t *size);
+
 /*
  * .npy (format 1.0-3.0, C order) for dtypes float32/64, int8/16/32/64,
  * uint8/16/32/64 and bool. tu_npy_read fills *out (data malloc'd; free with

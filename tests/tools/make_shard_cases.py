@@ -22,6 +22,12 @@ reshape.onnx, which reshapes [N, 4] to [N/2, 8] and back; dropout.onnx, a
 dense network with a Dropout (its mask is drawn over the whole batch); and
 lone_matmul.onnx, whose first weight feeds a MatMul with neither bias nor
 ReLU (not fused in training, so its gradient is the MatMul op's).
+
+For test_column_split.c (train/column_split.c): wide.onnx and wide_pt.onnx,
+100-48(relu)-16(relu)-5(softmax) in the two layouts (the first layer holds
+84% of the parameters), with the same references as dense for batches of
+200 (cut) and 40 rows (not cut), named wide_x.B.npy, wide_y.B.npy and
+wide_step_B_K.NAME.npy.
 """
 import os
 import sys
@@ -41,9 +47,9 @@ def save(model, path):
 
 
 def dense_model(out, name, weights, pt):
-    """NAME.onnx: 20-16(relu)-16(relu)-5(softmax) with `weights` ([(name, array)],
-    W [in, out]); tf2onnx layout (MatMul + Add), or with `pt` PyTorch's (Gemm
-    transB=1 with W [out, in])."""
+    """NAME.onnx: in-h(relu)-h(relu)-5(softmax) with `weights` ([(name, array)],
+    W [in, out]; in = 20 for dense, 100 for wide); tf2onnx layout (MatMul +
+    Add), or with `pt` PyTorch's (Gemm transB=1 with W [out, in])."""
     nodes, inits, prev = [], [], "x"
     for i in range(3):
         w, b = weights[2 * i][1], weights[2 * i + 1][1]
@@ -58,27 +64,30 @@ def dense_model(out, name, weights, pt):
             nodes.append(helper.make_node("Relu", [f"a{i}"], [f"h{i}"]))
             prev = f"h{i}"
     nodes.append(helper.make_node("Softmax", ["a2"], ["y"], axis=-1))
-    graph = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 20])],
+    features = weights[0][1].shape[0]
+    graph = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", features])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 5])], inits)
     save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), os.path.join(out, f"{name}.onnx"))
 
 
-def dense(out, rng):
-    sizes = [20, 16, 16, 5]
+def network(out, rng, sizes, names, prefix, batches):
+    """The two layouts of a sizes[0]-sizes[1]-sizes[2]-sizes[3] network and,
+    for each batch B, PREFIXx.B.npy, PREFIXy.B.npy and torch's weights after
+    each of 3 Adam steps, PREFIXstep_B_K.NAME.npy."""
     weights = []
     for i in range(3):
         fan_in, fan_out = sizes[i], sizes[i + 1]
         lim = np.sqrt(6.0 / (fan_in + fan_out))
         weights += [(f"w{i}", rng.uniform(-lim, lim, (fan_in, fan_out)).astype(np.float32)),
                     (f"b{i}", rng.uniform(-0.1, 0.1, (fan_out,)).astype(np.float32))]
-    dense_model(out, "dense", weights, False)
-    dense_model(out, "dense_pt", weights, True)
+    dense_model(out, names[0], weights, False)
+    dense_model(out, names[1], weights, True)
 
-    for batch in (200, 131):
-        x = rng.uniform(0, 1, (batch, 20)).astype(np.float32)
-        y = rng.integers(0, 5, (batch,)).astype(np.int64)
-        np.save(os.path.join(out, f"x.{batch}.npy"), x)
-        np.save(os.path.join(out, f"y.{batch}.npy"), y)
+    for batch in batches:
+        x = rng.uniform(0, 1, (batch, sizes[0])).astype(np.float32)
+        y = rng.integers(0, sizes[3], (batch,)).astype(np.int64)
+        np.save(os.path.join(out, f"{prefix}x.{batch}.npy"), x)
+        np.save(os.path.join(out, f"{prefix}y.{batch}.npy"), y)
         params = [torch.tensor(v.astype(np.float64), requires_grad=True) for _, v in weights]
         m = [torch.zeros_like(p) for p in params]
         v = [torch.zeros_like(p) for p in params]
@@ -98,7 +107,16 @@ def dense(out, rng):
                     vi.mul_(B2).add_((1 - B2) * g * g)
                     p.sub_(alpha * mi / (torch.sqrt(vi) + EPS))
             for (name, _), p in zip(weights, params):
-                np.save(os.path.join(out, f"step_{batch}_{step}.{name}.npy"), p.detach().numpy().astype(np.float32))
+                np.save(os.path.join(out, f"{prefix}step_{batch}_{step}.{name}.npy"),
+                        p.detach().numpy().astype(np.float32))
+
+
+def dense(out, rng):
+    network(out, rng, [20, 16, 16, 5], ("dense", "dense_pt"), "", (200, 131))
+
+
+def wide(out, rng):
+    network(out, rng, [100, 48, 16, 5], ("wide", "wide_pt"), "wide_", (200, 40))
 
 
 def small(out, name, nodes, arrays, opset=13):
@@ -164,6 +182,7 @@ def main():
     reshape(out, rng)
     dropout(out, rng)
     lone_matmul(out, rng)
+    wide(out, rng)
 
 
 if __name__ == "__main__":
