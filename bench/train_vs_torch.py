@@ -33,8 +33,7 @@ BUILD_DIR is a CMake build with the onnxc CLI and bench/bench_load.
     the two threads instead.
  6. With 1 and 2 threads in the grid: the same network in PyTorch's layout
     (bench/make_models.py's seed_pt.onnx, Gemm transB=1 with W [out, in]),
-    onnxc only, 1 and 2 threads alternating: the layout whose first layer
-    two threads can split by columns (runtime/train/column_split.h).
+    onnxc only, 1 and 2 threads alternating.
 
 The machine is shared and noisy: compare only figures from the same run.
 """
@@ -258,10 +257,9 @@ def write_report(path, raw):
         L.append("```\n")
     if raw.get("pytorch_layout"):
         L.append("The same network in PyTorch's layout (`seed_pt.onnx` of bench/make_models.py: Gemm with "
-                 "transB=1, W [out, in]), onnxc only, 1 and 2 threads alternating in the same run. There each "
-                 "thread's half of the first layer's columns is a contiguous block of W, and two threads can "
-                 "split that layer by columns (runtime/train/column_split.h); in the tf2onnx layout above the "
-                 "halves interleave on every row of W and the trainer does not split it:\n")
+                 "transB=1, W [out, in]), onnxc only, 1 and 2 threads alternating in the same run. With two "
+                 "threads both layouts split the first layer by columns (runtime/train/column_split.h) where "
+                 "the trainer's tuner finds that fastest:\n")
         L.append("| batch | 1 thread s/epoch | 2 threads s/epoch | 2 threads vs 1 |")
         L.append("|---:|---:|---:|---:|")
         for b, runs in sorted(raw["pytorch_layout"].items(), key=lambda kv: int(kv[0])):

@@ -1,17 +1,22 @@
 /*
  * Column split (runtime/train/column_split.c): with two threads, a network
- * whose first layer holds most of the parameters, stored [N, K] as PyTorch
- * exports it, trains with that layer's columns split between the threads.
+ * whose first layer holds most of the parameters trains with that layer's
+ * columns split between the threads.
  *
- *   - 3 Adam steps of wide_pt.onnx (100-48-16-5, the first layer 84% of the
- *     parameters, split 16 + 32 columns) on 200 rows (row cut) and on 40
- *     (none) match torch float64 autograd weight by weight after every step
+ *   - 3 Adam steps of wide.onnx and wide_pt.onnx (100-48-16-5 in the
+ *     tf2onnx and PyTorch layouts, the first layer 84% of the parameters,
+ *     split 16 + 32 columns) on 200 rows (row cut) and on 40 (none) match
+ *     torch float64 autograd weight by weight after every step
  *     (tests/tools/make_shard_cases.py), and every one of them was a column
  *     step.
  *   - Weights are bit-identical to one thread's after 5 steps, with Adam and
- *     with SGD with momentum (one optimizer slot).
- *   - The verdict and its reason: the tf2onnx layout ([K, N] weights), a
- *     first layer of 16 columns, and what is split where.
+ *     with SGD with momentum (one optimizer slot), in both layouts.
+ *   - The verdict and its reason: a first layer of 16 columns, one that is
+ *     not a fused Dense layer, and what is split where.
+ *   - The threads' own blocks of optimizer state go back to the flat state
+ *     when another way steps or a checkpoint is written: a run that
+ *     switches ways, and a checkpoint taken after column steps, resumed on
+ *     one thread, keep the bits of a one-thread run.
  *   - A NaN in the input stops the step with the weights untouched; a bad
  *     label names its sample.
  *   - A trainer whose tuner runs column steps, shards and one thread in
@@ -114,8 +119,8 @@ static const oc_column_split *split_of(const onnxc_trainer *t, int64_t n)
 }
 
 /* Weight `name` of torch's reference ([in, out]) against the model's
- * [out, in] (PyTorch layout). */
-static void expect_weight(const onnxc_model *m, int batch, int s, const char *name, int threads)
+ * ([out, in] for the PyTorch layout). */
+static void expect_weight(const onnxc_model *m, bool pt, int batch, int s, const char *name, int threads)
 {
     char step_name[40];
     snprintf(step_name, sizeof step_name, "wide_step_%d_%d", batch, s);
@@ -127,7 +132,7 @@ static void expect_weight(const onnxc_model *m, int batch, int s, const char *na
     cr_assert_eq(got.capacity, want.capacity);
     for (int64_t r = 0; r < rows; r++)
         for (int64_t c = 0; c < cols; c++) {
-            const float wv = w[r * cols + c], gv = want.rank == 2 ? g[c * rows + r] : g[r * cols + c];
+            const float wv = w[r * cols + c], gv = pt && want.rank == 2 ? g[c * rows + r] : g[r * cols + c];
             cr_assert(fabsf(wv - gv) <= WEIGHT_ATOL,
                       "batch %d, %d threads, step %d, %s[%lld, %lld]: torch %.8g, onnxc %.8g", batch, threads, s,
                       name, (long long)r, (long long)c, wv, gv);
@@ -138,13 +143,15 @@ static void expect_weight(const onnxc_model *m, int batch, int s, const char *na
 TestSuite(column_split, .init = make_cases, .fini = remove_cases, .timeout = 300);
 
 static const int batches[] = {200, 40};
+static const char *const layouts[] = {"wide.onnx", "wide_pt.onnx"};
 
 Test(column_split, split_steps_match_torch)
 {
     static const char *const names[] = {"w0", "b0", "w1", "b1", "w2", "b2"};
+    for (int pt = 0; pt < 2; pt++)
     for (size_t b = 0; b < 2; b++)
         for (int threads = 1; threads <= 2; threads++) {
-            onnxc_model *m = load("wide_pt.onnx");
+            onnxc_model *m = load(layouts[pt]);
             onnxc_trainer *t = trainer(m, threads, ONNXC_OPT_ADAM);
             onnxc_tensor x = batch_npy("wide_x", batches[b]), y = batch_npy("wide_y", batches[b]);
             for (int s = 1; s <= 3; s++) {
@@ -152,7 +159,7 @@ Test(column_split, split_steps_match_torch)
                 cr_assert_eq(t->column_steps, threads == 2 ? (uint64_t)s : 0, "%d threads: %llu column steps after %d",
                              threads, (unsigned long long)t->column_steps, s);
                 for (size_t k = 0; k < sizeof names / sizeof *names; k++)
-                    expect_weight(m, batches[b], s, names[k], threads);
+                    expect_weight(m, pt, batches[b], s, names[k], threads);
             }
             free(x.data);
             free(y.data);
@@ -164,13 +171,14 @@ Test(column_split, split_steps_match_torch)
 Test(column_split, bit_identical_to_one_thread)
 {
     static const onnxc_optimizer_kind kinds[] = {ONNXC_OPT_ADAM, ONNXC_OPT_MOMENTUM};
+    for (int pt = 0; pt < 2; pt++)
     for (size_t o = 0; o < 2; o++)
         for (size_t b = 0; b < 2; b++) {
             onnxc_tensor x = batch_npy("wide_x", batches[b]), y = batch_npy("wide_y", batches[b]);
             char *w[2];
             size_t size[2];
             for (int threads = 1; threads <= 2; threads++) {
-                onnxc_model *m = load("wide_pt.onnx");
+                onnxc_model *m = load(layouts[pt]);
                 onnxc_trainer *t = trainer(m, threads, kinds[o]);
                 for (int s = 0; s < 5; s++) step(t, &x, &y);
                 cr_assert_eq(t->column_steps, threads == 2 ? 5u : 0u);
@@ -179,8 +187,8 @@ Test(column_split, bit_identical_to_one_thread)
                 onnxc_model_free(m);
             }
             cr_assert(size[0] == size[1] && !memcmp(w[0], w[1], size[0]),
-                      "optimizer %d, batch %d: weights after 5 steps differ between 1 and 2 threads",
-                      (int)kinds[o], batches[b]);
+                      "%s, optimizer %d, batch %d: weights after 5 steps differ between 1 and 2 threads",
+                      layouts[pt], (int)kinds[o], batches[b]);
             free(w[0]);
             free(w[1]);
             free(x.data);
@@ -196,14 +204,20 @@ Test(column_split, which_layers_are_split)
         const char *why;         /* NULL: split */
     } cases[] = {
         {"wide_pt.onnx", 100, NULL},
-        {"wide.onnx", 100, "its weight is [K, N]"},
+        {"wide.onnx", 100, NULL},
         {"dense_pt.onnx", 20, "16 columns, fewer than 32 to split"},
+        {"lone_matmul.onnx", 6, "is not a fused Dense layer"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         onnxc_model *m = load(cases[c].model);
         onnxc_trainer *t = trainer(m, 2, ONNXC_OPT_ADAM);
-        onnxc_tensor x = batch_npy(cases[c].features == 100 ? "wide_x" : "x", 200);
-        onnxc_tensor y = batch_npy(cases[c].features == 100 ? "wide_y" : "y", 200);
+        onnxc_tensor x, y;
+        if (cases[c].features == 6) {
+            tu_random_batch(200, 6, 3, &x, &y);
+        } else {
+            x = batch_npy(cases[c].features == 100 ? "wide_x" : "x", 200);
+            y = batch_npy(cases[c].features == 100 ? "wide_y" : "y", 200);
+        }
         step(t, &x, &y);
         const oc_column_split *cs = split_of(t, 200);
         cr_expect_eq(cs->usable, cases[c].why == NULL, "%s: usable %d", cases[c].model, cs->usable);
@@ -264,11 +278,12 @@ Test(column_split, switching_ways_mid_training_keeps_the_bits)
 {
     /* A window each way: columns, shards, one thread; then the fastest. */
     enum { STEPS = 3 * OC_TUNE_WINDOW + 8 };
+    for (int pt = 0; pt < 2; pt++) {
     onnxc_tensor x = batch_npy("wide_x", 200), y = batch_npy("wide_y", 200);
     char *w[2];
     size_t size[2];
     for (int threads = 1; threads <= 2; threads++) {
-        onnxc_model *m = load("wide_pt.onnx");
+        onnxc_model *m = load(layouts[pt]);
         onnxc_trainer *t = trainer(m, threads, ONNXC_OPT_ADAM);
         for (int s = 0; s < STEPS; s++) step(t, &x, &y);
         if (threads == 2) {
@@ -284,9 +299,60 @@ Test(column_split, switching_ways_mid_training_keeps_the_bits)
         onnxc_model_free(m);
     }
     cr_assert(size[0] == size[1] && !memcmp(w[0], w[1], size[0]),
-              "weights after %d steps differ between 1 thread and 2 threads switching ways", STEPS);
+              "%s: weights after %d steps differ between 1 thread and 2 threads switching ways", layouts[pt], STEPS);
     free(w[0]);
     free(w[1]);
     free(x.data);
     free(y.data);
+    }
+}
+
+/* One epoch of fit() on 2 threads (5 column steps of 40 rows, the batch
+ * gathered twice), checkpointed, then a second epoch resumed from the
+ * checkpoint on 1 thread: the bits of 2 epochs on 1 thread. The checkpoint
+ * must hold the optimizer state the threads kept in their own blocks. */
+Test(column_split, a_checkpoint_after_column_steps_resumes_on_one_thread)
+{
+    for (int pt = 0; pt < 2; pt++) {
+        onnxc_tensor x = batch_npy("wide_x", 200), y = batch_npy("wide_y", 200);
+        onnxc_dataset *ds;
+        onnxc_error err;
+        cr_assert_eq(onnxc_dataset_from_tensors(&x, &y, &ds, &err), ONNXC_OK, "%s", err.message);
+        char *dir = tu_tmpdir("column_split");
+        char *ck = tu_path("%s/ck.onnx", dir);
+        char *w[2];
+        size_t size[2];
+        for (int run = 0; run < 2; run++) {
+            onnxc_model *m = load(layouts[pt]);
+            onnxc_fit_options o = {.epochs = run ? 2 : 1, .batch_size = 40};
+            onnxc_trainer *t = trainer(m, run ? 1 : 2, ONNXC_OPT_ADAM);
+            if (!run) o.checkpoint_path = ck;
+            cr_assert_eq(onnxc_trainer_fit(t, ds, &o, NULL, 0, &err), ONNXC_OK, "%s", err.message);
+            if (!run) {
+                cr_assert_eq(t->column_steps, 5u, "%llu column steps", (unsigned long long)t->column_steps);
+                onnxc_trainer_free(t);
+                onnxc_model_free(m);
+                m = load(layouts[pt]);
+                t = trainer(m, 1, ONNXC_OPT_ADAM);
+                o.epochs = 2;
+                o.checkpoint_path = NULL;
+                o.resume_path = ck;
+                cr_assert_eq(onnxc_trainer_fit(t, ds, &o, NULL, 0, &err), ONNXC_OK, "%s", err.message);
+                cr_assert_eq(onnxc_trainer_iterations(t), 10);
+            }
+            weights(m, &w[run], &size[run]);
+            onnxc_trainer_free(t);
+            onnxc_model_free(m);
+        }
+        cr_assert(size[0] == size[1] && !memcmp(w[0], w[1], size[0]),
+                  "%s: 2 epochs on 1 thread differ from 1 on 2 threads, checkpointed, and 1 resumed", layouts[pt]);
+        free(w[0]);
+        free(w[1]);
+        tu_rmtree(dir);
+        free(dir);
+        free(ck);
+        onnxc_dataset_free(ds);
+        free(x.data);
+        free(y.data);
+    }
 }

@@ -205,18 +205,6 @@ Test(shards, bit_identical_for_one_two_and_three_threads)
         }
 }
 
-/* A [rows, features] batch of uniform values and labels in [0, classes). */
-static void random_batch(int rows, int features, int classes, onnxc_tensor *x, onnxc_tensor *y)
-{
-    tu_rng r = {42};
-    float *xd = malloc(sizeof(float) * (size_t)rows * (size_t)features);
-    int64_t *yd = malloc(sizeof(int64_t) * (size_t)rows);
-    for (int i = 0; i < rows * features; i++) xd[i] = (float)tu_rng_uniform(&r, -1, 1);
-    for (int i = 0; i < rows; i++) yd[i] = (int64_t)(tu_rng_next(&r) % (uint64_t)classes);
-    *x = (onnxc_tensor){.dtype = ONNXC_FLOAT, .rank = 2, .dims = {rows, features}, .data = xd};
-    *y = (onnxc_tensor){.dtype = ONNXC_INT64, .rank = 1, .dims = {rows}, .data = yd};
-}
-
 Test(shards, graphs_that_tie_rows_or_draw_masks_are_not_cut)
 {
     static const struct {
@@ -231,7 +219,7 @@ Test(shards, graphs_that_tie_rows_or_draw_masks_are_not_cut)
         onnxc_model *m = load(cases[c].model);
         onnxc_trainer *t = adam_trainer(m, 2);
         onnxc_tensor x, y;
-        random_batch(128, 6, 3, &x, &y);
+        tu_random_batch(128, 6, 3, &x, &y);
         step(t, &x, &y);
         cr_expect_eq(plan_cut(t, 128), 0, "%s: a batch of 128 was cut", cases[c].model);
         cr_expect_eq(t->sharded_steps, 0u, "%s: a batch of 128 was sharded", cases[c].model);
@@ -255,7 +243,7 @@ Test(shards, batches_outside_the_cut_range_stay_whole)
         onnxc_model *m = load("dense.onnx");
         onnxc_trainer *t = adam_trainer(m, 2);
         onnxc_tensor x, y;
-        random_batch(batches[b], 20, 5, &x, &y);
+        tu_random_batch(batches[b], 20, 5, &x, &y);
         step(t, &x, &y);
         cr_expect_eq(plan_cut(t, batches[b]), 0, "a batch of %d was cut", batches[b]);
         cr_expect_eq(t->sharded_steps, 0u);
@@ -347,7 +335,7 @@ Test(shards, switching_ways_mid_training_keeps_the_bits)
     for (int b = 0; b < 2; b++) {
         onnxc_tensor x, y;
         if (b == 0) x = batch_npy("x", 200), y = batch_npy("y", 200);
-        else random_batch(100, 20, 5, &x, &y);
+        else tu_random_batch(100, 20, 5, &x, &y);
         char *w[2];
         size_t size[2];
         uint64_t sharded = 0;

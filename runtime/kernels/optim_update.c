@@ -117,3 +117,27 @@ void oc_optim_update_streamed(const oc_optim_coef *c, float *w, const float *g, 
     _mm_sfence(); /* the streamed stores are visible before the caller's barrier */
 #endif
 }
+
+void oc_optim_update_rows_streamed(const oc_optim_coef *c, int64_t rows, int64_t len, float *w, int64_t ldw,
+                                   const float *g, float *m, float *v)
+{
+    if (ldw == len || len > STREAM_CHUNK) {
+        for (int64_t r = 0; r < (ldw == len ? 1 : rows); r++) {
+            const int64_t at = r * len, n = ldw == len ? rows * len : len;
+            oc_optim_update_streamed(c, w + r * ldw, g + at, m ? m + at : NULL, v ? v + at : NULL, n);
+        }
+        return;
+    }
+    /* Whole rows gathered into a chunk, updated as one range, streamed back. */
+    const int64_t per = STREAM_CHUNK / len;
+    _Alignas(64) float chunk[STREAM_CHUNK];
+    for (int64_t r0 = 0; r0 < rows; r0 += per) {
+        const int64_t nr = rows - r0 < per ? rows - r0 : per, at = r0 * len;
+        for (int64_t i = 0; i < nr; i++) memcpy(chunk + i * len, w + (r0 + i) * ldw, (size_t)len * sizeof(float));
+        oc_optim_update(c, chunk, g + at, m ? m + at : NULL, v ? v + at : NULL, nr * len);
+        for (int64_t i = 0; i < nr; i++) stream_floats(w + (r0 + i) * ldw, chunk + i * len, len);
+    }
+#ifdef __SSE2__
+    _mm_sfence(); /* the streamed stores are visible before the caller's barrier */
+#endif
+}

@@ -40,6 +40,16 @@ void oc_optim_update_streamed(const oc_optim_coef *c, float *w, const float *g, 
                               int64_t n);
 
 /*
+ * The streamed update of `rows` rows of `len` weights, row r at w + r * ldw,
+ * whose gradient and state are contiguous ([rows * len] at g, m, v): for a
+ * thread that keeps its columns' state in a block of its own while the
+ * weights stay interleaved with another thread's in the model
+ * (train/column_split.h). Bit for bit oc_optim_update on each row.
+ */
+void oc_optim_update_rows_streamed(const oc_optim_coef *c, int64_t rows, int64_t len, float *w, int64_t ldw,
+                                   const float *g, float *m, float *v);
+
+/*
  * The same update over a block of `rows` rows of `cols` elements: row r's
  * weights at w + r * ldw, its gradient and state at g, m, v + r * ld. For a
  * thread that owns some columns of a [rows, N] weight (train/column_split.h):

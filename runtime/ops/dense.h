@@ -30,12 +30,14 @@ extern const oc_op_def oc_op_dense_train;
  * Forward: Y[:, c0:c1] = act(X · op(W)[:, c0:c1] + b[c0:c1]).
  * Backward (ctx as oc_train_plan_backward gives it; its workspace holds
  * [rows, N] floats with ReLU): the masked dZ and db of those columns, and
- * dW's part for them (columns of [K, N], rows of [N, K] with transB).
+ * dW's part for them (columns of [K, N], rows of [N, K] with transB),
+ * written (or added, as the op would) at dw with leading dimension ldw:
+ * [K, c1 - c0] or [c1 - c0, K] there.
  * Never dX: the caller splits only layers whose input needs no gradient
  * (din[0] NULL).
  */
 void oc_dense_train_forward_cols(const oc_op_ctx *ctx, int64_t c0, int64_t c1);
 onnxc_status oc_dense_train_backward_cols(oc_op_ctx *ctx, const oc_tensor *const *dout, oc_tensor *const *din,
-                                          int64_t c0, int64_t c1);
+                                          int64_t c0, int64_t c1, float *dw, int64_t ldw);
 
 #endif

@@ -76,11 +76,13 @@ static size_t dense_train_backward_workspace(const oc_op_ctx *ctx)
 /*
  * The parameter side of the backward pass for columns [c0, c1): dZ masked
  * by ReLU (into the workspace) and db in one pass over dY, then dW's part
- * for those columns, on `threads` threads. *dz_out: dZ [rows, N] (dY itself
+ * for those columns at dw_part (leading dimension ldw; NULL: in din[1]'s
+ * own layout), on `threads` threads. *dz_out: dZ [rows, N] (dY itself
  * without ReLU).
  */
 static onnxc_status param_grads_cols(oc_op_ctx *ctx, const oc_tensor *const *dout, oc_tensor *const *din,
-                                     int64_t c0, int64_t c1, int threads, const float **dz_out)
+                                     int64_t c0, int64_t c1, float *dw_part, int64_t ldw, int threads,
+                                     const float **dz_out)
 {
     const oc_dense_params *p = ctx->node->params;
     const oc_tensor *x = ctx->in[0], *y = ctx->out[0];
@@ -116,12 +118,12 @@ static onnxc_status param_grads_cols(oc_op_ctx *ctx, const oc_tensor *const *dou
          * first (C = P0, then C + P1), which is what two shards' P0 + P1
          * gives (oc_sgemm_fast_cut). */
         const float beta = (ctx->din_overwrite & 2u) ? 0.0f : 1.0f;
+        if (!dw_part) /* in dW itself: rows c0.. of [N, K], columns c0.. of [K, N] */
+            dw_part = (float *)dw->data + (p->transB ? c0 * K : c0), ldw = p->transB ? K : N;
         if (p->transB) /* dW [N, K] (+)= dZ^T [N, rows] · X [rows, K]: rows c0..c1 */
-            oc_sgemm_fast_cut(1, 0, c1 - c0, K, rows, cut, dz + c0, N, x->data, K, beta, (float *)dw->data + c0 * K, K,
-                              threads);
+            oc_sgemm_fast_cut(1, 0, c1 - c0, K, rows, cut, dz + c0, N, x->data, K, beta, dw_part, ldw, threads);
         else           /* dW [K, N] (+)= X^T [K, rows] · dZ [rows, N]: columns c0..c1 */
-            oc_sgemm_fast_cut(1, 0, K, c1 - c0, rows, cut, x->data, K, dz + c0, N, beta, (float *)dw->data + c0, N,
-                              threads);
+            oc_sgemm_fast_cut(1, 0, K, c1 - c0, rows, cut, x->data, K, dz + c0, N, beta, dw_part, ldw, threads);
     }
     return ONNXC_OK;
 }
@@ -132,7 +134,7 @@ static onnxc_status dense_train_backward(oc_op_ctx *ctx, const oc_tensor *const 
     const oc_dense_params *p = ctx->node->params;
     if (!dout[0]) return ONNXC_OK;
     const float *dz = NULL;
-    OC_TRY(param_grads_cols(ctx, dout, din, 0, p->N, ctx->nthreads, &dz));
+    OC_TRY(param_grads_cols(ctx, dout, din, 0, p->N, NULL, 0, ctx->nthreads, &dz));
     oc_tensor *dx = din[0];
     if (dx) {
         const int64_t K = p->K, N = p->N, rows = oc_tensor_numel(ctx->in[0]) / K;
@@ -145,14 +147,14 @@ static onnxc_status dense_train_backward(oc_op_ctx *ctx, const oc_tensor *const 
 }
 
 onnxc_status oc_dense_train_backward_cols(oc_op_ctx *ctx, const oc_tensor *const *dout, oc_tensor *const *din,
-                                          int64_t c0, int64_t c1)
+                                          int64_t c0, int64_t c1, float *dw, int64_t ldw)
 {
     if (!dout[0]) return ONNXC_OK;
     if (din[0])
         return oc_node_fail(ctx->node, ctx->err, ONNXC_ERR_RUNTIME,
                             "a column range of a Dense backward pass cannot give the input's gradient");
     const float *dz = NULL;
-    return param_grads_cols(ctx, dout, din, c0, c1, 1, &dz);
+    return param_grads_cols(ctx, dout, din, c0, c1, dw, ldw, 1, &dz);
 }
 
 const oc_op_def oc_op_dense_train = {

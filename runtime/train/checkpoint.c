@@ -93,6 +93,7 @@ static const void *trainer_bytes(const void *ctx, size_t i, int slot)
 onnxc_status oc_checkpoint_save(onnxc_trainer *t, const char *path, const oc_fit_state *s,
                                 onnxc_error *err)
 {
+    oc_column_state_release(t); /* the optimizer state, all of it in the flat slots */
     Onnx__ModelProto *mp = t->model->proto;
     Onnx__GraphProto *gp = mp->graph;
     int slots = oc_optim_slots(t->optim.hp.kind);
@@ -255,6 +256,7 @@ static onnxc_status verify_crc(const onnxc_trainer *t, const onnxc_model *ck, co
 onnxc_status oc_checkpoint_load(onnxc_trainer *t, const char *path, oc_fit_state *s,
                                 onnxc_error *err)
 {
+    oc_column_state_release(t); /* what the checkpoint does not set stays as it was */
     onnxc_model *ck = NULL;
     OC_TRY(onnxc_model_load(path, NULL, &ck, err));
     onnxc_status st = ONNXC_OK;

@@ -12,12 +12,16 @@
  * on each core, so every step moves half the weights, half the gradients
  * and their cache lines between the cores (bench/cross_core: 15-17 us for
  * the seed model's 107 KB half, against 2.5-4 us for lines one core owns).
- * Split by columns, the big layer's W, dW, m and v never leave their core;
+ * Split by columns, the big layer's dW, m and v never leave their core
+ * (oc_split_state), and W is written once per step by streaming stores;
  * what crosses is activations: thread 1's 32 columns of the layer's output
  * going forward and of its output gradient coming back (16 KB each at batch
- * 128), and the input batch, which both threads read.
+ * 128). Both threads read the whole input batch: fit() gathers it twice,
+ * once on each thread (oc_column_step_wants_copy).
  *
  *     thread 0                          thread 1
+ *     (first column step: m, v of its   (the same)
+ *     half into its own block)
  *     steps before the layer (if any)
  *     ---------------------------------------------------- barrier (if any)
  *     forward, columns [0, cols)        forward, columns [cols, N)
@@ -27,8 +31,9 @@
  *     dZ, db, dW of columns [0, cols)   the same for columns [cols, N)
  *     finite? (its part, see below)     finite? (its part)
  *     ---------------------------------------------------- barrier
- *     update: its columns of W and b,   update: its columns of W and b
- *     and every other parameter
+ *     update: its columns of W (from    update: its columns of W and b
+ *     its block) and b, and every
+ *     other parameter
  *
  * Every value is computed as the one-thread step computes it (the same
  * kernels on column ranges, each column alike whatever the split; the row
@@ -39,18 +44,11 @@
  * A step can be split when (oc_column_split_find):
  *   - the last backward step is a fused Dense layer whose input needs no
  *     gradient (a first layer: nothing before it is trained), whose W (and
- *     bias, if trained) are parameters it alone writes the gradient slots of;
- *   - W is stored [N, K] (Gemm with transB, as PyTorch exports it), so that
- *     each thread's columns are whole rows of W, dW, m and v. In the [K, N]
- *     layout every row interleaves the two threads' columns (128 bytes each
- *     for 64 columns), and the caches trade those lines back and forth: two
- *     threads updating the column halves of a [784, 64] weight with Adam
- *     took 71 us a step where two contiguous halves take 6 (a
- *     prefetcher bringing the neighbour's lines along, presumably; the
- *     forward and dW products suffer alike);
+ *     bias, if trained) are parameters, and which alone writes W's gradient
+ *     (it goes to the threads' own blocks, see oc_split_state);
  *   - it has at least 2 * OC_SPLIT_MIN_COLS output columns; the split falls
- *     at a multiple of 16 columns (64 bytes: rows of W, dW, m, v and of the
- *     activations never share a cache line between the threads);
+ *     at a multiple of 16 columns (64 bytes: no cache line of W or of the
+ *     activations holds both threads' columns);
  *   - its W and bias hold at least OC_SPLIT_MIN_SHARE of the parameters:
  *     the rest of the step runs on one thread, and the layer's share of the
  *     step's arithmetic is about its share of the parameters.
@@ -72,7 +70,36 @@ typedef struct oc_column_split {
     /* Each thread's part of the layer's parameters; has_bias: b is trained. */
     oc_param_block w_half[2], b_half[2];
     bool has_bias;
+    bool reads_input;            /* the layer's input is graph input 0 itself */
 } oc_column_split;
+
+/*
+ * Each thread's half of the split layer's gradient and optimizer state, in
+ * a contiguous block of its own. In the model's [K, N] layout a row of W
+ * interleaves the two threads' columns (128 bytes each for 64 columns), and
+ * two cores writing such rows trade their cache lines: Adam on the two
+ * column halves of a [784, 64] weight, in place, took 71 us a step where
+ * two contiguous halves take 6 (measured here; a prefetcher bringing the
+ * neighbour's lines along, presumably). So dW's half goes to the block, m
+ * and v live there while column steps run, and the update writes the
+ * model's W with streaming stores, which take no line into a cache. W
+ * itself stays in the model: it is what users read and write.
+ *
+ * While `owns`, the flat m and v of W's halves are stale: anything else
+ * that reads or writes the optimizer state (another way of stepping,
+ * checkpoints, a distributed group) first calls oc_column_state_release.
+ */
+typedef struct oc_split_state {
+    bool owns;                   /* the blocks hold the state of the halves `half` */
+    oc_param_block half[2];      /* W's halves they were taken for */
+    int slots;                   /* optimizer slots (0..2) */
+    float *block[2];             /* per half: gradient, m, v, each [rows * cols] padded to 16 floats */
+    size_t capacity[2];          /* floats */
+} oc_split_state;
+
+/* Give the flat optimizer slots back their values (no-op when not owned). */
+void oc_column_state_release(onnxc_trainer *t);
+void oc_split_state_free(oc_split_state *st);
 
 /*
  * Can the step of this training plan split a layer's columns? params and
@@ -82,6 +109,14 @@ typedef struct oc_column_split {
  */
 bool oc_column_split_find(const oc_train_plan *tp, const oc_param_set *params, const int *param_values,
                           float *const *param_grad, oc_column_split *cs, char *why, size_t why_size);
+
+/*
+ * Would the trainer's next step on a batch of `rows` rows split a layer's
+ * columns, with the layer reading the batch itself? Then both threads read
+ * every row of it, and a copy gathered by thread 1 (trainer.h batch_copy)
+ * spares it reading half the batch out of the other core's cache.
+ */
+bool oc_column_step_wants_copy(const onnxc_trainer *t, int64_t rows);
 
 /*
  * The step of oc_trainer_step_local, split by columns over two threads, for

@@ -93,6 +93,7 @@ static onnxc_status make_buckets(oc_dist *d, const oc_param_set *p, size_t limit
 onnxc_status onnxc_trainer_set_distributed(onnxc_trainer *t, const onnxc_distributed *cfg, onnxc_error *err)
 {
     if (!t) return oc_fail(err, ONNXC_ERR_ARGUMENT, "onnxc_trainer_set_distributed: NULL trainer");
+    oc_column_state_release(t); /* ranks compare and step the flat optimizer state */
     if (cfg && (cfg->world_size < 1 || cfg->rank < 0 || cfg->rank >= cfg->world_size))
         return oc_fail(err, ONNXC_ERR_ARGUMENT, "distributed: expected 0 <= rank < world_size, got rank %d of %d",
                        cfg->rank, cfg->world_size);
@@ -371,6 +372,7 @@ static onnxc_status step_distributed(onnxc_trainer *t, const onnxc_tensor *x, co
                                      size_t global_rows, onnxc_batch_result *result, onnxc_error *err)
 {
     if (!t) return oc_fail(err, ONNXC_ERR_ARGUMENT, "onnxc_trainer_step_distributed: NULL trainer");
+    oc_column_state_release(t);
     oc_dist *d = t->dist;
     if (!d) {
         if (global_rows && (!x || x->rank < 1 || (size_t)x->dims[0] != global_rows))

@@ -10,9 +10,11 @@
  * OC_WAY_PARALLEL (two shards with two threads, shards.h, else every op on
  * all threads), OC_WAY_ONE_THREAD (the whole step on the calling thread),
  * and where the plan allows it OC_WAY_COLUMNS (a layer's columns split over
- * two threads, column_split.h; on this project's VMs the fastest of the
- * three at batch 32 and 128 for a PyTorch-layout 784-64-64-10 network, the
- * slowest but one at 256, where shards win).
+ * two threads, column_split.h). On this project's VMs, for the seed model,
+ * columns were the fastest at batch 128 (145 us a step against 159 for
+ * shards and 169 on one thread), shards at 256 (227, columns 273), and one
+ * thread at 32 about even with columns (55 and 56 us; every op in
+ * parallel: 96).
  *
  * Schedule: a window of OC_TUNE_WINDOW steps each way, then the fastest,
  * re-timing another way (in turn) for one window after every OC_TUNE_PROBE

@@ -75,6 +75,7 @@ void onnxc_trainer_free(onnxc_trainer *t)
     oc_aligned_free(t->grad_flat2);
     oc_free(t->param_grad2);
     oc_aligned_free(t->split_work);
+    oc_split_state_free(&t->split_state);
     oc_free(t);
 }
 
@@ -422,7 +423,10 @@ onnxc_status oc_trainer_step_local(onnxc_trainer *t, const onnxc_tensor *x, cons
      * can run the shards and give the same bits. */
     const int slot = (int)(tp - t->train);
     tp->row_cut = t->dist ? 0 : t->train_cut[slot];
-    if (t->nthreads < 2 || t->dist) return step_whole(t, tp, &in, n, k, sparse, t->nthreads, result, err);
+    if (t->nthreads < 2 || t->dist) {
+        oc_column_state_release(t);
+        return step_whole(t, tp, &in, n, k, sparse, t->nthreads, result, err);
+    }
     /* A dominant layer's columns split over two threads, or in parallel
      * (two shards with two threads, else every op on all threads), or on
      * one thread, whichever has been fastest lately for this batch shape
@@ -433,8 +437,10 @@ onnxc_status oc_trainer_step_local(onnxc_trainer *t, const onnxc_tensor *x, cons
     if (tuner->way == OC_WAY_COLUMNS) {
         OC_TRY(oc_trainer_step_columns(t, tp, &t->split[slot], &in, k, sparse, result, err));
         done = true;
-    } else if (tuner->way == OC_WAY_PARALLEL && tp->row_cut && t->nthreads == 2) {
-        OC_TRY(oc_trainer_step_sharded(t, tp, &in, k, sparse, result, &done, err));
+    } else {
+        oc_column_state_release(t); /* the other ways update W from the flat state */
+        if (tuner->way == OC_WAY_PARALLEL && tp->row_cut && t->nthreads == 2)
+            OC_TRY(oc_trainer_step_sharded(t, tp, &in, k, sparse, result, &done, err));
     }
     if (!done)
         OC_TRY(step_whole(t, tp, &in, n, k, sparse, tuner->way == OC_WAY_PARALLEL ? t->nthreads : 1, result,

@@ -564,3 +564,14 @@ bool tu_weight_bytes(const onnxc_model *m, char **data, size_t *size)
     }
     return true;
 }
+
+void tu_random_batch(int rows, int features, int classes, onnxc_tensor *x, onnxc_tensor *y)
+{
+    tu_rng r = {42};
+    float *xd = malloc(sizeof(float) * (size_t)rows * (size_t)features);
+    int64_t *yd = malloc(sizeof(int64_t) * (size_t)rows);
+    for (int i = 0; xd && i < rows * features; i++) xd[i] = (float)tu_rng_uniform(&r, -1, 1);
+    for (int i = 0; yd && i < rows; i++) yd[i] = (int64_t)(tu_rng_next(&r) % (uint64_t)classes);
+    *x = (onnxc_tensor){.dtype = ONNXC_FLOAT, .rank = 2, .dims = {rows, features}, .data = xd};
+    *y = (onnxc_tensor){.dtype = ONNXC_INT64, .rank = 1, .dims = {rows}, .data = yd};
+}

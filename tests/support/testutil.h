@@ -110,6 +110,10 @@ char *tu_generate(const char *script, const char *tag, unsigned timeout_s, char 
 bool tu_case_npy(const char *dir, const char *name, const char *suffix, onnxc_tensor *out,
                  char *why, size_t why_size);
 
+/* A [rows, features] float batch uniform in [-1, 1) and int64 labels in
+ * [0, classes), from a fixed seed; data malloc'd (free both). */
+void tu_random_batch(int rows, int features, int classes, onnxc_tensor *x, onnxc_tensor *y);
+
 /* The model's initializer `name` (a view of the model's storage), or false. */
 bool tu_initializer(const onnxc_model *m, const char *name, onnxc_tensor *out);
 /* Every initializer's bytes, concatenated, in a malloc'd buffer (free it):
