@@ -3,7 +3,7 @@
 # builds the CLI with MPI and runs the distributed tests under mpirun; then
 # builds again with AddressSanitizer + UndefinedBehaviorSanitizer (and
 # LeakSanitizer) and runs the whole suite a second time; last, builds the
-# libFuzzer targets with clang and fuzzes each for 60 s (scripts/fuzz.sh).
+# libFuzzer targets with clang and fuzzes each for 45 s (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -33,5 +33,5 @@ echo "== ASan + UBSan build, all tests"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DONNXC_SANITIZE=ON
 
-echo "== fuzzing: every libFuzzer target for 60 s, two at a time (fuzz/README.md)"
-bash scripts/fuzz.sh --seconds 60 --jobs 2 build-fuzz
+echo "== fuzzing: every libFuzzer target for 45 s, two at a time (fuzz/README.md)"
+bash scripts/fuzz.sh --seconds 45 --jobs 2 build-fuzz
