@@ -554,6 +554,7 @@ typedef struct onnxc_epoch_log {
     double val_loss, val_accuracy;
     double seconds;              /* training time of the epoch, data loading excluded */
     double samples_per_second;
+    double data_seconds;         /* gathering the epoch's batches (left out of seconds) */
 } onnxc_epoch_log;
 
 /* Progress callback: called after every batch (step counts within the epoch)

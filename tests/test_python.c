@@ -96,7 +96,8 @@ static void abi_string(char (*out)[4096])
     PUT(buf, onnxc_epoch_log, F(onnxc_epoch_log, epoch), F(onnxc_epoch_log, loss),
         F(onnxc_epoch_log, accuracy), F(onnxc_epoch_log, has_validation),
         F(onnxc_epoch_log, val_loss), F(onnxc_epoch_log, val_accuracy),
-        F(onnxc_epoch_log, seconds), F(onnxc_epoch_log, samples_per_second));
+        F(onnxc_epoch_log, seconds), F(onnxc_epoch_log, samples_per_second),
+        F(onnxc_epoch_log, data_seconds));
     PUT(buf, onnxc_fit_options, F(onnxc_fit_options, epochs), F(onnxc_fit_options, batch_size),
         F(onnxc_fit_options, validation_split), F(onnxc_fit_options, validation),
         F(onnxc_fit_options, no_shuffle), F(onnxc_fit_options, checkpoint_path),

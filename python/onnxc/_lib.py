@@ -167,7 +167,8 @@ class EpochLog(ctypes.Structure):
                 ("val_loss", ctypes.c_double),
                 ("val_accuracy", ctypes.c_double),
                 ("seconds", ctypes.c_double),
-                ("samples_per_second", ctypes.c_double)]
+                ("samples_per_second", ctypes.c_double),
+                ("data_seconds", ctypes.c_double)]
 
 
 # int (*)(void *user, int epoch, int epochs, size_t step, size_t steps,

@@ -73,8 +73,6 @@ bool oc_column_split_find(const oc_train_plan *tp, const oc_param_set *params, c
     cs->step = (int)(b->fwd - tp->fwd.steps);
     cs->cols = cols, cs->n = p->N;
     cs->has_bias = has_bias;
-    const oc_graph *g = &tp->fwd.model->graph;
-    cs->reads_input = g->n_inputs > 0 && node->in[0] == g->inputs[0];
     const size_t wp = (size_t)w;
     if (p->transB) { /* W [N, K]: output column j is row j */
         cs->w_half[0] = (oc_param_block){wp, 0, cols, p->K, p->K};
@@ -106,7 +104,6 @@ typedef struct column_job {
     bool grads_finite[2];        /* per half */
     oc_optim_coef coef;          /* this step's optimizer coefficients */
     bool take_state;             /* first move the flat m, v of W's halves into the blocks */
-    const float *x[2];           /* per thread: its own copy of the layer's input, or NULL */
 } column_job;
 
 static bool running(const column_job *j) { return j->status[0] == ONNXC_OK && j->status[1] == ONNXC_OK; }
@@ -239,20 +236,6 @@ static void middle(column_job *j)
     if (j->loss_finite) j->status[0] = oc_train_plan_backward_steps(tp, 0, tp->n_bsteps - 1, err);
 }
 
-/* The layer's context with input 0 read from `x` (thread 1's copy of the
- * batch): ins [n_in] and *in0 are the caller's storage. */
-static oc_op_ctx with_input(const oc_op_ctx *ctx, const float *x, const oc_tensor **ins, oc_tensor *in0)
-{
-    oc_op_ctx c = *ctx;
-    if (!x) return c;
-    *in0 = *ctx->in[0];
-    in0->data = (void *)x;
-    for (int i = 0; i < c.n_in; i++) ins[i] = ctx->in[i];
-    ins[0] = in0;
-    c.in = ins;
-    return c;
-}
-
 /* The layer's backward pass for half h's columns on thread `me`, each half
  * masking dY into its own workspace (thread 1's never meets thread 0's
  * lines), then whether half h's gradients are all finite. */
@@ -260,10 +243,7 @@ static void layer_backward(column_job *j, int h, int me)
 {
     oc_train_plan *tp = j->tp;
     const oc_bstep *b = &tp->bsteps[tp->n_bsteps - 1];
-    const oc_tensor *ins[3];
-    oc_tensor in0;
-    oc_op_ctx plain = oc_train_plan_bstep_ctx(tp, b, h ? j->t->split_work : tp->bwork, &j->err[me]);
-    oc_op_ctx ctx = with_input(&plain, h == me ? j->x[me] : NULL, ins, &in0);
+    oc_op_ctx ctx = oc_train_plan_bstep_ctx(tp, b, h ? j->t->split_work : tp->bwork, &j->err[me]);
     int64_t c0, c1;
     half_cols(j->cs, h, &c0, &c1);
     float *g, *m, *v;
@@ -312,10 +292,7 @@ static void step_body(column_job *j, int me, int parts)
         if (running(j)) {
             int64_t c0, c1;
             half_cols(cs, h, &c0, &c1);
-            const oc_tensor *ins[3];
-            oc_tensor in0;
-            const oc_op_ctx ctx = with_input(&tp->fwd.steps[cs->step].ctx, h == me ? j->x[me] : NULL, ins, &in0);
-            oc_dense_train_forward_cols(&ctx, c0, c1);
+            oc_dense_train_forward_cols(&tp->fwd.steps[cs->step].ctx, c0, c1);
         }
     barrier();
     if (me == 0 && running(j)) middle(j);
@@ -325,15 +302,6 @@ static void step_body(column_job *j, int me, int parts)
     barrier();
     for (int h = me; h < 2; h += parts)
         if (running(j) && j->loss_finite && j->grads_finite[0] && j->grads_finite[1]) update_half(j, h);
-}
-
-bool oc_column_step_wants_copy(const onnxc_trainer *t, int64_t rows)
-{
-    if (t->nthreads != 2 || t->dist) return false;
-    for (int i = 0; i < OC_PLAN_CACHE; i++)
-        if (t->train_batch[i] == rows)
-            return t->split[i].usable && t->split[i].reads_input && t->tuner[i].way == OC_WAY_COLUMNS;
-    return false;
 }
 
 /* Thread 1's backward workspace, grown to the largest plan's. */
@@ -357,7 +325,6 @@ onnxc_status oc_trainer_step_columns(onnxc_trainer *t, oc_train_plan *tp, const 
     const int64_t n = in->shape.dims[0];
     column_job j = {.t = t, .tp = tp, .cs = cs, .in = in, .n = n, .k = k, .sparse = sparse,
                     .take_state = !t->split_state.owns};
-    if (cs->reads_input && t->batch_copy && t->batch_copy_of == in->data) j.x[1] = t->batch_copy;
     oc_optim_coef_next(&t->optim, &j.coef);
     oc_plan_set_threads(&tp->fwd, 1); /* thread 0 runs the other steps alone */
     oc_plan_bind_inputs(&tp->fwd, in); /* before thread 1 reads them */

@@ -16,8 +16,9 @@
  * (oc_split_state), and W is written once per step by streaming stores;
  * what crosses is activations: thread 1's 32 columns of the layer's output
  * going forward and of its output gradient coming back (16 KB each at batch
- * 128). Both threads read the whole input batch: fit() gathers it twice,
- * once on each thread (oc_column_step_wants_copy).
+ * 128), and the input batch, which both threads read. (fit() gathering the
+ * batch twice, once on each thread, made the steps ~20 us faster and the
+ * gathers slower by more: not kept.)
  *
  *     thread 0                          thread 1
  *     (first column step: m, v of its   (the same)
@@ -70,7 +71,6 @@ typedef struct oc_column_split {
     /* Each thread's part of the layer's parameters; has_bias: b is trained. */
     oc_param_block w_half[2], b_half[2];
     bool has_bias;
-    bool reads_input;            /* the layer's input is graph input 0 itself */
 } oc_column_split;
 
 /*
@@ -109,14 +109,6 @@ void oc_split_state_free(oc_split_state *st);
  */
 bool oc_column_split_find(const oc_train_plan *tp, const oc_param_set *params, const int *param_values,
                           float *const *param_grad, oc_column_split *cs, char *why, size_t why_size);
-
-/*
- * Would the trainer's next step on a batch of `rows` rows split a layer's
- * columns, with the layer reading the batch itself? Then both threads read
- * every row of it, and a copy gathered by thread 1 (trainer.h batch_copy)
- * spares it reading half the batch out of the other core's cache.
- */
-bool oc_column_step_wants_copy(const onnxc_trainer *t, int64_t rows);
 
 /*
  * The step of oc_trainer_step_local, split by columns over two threads, for

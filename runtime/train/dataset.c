@@ -56,7 +56,6 @@ static void gather_rows(const onnxc_dataset *ds, const int64_t *rows, size_t r0,
         } else {
             memcpy(x_out + r * e, (const float *)ds->x + row * e, e * sizeof(float));
         }
-        if (!y_out) continue;
         if (ds->y_type == ONNXC_INT64)
             ((int64_t *)y_out)[r] = ((const int64_t *)ds->y)[row];
         else
@@ -78,12 +77,6 @@ void oc_dataset_gather(const onnxc_dataset *ds, const int64_t *rows, size_t n_ro
         if (!halves) gather_rows(ds, rows, 0, n_rows, x_out, y_out);
         else gather_rows(ds, rows, part ? cut : 0, part ? n_rows : cut, x_out, y_out);
     });
-}
-
-void oc_dataset_gather_twice(const onnxc_dataset *ds, const int64_t *rows, size_t n_rows, float *x0, float *x1,
-                             void *y_out)
-{
-    OC_PAR_FOR(2, part, { gather_rows(ds, rows, 0, n_rows, part ? x1 : x0, part ? NULL : y_out); });
 }
 
 void oc_dataset_prefetch(const onnxc_dataset *ds, const int64_t *rows, size_t n_rows)

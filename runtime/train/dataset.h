@@ -28,12 +28,6 @@ struct onnxc_dataset {
 void oc_dataset_gather(const onnxc_dataset *ds, const int64_t *rows, size_t n_rows, float *x_out,
                        void *y_out, int nthreads);
 
-/* The batch twice on two threads, each copy written by the thread that will
- * read it: x0 and y by thread 0, x1 by thread 1 (a step that splits a
- * layer's columns, where both threads read every row: train/column_split.h). */
-void oc_dataset_gather_twice(const onnxc_dataset *ds, const int64_t *rows, size_t n_rows, float *x0, float *x1,
-                             void *y_out);
-
 /* Start loading rows' samples into cache (no effect on results). Training
  * reads rows in shuffled order from a dataset far larger than the caches, so
  * each gather would wait on memory; prefetching the next batch while the

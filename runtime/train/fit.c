@@ -41,7 +41,6 @@ static void shuffle(int64_t *perm, size_t n, uint64_t seed, int epoch)
 
 typedef struct batch_buffers {
     float *x;                    /* [batch, sample_elems] */
-    float *x2;                   /* the same, thread 1's copy (column steps); allocated on first use */
     void *y;                     /* [batch, label_elems] */
     int64_t *rows;               /* [batch] */
 } batch_buffers;
@@ -58,7 +57,6 @@ static onnxc_status alloc_batch(const onnxc_dataset *ds, size_t batch, batch_buf
 static void free_batch(batch_buffers *b)
 {
     oc_aligned_free(b->x);
-    oc_aligned_free(b->x2);
     oc_aligned_free(b->y);
     oc_free(b->rows);
 }
@@ -127,14 +125,6 @@ typedef struct fit_run {
     int rank, world;             /* 0 and 1 for one process */
     bool stop_asked;             /* distributed: the progress callback asked to stop */
 } fit_run;
-
-/* The batch buffer for thread 1's copy (false: out of memory, the step reads
- * the one copy). */
-static bool batch_copy(fit_run *r)
-{
-    if (!r->b.x2) r->b.x2 = oc_aligned_alloc(r->bs * r->fit_set->sample_elems * sizeof(float));
-    return r->b.x2 != NULL;
-}
 
 static onnxc_status stopped(onnxc_error *err)
 {
@@ -293,14 +283,7 @@ static onnxc_status train_epoch(fit_run *r, int epoch, double sums[3], double *d
         /* Rank r's rows of the global batch (all of it on one process). */
         size_t lo = oc_dist_shard_begin(n, r->rank, r->world), hi = oc_dist_shard_begin(n, r->rank + 1, r->world);
         double t0 = now_seconds();
-        const int64_t *rows = r->perm + s * r->bs + lo;
-        t->batch_copy = NULL;
-        if (hi > lo && !r->dist && oc_column_step_wants_copy(t, (int64_t)(hi - lo)) && batch_copy(r)) {
-            oc_dataset_gather_twice(r->fit_set, rows, hi - lo, r->b.x, r->b.x2, r->b.y);
-            t->batch_copy = r->b.x2, t->batch_copy_of = r->b.x;
-        } else if (hi > lo) {
-            oc_dataset_gather(r->fit_set, rows, hi - lo, r->b.x, r->b.y, t->nthreads);
-        }
+        if (hi > lo) oc_dataset_gather(r->fit_set, r->perm + s * r->bs + lo, hi - lo, r->b.x, r->b.y, t->nthreads);
         if (s + 1 < steps) { /* the next batch's rows arrive while this one trains */
             size_t n2 = r->n_train - (s + 1) * r->bs < r->bs ? r->n_train - (s + 1) * r->bs : r->bs;
             size_t lo2 = oc_dist_shard_begin(n2, r->rank, r->world);
@@ -314,7 +297,6 @@ static onnxc_status train_epoch(fit_run *r, int epoch, double sums[3], double *d
         if (!r->dist) st = onnxc_trainer_step(t, &x, &y, &br, err);
         else if (r->stop_asked) st = oc_dist_fail_step(t, stopped(err), err);
         else st = onnxc_trainer_step_distributed(t, hi > lo ? &x : NULL, hi > lo ? &y : NULL, n, &br, err);
-        t->batch_copy = NULL;
         if (st == ONNXC_ERR_NUMERIC && err) say_where(err, epoch, s, steps);
         if (st != ONNXC_OK) break;
         loss_sum += br.loss * (double)br.count;
@@ -342,6 +324,7 @@ static onnxc_status run_epoch(fit_run *r, int epoch, onnxc_error *err)
     OC_TRY(train_epoch(r, epoch, sums, &t_data, err));
     onnxc_epoch_log log = {.epoch = epoch + 1};
     log.seconds = now_seconds() - t_start - t_data;
+    log.data_seconds = t_data;
     bool validate = r->val && r->val->n;
     if (!r->dist) {
         if (validate)

@@ -52,10 +52,6 @@ struct onnxc_trainer {
     size_t split_work_bytes;
     uint64_t column_steps;       /* steps taken split by columns (tests) */
     oc_split_state split_state;  /* the split layer's state, per thread (column_split.h) */
-    /* fit()'s second copy of the batch, gathered by thread 1 for its half of
-     * a column step (oc_column_step_wants_copy), for the step whose input
-     * data is copy_of; NULL: none. */
-    const float *batch_copy, *batch_copy_of;
 };
 
 /* Switch the calling thread to the floating-point environment of t's
