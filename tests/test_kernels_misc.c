@@ -7,6 +7,7 @@
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/convert_u8.h"
@@ -127,6 +128,54 @@ Test(kernels_misc, optimizer_updates_follow_the_formulas)
                               isa_name((oc_isa)isa), (int)kinds[k], i);
             }
         }
+    }
+}
+
+/* The block forms of the update (a thread's columns of a weight, its own
+ * state: train/column_split.h) are the contiguous update on each row, bit
+ * for bit: rows of 32 floats in a 64-wide weight (several rows a chunk), of
+ * 300 and 700 (longer than a chunk), and contiguous rows; with Adam (two
+ * slots), momentum (one) and SGD (none). The 2-D finite scan finds a NaN in
+ * any row and ignores what lies between the rows. */
+Test(kernels_misc, block_updates_are_the_row_updates)
+{
+    static const struct { int rows, len, ldw; } shapes[] = {{37, 32, 64}, {5, 300, 617}, {3, 700, 700}, {9, 48, 48}};
+    static const onnxc_optimizer_kind kinds[] = {ONNXC_OPT_ADAM, ONNXC_OPT_MOMENTUM, ONNXC_OPT_SGD};
+    FOR_EACH_ISA(isa) {
+        for (size_t sh = 0; sh < sizeof shapes / sizeof *shapes; sh++)
+            for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+                const int rows = shapes[sh].rows, len = shapes[sh].len, ldw = shapes[sh].ldw, n = rows * len;
+                const oc_optim_coef c = {.kind = kinds[k], .lr = 0.01f, .alpha = 0.003f, .b1 = 0.9f, .b2 = 0.999f,
+                                         .eps = 1e-7f, .momentum = 0.9f};
+                float *w[2], *g = malloc(sizeof(float) * (size_t)n), *m[2], *v[2];
+                for (int a = 0; a < 2; a++) {
+                    w[a] = malloc(sizeof(float) * (size_t)(rows * ldw));
+                    m[a] = malloc(sizeof(float) * (size_t)n), v[a] = malloc(sizeof(float) * (size_t)n);
+                    for (int i = 0; i < rows * ldw; i++) w[a][i] = (float)sin(i * 0.37);
+                    for (int i = 0; i < n; i++) m[a][i] = (float)(i % 7) * 0.01f, v[a][i] = (float)(i % 5) * 0.002f;
+                }
+                for (int i = 0; i < n; i++) g[i] = (float)cos(i * 0.91) * 0.5f;
+                const bool slot1 = kinds[k] != ONNXC_OPT_SGD, slot2 = kinds[k] == ONNXC_OPT_ADAM;
+                oc_optim_update_rows_streamed(&c, rows, len, w[0], ldw, g, slot1 ? m[0] : NULL, slot2 ? v[0] : NULL);
+                for (int r = 0; r < rows; r++)
+                    oc_optim_update(&c, w[1] + r * ldw, g + r * len, slot1 ? m[1] + r * len : NULL,
+                                    slot2 ? v[1] + r * len : NULL, len);
+                cr_assert(!memcmp(w[0], w[1], sizeof(float) * (size_t)(rows * ldw)) &&
+                              !memcmp(m[0], m[1], sizeof(float) * (size_t)n) &&
+                              !memcmp(v[0], v[1], sizeof(float) * (size_t)n),
+                          "%s, kind %d, %d rows of %d in %d: the streamed block update differs from the rows'",
+                          isa_name((oc_isa)isa), (int)kinds[k], rows, len, ldw);
+                cr_assert(oc_all_finite_2d(w[0], rows, len, ldw));
+                if (ldw > len) {
+                    w[0][len] = NAN; /* between row 0 and row 1: not part of the block */
+                    cr_assert(oc_all_finite_2d(w[0], rows, len, ldw));
+                }
+                w[0][(rows - 1) * ldw + len - 1] = INFINITY;
+                cr_assert(!oc_all_finite_2d(w[0], rows, len, ldw), "%s: the last element's Inf missed",
+                          isa_name((oc_isa)isa));
+                for (int a = 0; a < 2; a++) free(w[a]), free(m[a]), free(v[a]);
+                free(g);
+            }
     }
 }
 

@@ -121,10 +121,14 @@ void oc_optim_update_streamed(const oc_optim_coef *c, float *w, const float *g, 
 void oc_optim_update_rows_streamed(const oc_optim_coef *c, int64_t rows, int64_t len, float *w, int64_t ldw,
                                    const float *g, float *m, float *v)
 {
-    if (ldw == len || len > STREAM_CHUNK) {
-        for (int64_t r = 0; r < (ldw == len ? 1 : rows); r++) {
-            const int64_t at = r * len, n = ldw == len ? rows * len : len;
-            oc_optim_update_streamed(c, w + r * ldw, g + at, m ? m + at : NULL, v ? v + at : NULL, n);
+    if (ldw == len) { /* the rows are one contiguous range */
+        oc_optim_update_streamed(c, w, g, m, v, rows * len);
+        return;
+    }
+    if (len > STREAM_CHUNK) { /* rows longer than a chunk: one at a time */
+        for (int64_t r = 0; r < rows; r++) {
+            const int64_t at = r * len;
+            oc_optim_update_streamed(c, w + r * ldw, g + at, m ? m + at : NULL, v ? v + at : NULL, len);
         }
         return;
     }
