@@ -197,6 +197,11 @@ def main():
     log(f"wrote {args.out} (raw data: {work}/results.json)")
 
 
+def fenced(lines):
+    """A program's output as a Markdown code block."""
+    return ["```", *lines, "```\n"]
+
+
 def write_report(path, raw):
     L = []
     pts = {tuple(int(x) for x in k.split("|")): v for k, v in raw["points"].items()}
@@ -249,17 +254,13 @@ def write_report(path, raw):
                  "bench/cross_core.c). A data-parallel step has each thread write its half of the weights, "
                  "which the other thread read in its forward pass, and read the other half, which the other "
                  "thread wrote:\n")
-        L.append("```")
-        L.extend(raw["cross_core"])
-        L.append("```\n")
+        L.extend(fenced(raw["cross_core"]))
     if raw.get("split_layer"):
         L.append("The other way to use two threads, model parallelism, splits the first layer's 64 columns "
                  "between them, so that no weight crosses; `bench/split_layer` times the two products that "
                  "carry ~75% of a batch-128 step (the forward and dW of the 784x64 layer) that way, in the "
                  "same run:\n")
-        L.append("```")
-        L.extend(raw["split_layer"])
-        L.append("```\n")
+        L.extend(fenced(raw["split_layer"]))
     if raw.get("pytorch_layout"):
         L.append("The same network in PyTorch's layout (`seed_pt.onnx` of bench/make_models.py: Gemm with "
                  "transB=1, W [out, in]), onnxc only, 1 and 2 threads alternating in the same run. With two "

@@ -189,6 +189,7 @@ void oc_column_state_release(onnxc_trainer *t)
 void oc_split_state_free(oc_split_state *st)
 {
     for (int h = 0; h < 2; h++) oc_aligned_free(st->block[h]);
+    oc_aligned_free(st->work);
     *st = (oc_split_state){0};
 }
 
@@ -243,7 +244,7 @@ static void layer_backward(column_job *j, int h, int me)
 {
     oc_train_plan *tp = j->tp;
     const oc_bstep *b = &tp->bsteps[tp->n_bsteps - 1];
-    oc_op_ctx ctx = oc_train_plan_bstep_ctx(tp, b, h ? j->t->split_work : tp->bwork, &j->err[me]);
+    oc_op_ctx ctx = oc_train_plan_bstep_ctx(tp, b, h ? j->t->split_state.work : tp->bwork, &j->err[me]);
     int64_t c0, c1;
     half_cols(j->cs, h, &c0, &c1);
     float *g, *m, *v;
@@ -307,12 +308,13 @@ static void step_body(column_job *j, int me, int parts)
 /* Thread 1's backward workspace, grown to the largest plan's. */
 static onnxc_status ensure_split_work(onnxc_trainer *t, size_t bytes, onnxc_error *err)
 {
-    if (t->split_work && t->split_work_bytes >= bytes) return ONNXC_OK;
+    oc_split_state *st = &t->split_state;
+    if (st->work && st->work_bytes >= bytes) return ONNXC_OK;
     void *p = oc_aligned_alloc(bytes ? bytes : 64);
     if (!p) return oc_fail(err, ONNXC_ERR_NOMEM, "out of memory for a second backward workspace");
-    oc_aligned_free(t->split_work);
-    t->split_work = p;
-    t->split_work_bytes = bytes;
+    oc_aligned_free(st->work);
+    st->work = p;
+    st->work_bytes = bytes;
     return ONNXC_OK;
 }
 

@@ -95,6 +95,8 @@ typedef struct oc_split_state {
     int slots;                   /* optimizer slots (0..2) */
     float *block[2];             /* per half: gradient, m, v, each [rows * cols] padded to 16 floats */
     size_t capacity[2];          /* floats */
+    void *work;                  /* thread 1's backward workspace (thread 0 has the plan's) */
+    size_t work_bytes;
 } oc_split_state;
 
 /* Give the flat optimizer slots back their values (no-op when not owned). */

@@ -74,7 +74,6 @@ void onnxc_trainer_free(onnxc_trainer *t)
     for (int i = 0; i < OC_SHARD_SETS; i++) oc_shard_set_free(&t->shards[i]);
     oc_aligned_free(t->grad_flat2);
     oc_free(t->param_grad2);
-    oc_aligned_free(t->split_work);
     oc_split_state_free(&t->split_state);
     oc_free(t);
 }

@@ -48,8 +48,6 @@ struct onnxc_trainer {
     oc_thread_tuner tuner[OC_PLAN_CACHE]; /* per train plan: parallel or one thread */
     /* A layer's columns split over two threads (column_split.h), two threads only. */
     oc_column_split split[OC_PLAN_CACHE]; /* per train plan */
-    void *split_work;            /* thread 1's backward workspace */
-    size_t split_work_bytes;
     uint64_t column_steps;       /* steps taken split by columns (tests) */
     oc_split_state split_state;  /* the split layer's state, per thread (column_split.h) */
 };
