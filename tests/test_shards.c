@@ -299,29 +299,48 @@ Test(shards, a_bad_label_in_the_second_shard_names_its_sample)
 }
 
 /* fit() gathers a batch of 128..512 rows on two threads, one half each (the
- * rows each shard reads): the batch must be the same rows, in order. */
+ * rows each shard reads), and any batch on one thread, loading rows a few
+ * ahead of the one it copies: the batch must be the same rows, in order,
+ * from uint8 samples (scaled to [0, 1]) and from float samples. */
 Test(shards, a_batch_gathered_in_halves_is_the_batch)
 {
     enum { SAMPLES = 600, ELEMS = 7, ROWS = 131 };
     uint8_t *xd = malloc(SAMPLES * ELEMS);
+    float *xf = malloc(SAMPLES * ELEMS * sizeof(float));
     int64_t *yd = malloc(SAMPLES * sizeof(int64_t));
     for (int i = 0; i < SAMPLES * ELEMS; i++) xd[i] = (uint8_t)(i * 37 % 251);
+    for (int i = 0; i < SAMPLES * ELEMS; i++) xf[i] = (float)i * 0.5f - 3.0f;
     for (int i = 0; i < SAMPLES; i++) yd[i] = i % 10;
     onnxc_tensor x = {.dtype = ONNXC_UINT8, .rank = 2, .dims = {SAMPLES, ELEMS}, .data = xd};
+    onnxc_tensor x_float = {.dtype = ONNXC_FLOAT, .rank = 2, .dims = {SAMPLES, ELEMS}, .data = xf};
     onnxc_tensor y = {.dtype = ONNXC_INT64, .rank = 1, .dims = {SAMPLES}, .data = yd};
-    onnxc_dataset *ds;
+    onnxc_dataset *ds, *ds_float;
     onnxc_error err;
     cr_assert_eq(onnxc_dataset_from_tensors(&x, &y, &ds, &err), ONNXC_OK, "%s", err.message);
+    cr_assert_eq(onnxc_dataset_from_tensors(&x_float, &y, &ds_float, &err), ONNXC_OK, "%s", err.message);
     int64_t rows[ROWS];
     for (int i = 0; i < ROWS; i++) rows[i] = (int64_t)((i * 211 + 5) % SAMPLES);
+    rows[ROWS - 1] = SAMPLES - 1; /* the dataset's last bytes */
     float bx[ROWS * ELEMS];
     int64_t by[ROWS];
-    oc_dataset_gather(ds, rows, ROWS, bx, by, 2);
-    for (int r = 0; r < ROWS; r++) {
-        cr_assert_eq(by[r], rows[r] % 10, "row %d: label %lld", r, (long long)by[r]);
-        for (int e = 0; e < ELEMS; e++)
-            cr_assert_eq(bx[r * ELEMS + e], (float)xd[rows[r] * ELEMS + e] / 255.0f, "row %d, element %d", r, e);
+    for (int threads = 1; threads <= 2; threads++) {
+        memset(bx, 0, sizeof bx);
+        oc_dataset_gather(ds, rows, ROWS, bx, by, threads);
+        for (int r = 0; r < ROWS; r++) {
+            cr_assert_eq(by[r], rows[r] % 10, "%d threads, row %d: label %lld", threads, r, (long long)by[r]);
+            for (int e = 0; e < ELEMS; e++)
+                cr_assert_eq(bx[r * ELEMS + e], (float)xd[rows[r] * ELEMS + e] / 255.0f,
+                             "%d threads, row %d, element %d", threads, r, e);
+        }
+        memset(bx, 0, sizeof bx);
+        oc_dataset_gather(ds_float, rows, ROWS, bx, by, threads);
+        for (int r = 0; r < ROWS; r++)
+            for (int e = 0; e < ELEMS; e++)
+                cr_assert_eq(bx[r * ELEMS + e], xf[rows[r] * ELEMS + e], "float, %d threads, row %d, element %d",
+                             threads, r, e);
     }
+    onnxc_dataset_free(ds_float);
+    free(xf);
     onnxc_dataset_free(ds);
     free(xd);
     free(yd);

@@ -28,12 +28,6 @@ struct onnxc_dataset {
 void oc_dataset_gather(const onnxc_dataset *ds, const int64_t *rows, size_t n_rows, float *x_out,
                        void *y_out, int nthreads);
 
-/* Start loading rows' samples into cache (no effect on results). Training
- * reads rows in shuffled order from a dataset far larger than the caches, so
- * each gather would wait on memory; prefetching the next batch while the
- * current one trains hides that wait. */
-void oc_dataset_prefetch(const onnxc_dataset *ds, const int64_t *rows, size_t n_rows);
-
 /* Samples [begin, end) as a dataset sharing ds's memory; free it before ds. */
 onnxc_status oc_dataset_slice(const onnxc_dataset *ds, size_t begin, size_t end, onnxc_dataset **out,
                               onnxc_error *err);

@@ -284,12 +284,6 @@ static onnxc_status train_epoch(fit_run *r, int epoch, double sums[3], double *d
         size_t lo = oc_dist_shard_begin(n, r->rank, r->world), hi = oc_dist_shard_begin(n, r->rank + 1, r->world);
         double t0 = now_seconds();
         if (hi > lo) oc_dataset_gather(r->fit_set, r->perm + s * r->bs + lo, hi - lo, r->b.x, r->b.y, t->nthreads);
-        if (s + 1 < steps) { /* the next batch's rows arrive while this one trains */
-            size_t n2 = r->n_train - (s + 1) * r->bs < r->bs ? r->n_train - (s + 1) * r->bs : r->bs;
-            size_t lo2 = oc_dist_shard_begin(n2, r->rank, r->world);
-            size_t hi2 = oc_dist_shard_begin(n2, r->rank + 1, r->world);
-            oc_dataset_prefetch(r->fit_set, r->perm + (s + 1) * r->bs + lo2, hi2 - lo2);
-        }
         *data_seconds += now_seconds() - t0;
         onnxc_tensor x, y;
         batch_tensors(r->fit_set, &r->b, hi - lo, &x, &y);
