@@ -348,7 +348,8 @@ Test(shards, a_batch_gathered_in_halves_is_the_batch)
 
 Test(shards, switching_ways_mid_training_keeps_the_bits)
 {
-    /* 200 rows: shards, then one thread; 100 rows (not cut): every op on two
+    /* 200 rows: shards, then one thread (a whole window, or OC_TUNE_EARLY
+     * steps when it clearly loses); 100 rows (not cut): every op on two
      * threads, then one thread. */
     enum { STEPS = 2 * OC_TUNE_WINDOW + 8 };
     for (int b = 0; b < 2; b++) {
@@ -372,8 +373,8 @@ Test(shards, switching_ways_mid_training_keeps_the_bits)
             onnxc_trainer_free(t);
             onnxc_model_free(m);
         }
-        if (b == 0) /* the first window ran as shards, the second on one thread */
-            cr_assert(sharded >= OC_TUNE_WINDOW && sharded <= STEPS - OC_TUNE_WINDOW,
+        if (b == 0) /* the first window ran as shards, then some steps on one thread */
+            cr_assert(sharded >= OC_TUNE_WINDOW && sharded <= STEPS - OC_TUNE_EARLY,
                       "%llu sharded steps of %d", (unsigned long long)sharded, STEPS);
         else
             cr_assert_eq(sharded, 0u);

@@ -18,10 +18,15 @@
  *
  * Schedule: a window of OC_TUNE_WINDOW steps each way, then the fastest,
  * re-timing another way (in turn) for one window after every OC_TUNE_PROBE
- * windows, so a change of load is noticed within a few hundred steps. A
- * window's figure is its median step, so that the first step (which builds
- * plans) or one preempted step does not decide. About 1 step in 16 runs a
- * slower way.
+ * windows, so a change of load is noticed. A window's figure is its median
+ * step, so that the first step (which builds plans) or one preempted step
+ * does not decide. A probe costs time where the way it times is slow, so
+ * one whose first OC_TUNE_EARLY steps were all OC_TUNE_CLEAR_LOSS times the
+ * fastest other way's figure or slower ends there (on this project's Zen 4
+ * VMs a one-thread step at batch 128 takes ~100 us longer than shards: 16
+ * of them were ~2% of an epoch). And the way running is re-timed every
+ * window: when its figure grows past another way's last one (the other
+ * core got busy), that way is probed at once rather than in its turn.
  */
 #ifndef OC_TRAIN_THREAD_TUNER_H
 #define OC_TRAIN_THREAD_TUNER_H
@@ -30,6 +35,8 @@
 
 #define OC_TUNE_WINDOW 16
 #define OC_TUNE_PROBE 15
+#define OC_TUNE_EARLY 4
+#define OC_TUNE_CLEAR_LOSS 1.25
 
 typedef enum oc_way {
     OC_WAY_PARALLEL = 0,
