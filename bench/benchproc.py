@@ -74,8 +74,20 @@ def node_env():
 
 
 def cpu_name():
+    """The CPU's model name with its family and model numbers: VMs often say
+    only "AMD EPYC", and the numbers tell the generations apart (AMD family
+    25 is Zen 3 and Zen 4, 26 is Zen 5)."""
+    fields = {}
     try:
         with open("/proc/cpuinfo") as f:
-            return next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
-    except (OSError, StopIteration):
-        return "?"
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key in ("model name", "cpu family", "model") and key not in fields:
+                    fields[key] = value.strip()
+    except OSError:
+        pass
+    name = fields.get("model name", "?")
+    if "cpu family" in fields and "model" in fields:
+        name += f" (family {fields['cpu family']}, model {fields['model']})"
+    return name

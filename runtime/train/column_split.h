@@ -18,7 +18,10 @@
  * going forward and of its output gradient coming back (16 KB each at batch
  * 128), and the input batch, which both threads read. (fit() gathering the
  * batch twice, once on each thread, made the steps ~20 us faster and the
- * gathers slower by more: not kept.)
+ * gathers slower by more: not kept.) The price is the middle of the step,
+ * which thread 1 waits through: ~35 us of a 145 us column step on a Zen 5
+ * VM, ~63 of ~250 on a Zen 4 VM, where shards are the faster way
+ * (thread_tuner.h).
  *
  *     thread 0                          thread 1
  *     (first column step: m, v of its   (the same)

@@ -10,11 +10,13 @@
  * OC_WAY_PARALLEL (two shards with two threads, shards.h, else every op on
  * all threads), OC_WAY_ONE_THREAD (the whole step on the calling thread),
  * and where the plan allows it OC_WAY_COLUMNS (a layer's columns split over
- * two threads, column_split.h). On this project's VMs, for the seed model,
- * columns were the fastest at batch 128 (145 us a step against 159 for
- * shards and 169 on one thread), shards at 256 (227, columns 273), and one
- * thread at 32 about even with columns (55 and 56 us; every op in
- * parallel: 96).
+ * two threads, column_split.h). Which one wins depends on the machine
+ * (bench/train_ways times each, forced; RESULTS_TRAIN.md). For the seed
+ * model at batch 128: on a Zen 5 VM (2 x 512-bit FMA a cycle), columns
+ * 145 us a step, shards 159, one thread 169; on a Zen 4 VM (half the FMA
+ * throughput, so arithmetic outweighs moving lines between cores), shards
+ * ~200-230, columns ~210-250, one thread ~315. At batch 256 shards won on
+ * both; at 32, one thread and columns were about even.
  *
  * Schedule: a window of OC_TUNE_WINDOW steps each way, then the fastest,
  * re-timing another way (in turn) for one window after every OC_TUNE_PROBE
