@@ -96,11 +96,19 @@ static int run_batch(const char *model_path, const onnxc_dataset *ds, int batch,
     int64_t *y = malloc((size_t)batch * sizeof(int64_t)), *rows = malloc((size_t)batch * sizeof(int64_t));
     double *times[OC_WAYS];
     size_t count[OC_WAYS] = {0};
-    for (int w = 0; w < OC_WAYS; w++) times[w] = malloc((size_t)windows * (size_t)steps * sizeof(double));
+    bool have_memory = x && y && rows;
+    for (int w = 0; w < OC_WAYS; w++) {
+        times[w] = malloc((size_t)windows * (size_t)steps * sizeof(double));
+        have_memory = have_memory && times[w];
+    }
     onnxc_tensor xt = {.dtype = ONNXC_FLOAT, .rank = 2, .dims = {batch, (int64_t)elems}, .data = x};
     onnxc_tensor yt = {.dtype = ONNXC_INT64, .rank = 1, .dims = {batch}, .data = y};
     uint64_t seed = 0x9e3779b97f4a7c15u;
     int rc = 0;
+    if (!have_memory) {
+        fprintf(stderr, "train_ways: out of memory for batch %d\n", batch);
+        rc = 1;
+    }
     bool columns = false;
     /* Step 0 builds the plans (and finds whether columns can split). */
     for (int window = -1; window < windows && !rc; window++) {
