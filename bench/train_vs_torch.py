@@ -104,7 +104,8 @@ def run_onnxc(onnxc, model, data, work, batch, threads, epochs=1):
     recs = read_jsonl(logf)
     return {"epoch_s": recs[0]["seconds"], "gather_s": recs[0].get("data_seconds"),
             "loss": recs[0]["loss"], "accuracy": recs[0]["accuracy"],
-            "val_accuracy": recs[0].get("val_accuracy"), "wall_s": wall, "maxrss_kb": kb}
+            "val_accuracy": recs[0].get("val_accuracy"), "wall_s": wall, "maxrss_kb": kb,
+            "one_thread_steps": recs[0].get("one_thread_steps")}
 
 
 def run_torch(data, batch, threads):
@@ -301,6 +302,14 @@ def write_report(path, raw):
         L.append(f"Batch 128, 2 threads against 1: onnxc {so:.2f}× faster (target ≥ 1.6×: "
                  f"{'met' if so >= 1.6 else 'not met'}); PyTorch {st:.2f}×. Counting onnxc's batch gathers "
                  f"too (the `data_seconds` above; two threads write what the other core then reads): {sg:.2f}×.\n")
+        solo = [r.get("one_thread_steps") for r in p2["onnxc"]]
+        if all(v is not None for v in solo):
+            steps = -(-TRAIN_SAMPLES // 128)
+            L.append("Steps of each two-thread batch-128 round that the trainer ran on one thread, having timed "
+                     f"that as faster (the `one_thread_steps` of its log, of {steps}): "
+                     + ", ".join(f"{v} ({r['epoch_s']:.3f} s)" for v, r in zip(solo, p2["onnxc"]))
+                     + ". A few are the tuner's probes; hundreds mean the other core was busy with other "
+                     "work for much of that epoch.\n")
     program_section(L, raw.get("cross_core"),
                     "Moving data between the two cores, measured in the same run by `bench/cross_core` (the "
                     "memory traffic of a two-thread step without its arithmetic; phases explained in "

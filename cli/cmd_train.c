@@ -250,6 +250,7 @@ static int on_progress(void *user, int epoch, int epochs, size_t step, size_t st
     json_number(f, "seconds", log->seconds);
     json_number(f, "samples_per_second", log->samples_per_second);
     json_number(f, "data_seconds", log->data_seconds);
+    fprintf(f, ",\"one_thread_steps\":%zu", log->one_thread_steps);
     fputs("}\n", f);
     /* Flushed per epoch so that a killed run keeps every finished line. */
     if (fflush(f) != 0 || ferror(f)) {

@@ -555,6 +555,10 @@ typedef struct onnxc_epoch_log {
     double seconds;              /* training time of the epoch, data loading excluded */
     double samples_per_second;
     double data_seconds;         /* gathering the epoch's batches (left out of seconds) */
+    /* With several threads: the epoch's steps that ran on one thread, the
+     * trainer having timed that as the faster way (a small batch, or the
+     * other cores busy with other work); 0 with one thread. */
+    size_t one_thread_steps;
 } onnxc_epoch_log;
 
 /* Progress callback: called after every batch (step counts within the epoch)

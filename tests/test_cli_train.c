@@ -136,9 +136,9 @@ static log_summary check_log(const char *path, int first_epoch, int epochs, bool
         cr_assert(json_object_object_get_ex(o, "epoch", &v) && json_object_is_type(v, json_type_int),
                   "%s line %d: no integer epoch: %s", path, line_no + 1, line);
         cr_expect_eq(json_object_get_int(v), first_epoch + line_no, "%s line %d: %s", path, line_no + 1, line);
-        static const char *const keys[] = {"loss", "accuracy", "seconds", "samples_per_second", "data_seconds",
-                                           "val_loss", "val_accuracy"};
-        size_t n_keys = validation ? 7 : 5;
+        static const char *const keys[] = {"loss",         "accuracy",         "seconds", "samples_per_second",
+                                           "data_seconds", "one_thread_steps", "val_loss", "val_accuracy"};
+        size_t n_keys = validation ? 8 : 6;
         cr_expect_eq((size_t)json_object_object_length(o), n_keys + 1, "%s line %d: unexpected keys: %s", path,
                      line_no + 1, line);
         for (size_t k = 0; k < n_keys; k++) {

@@ -97,7 +97,7 @@ static void abi_string(char (*out)[4096])
         F(onnxc_epoch_log, accuracy), F(onnxc_epoch_log, has_validation),
         F(onnxc_epoch_log, val_loss), F(onnxc_epoch_log, val_accuracy),
         F(onnxc_epoch_log, seconds), F(onnxc_epoch_log, samples_per_second),
-        F(onnxc_epoch_log, data_seconds));
+        F(onnxc_epoch_log, data_seconds), F(onnxc_epoch_log, one_thread_steps));
     PUT(buf, onnxc_fit_options, F(onnxc_fit_options, epochs), F(onnxc_fit_options, batch_size),
         F(onnxc_fit_options, validation_split), F(onnxc_fit_options, validation),
         F(onnxc_fit_options, no_shuffle), F(onnxc_fit_options, checkpoint_path),

@@ -387,3 +387,37 @@ Test(shards, switching_ways_mid_training_keeps_the_bits)
         free(y.data);
     }
 }
+
+/* Each epoch log says how many of its steps a trainer with two threads ran
+ * on one: all of them where its tuner may only run one thread, none where
+ * it may only run shards, and none for a trainer with one thread. */
+Test(shards, the_epoch_log_counts_the_steps_run_on_one_thread)
+{
+    enum { EPOCHS = 3 };
+    onnxc_tensor x = batch_npy("x", 200), y = batch_npy("y", 200);
+    onnxc_dataset *ds;
+    onnxc_error err;
+    cr_assert_eq(onnxc_dataset_from_tensors(&x, &y, &ds, &err), ONNXC_OK, "%s", err.message);
+    for (int c = 0; c < 3; c++) {
+        const int threads = c == 2 ? 1 : 2;
+        const oc_way way = c == 0 ? OC_WAY_ONE_THREAD : OC_WAY_PARALLEL;
+        onnxc_model *m = load("dense.onnx");
+        onnxc_trainer *t = adam_trainer(m, threads);
+        step(t, &x, &y); /* builds the plan, and its tuner, for 200 rows */
+        for (int i = 0; i < OC_PLAN_CACHE; i++) {
+            t->tuner[i].ways = 1u << way;
+            t->tuner[i].way = way;
+        }
+        onnxc_fit_options o = {.epochs = EPOCHS, .batch_size = 200};
+        onnxc_epoch_log log[EPOCHS];
+        cr_assert_eq(onnxc_trainer_fit(t, ds, &o, log, EPOCHS, &err), ONNXC_OK, "%s", err.message);
+        for (int e = 0; e < EPOCHS; e++)
+            cr_expect_eq(log[e].one_thread_steps, c == 0 ? 1u : 0u, "%d threads, way %d, epoch %d: %zu", threads,
+                         way, e + 1, log[e].one_thread_steps);
+        onnxc_trainer_free(t);
+        onnxc_model_free(m);
+    }
+    onnxc_dataset_free(ds);
+    free(x.data);
+    free(y.data);
+}

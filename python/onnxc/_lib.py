@@ -168,7 +168,8 @@ class EpochLog(ctypes.Structure):
                 ("val_accuracy", ctypes.c_double),
                 ("seconds", ctypes.c_double),
                 ("samples_per_second", ctypes.c_double),
-                ("data_seconds", ctypes.c_double)]
+                ("data_seconds", ctypes.c_double),
+                ("one_thread_steps", ctypes.c_size_t)]
 
 
 # int (*)(void *user, int epoch, int epochs, size_t step, size_t steps,

@@ -315,10 +315,12 @@ static onnxc_status run_epoch(fit_run *r, int epoch, onnxc_error *err)
     onnxc_trainer *t = r->t;
     double t_start = now_seconds(), t_data = 0.0;
     double sums[6] = {0}; /* train loss sum, correct, seen; the same for validation */
+    const uint64_t one_thread_before = t->one_thread_steps;
     OC_TRY(train_epoch(r, epoch, sums, &t_data, err));
     onnxc_epoch_log log = {.epoch = epoch + 1};
     log.seconds = now_seconds() - t_start - t_data;
     log.data_seconds = t_data;
+    log.one_thread_steps = (size_t)(t->one_thread_steps - one_thread_before);
     bool validate = r->val && r->val->n;
     if (!r->dist) {
         if (validate)

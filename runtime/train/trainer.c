@@ -441,9 +441,11 @@ onnxc_status oc_trainer_step_local(onnxc_trainer *t, const onnxc_tensor *x, cons
         if (tuner->way == OC_WAY_PARALLEL && tp->row_cut && t->nthreads == 2)
             OC_TRY(oc_trainer_step_sharded(t, tp, &in, k, sparse, result, &done, err));
     }
-    if (!done)
+    if (!done) {
         OC_TRY(step_whole(t, tp, &in, n, k, sparse, tuner->way == OC_WAY_PARALLEL ? t->nthreads : 1, result,
                           err));
+        t->one_thread_steps += tuner->way == OC_WAY_ONE_THREAD;
+    }
     oc_thread_tuner_record(tuner, now_seconds() - t0);
     return ONNXC_OK;
 }

@@ -49,6 +49,7 @@ struct onnxc_trainer {
     /* A layer's columns split over two threads (column_split.h), two threads only. */
     oc_column_split split[OC_PLAN_CACHE]; /* per train plan */
     uint64_t column_steps;       /* steps taken split by columns (tests) */
+    uint64_t one_thread_steps;   /* steps a trainer with several threads ran on one (epoch logs) */
     oc_split_state split_state;  /* the split layer's state, per thread (column_split.h) */
 };
 
