@@ -297,11 +297,19 @@ onnxc_status onnxc_model_check(const onnxc_model *model, onnxc_error *err);
 /*
  * The index-th initializer (weights and constants, in file order) as a view:
  * name, dtype, dims and data point into the model and stay valid until it is
- * freed. Writing through data changes the weights that run, train and save.
+ * freed. Writing through data changes the weights that train and save at
+ * once, and those that sessions run after onnxc_model_weights_changed:
+ * sessions keep packed copies of weights (and values computed from them).
  * After onnxc_model_set_inference_only, data is NULL for a released weight.
  */
 size_t onnxc_model_initializer_count(const onnxc_model *model);
 onnxc_status onnxc_model_initializer(const onnxc_model *model, size_t index, onnxc_tensor *view);
+
+/* Initializer data was written through views: every session of the model
+ * drops its packed copies and re-plans at its next run. (Trainers read the
+ * weights from the model at each step and need no call; a trainer's own
+ * steps already tell the sessions.) */
+void onnxc_model_weights_changed(onnxc_model *model);
 
 /* Floating-point initializer elements (the parameters, as Keras counts
  * them) and the bytes of all initializers. */

@@ -253,6 +253,11 @@ onnxc_status onnxc_model_check(const onnxc_model *m, onnxc_error *err)
     return ONNXC_OK;
 }
 
+void onnxc_model_weights_changed(onnxc_model *m)
+{
+    if (m) m->weights_generation++; /* sessions compare it at each run (session.c) */
+}
+
 size_t onnxc_model_initializer_count(const onnxc_model *m)
 {
     return m && m->proto->graph ? m->proto->graph->n_initializer : 0;

@@ -142,8 +142,9 @@ onnxc_status onnxc_session_run(onnxc_session *s, const onnxc_tensor *inputs, siz
                        g->n_outputs);
     OC_TRY(bind_inputs(s, inputs, n_inputs, err));
     if (s->packs.generation != s->model->weights_generation) {
-        /* A trainer changed the weights: the packed copies and any value
-         * folded from them are stale. */
+        /* A trainer or onnxc_model_weights_changed says the weights
+         * changed: the packed copies and any value folded from them are
+         * stale. */
         if (s->planned) oc_plan_free(&s->plan);
         s->planned = false;
         oc_pack_cache_clear(&s->packs);

@@ -6,6 +6,7 @@
  * are hand-computed.
  */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <string.h>
 
 #include "onnxc.h"
@@ -207,4 +208,74 @@ Test(api, null_arguments_are_refused)
     onnxc_session_free(NULL);
     cr_expect_str_eq(onnxc_status_name(ONNXC_ERR_PARSE), "parse error");
     cr_expect_str_eq(onnxc_dtype_name(ONNXC_INT64), "int64");
+}
+
+/* Every floating-point initializer of m set to zero through its view. */
+static void zero_weights(onnxc_model *m)
+{
+    for (size_t i = 0; i < onnxc_model_initializer_count(m); i++) {
+        onnxc_tensor v;
+        cr_assert_eq(onnxc_model_initializer(m, i, &v), ONNXC_OK);
+        if (v.dtype == ONNXC_FLOAT && v.data) memset(v.data, 0, v.capacity);
+    }
+}
+
+/* Weights written through initializer views: a session (which keeps packed
+ * copies) runs them after onnxc_model_weights_changed, a trainer at once.
+ * With every weight and bias zero each logit is 0 and softmax gives 0.1 to
+ * each of the 10 classes; a last bias of [ln 9, 0, ...] gives class 0 a
+ * probability of 9/(9+9) = 0.5, and label 0 a cross-entropy of ln 2. */
+Test(api, weights_written_through_views_run_after_weights_changed)
+{
+    onnxc_model *m;
+    onnxc_error err;
+    cr_assert_eq(onnxc_model_from_spec("784,64:relu,64:relu,10:softmax", 3, &m, &err), ONNXC_OK, "%s",
+                 err.message);
+    enum { ROWS = 2, IN = 784, CLASSES = 10 };
+    static float x[ROWS * IN];
+    for (int i = 0; i < ROWS * IN; i++) x[i] = (float)(i % 7) * 0.25f;
+    onnxc_tensor in = {.dtype = ONNXC_FLOAT, .rank = 2, .dims = {ROWS, IN}, .data = x};
+    float y[ROWS * CLASSES];
+    onnxc_tensor out = {.data = y, .capacity = sizeof y};
+    onnxc_session *s;
+    cr_assert_eq(onnxc_session_create(m, NULL, &s, &err), ONNXC_OK, "%s", err.message);
+    cr_assert_eq(onnxc_session_run(s, &in, 1, &out, 1, &err), ONNXC_OK, "%s", err.message);
+    float spread = 0;
+    for (int i = 0; i < ROWS * CLASSES; i++) spread = fmaxf(spread, fabsf(y[i] - 0.1f));
+    cr_assert(spread > 1e-3f, "the random model's outputs are not uniform");
+
+    zero_weights(m);
+    onnxc_model_weights_changed(m);
+    cr_assert_eq(onnxc_session_run(s, &in, 1, &out, 1, &err), ONNXC_OK, "%s", err.message);
+    for (int i = 0; i < ROWS * CLASSES; i++)
+        cr_expect(fabsf(y[i] - 0.1f) < 1e-7f, "output %d: %.9g, want 0.1", i, y[i]);
+
+    onnxc_trainer_options o;
+    onnxc_trainer_options_default(&o);
+    onnxc_trainer *t;
+    cr_assert_eq(onnxc_trainer_create(m, &o, &t, &err), ONNXC_OK, "%s", err.message);
+    int64_t labels[ROWS] = {0, 0};
+    onnxc_tensor lt = {.dtype = ONNXC_INT64, .rank = 1, .dims = {ROWS}, .data = labels};
+    onnxc_batch_result r;
+    cr_assert_eq(onnxc_trainer_evaluate_batch(t, &in, &lt, &r, NULL, 0, &err), ONNXC_OK, "%s", err.message);
+    cr_expect(fabs(r.loss - log(10.0)) < 1e-6, "loss %.9g, want ln 10", r.loss);
+    bool set = false;
+    for (size_t i = 0; i < onnxc_model_initializer_count(m); i++) {
+        onnxc_tensor v;
+        cr_assert_eq(onnxc_model_initializer(m, i, &v), ONNXC_OK);
+        if (v.rank == 1 && v.dims[0] == CLASSES) {
+            ((float *)v.data)[0] = logf(9.0f);
+            set = true;
+        }
+    }
+    cr_assert(set, "no bias of %d values", CLASSES);
+    cr_assert_eq(onnxc_trainer_evaluate_batch(t, &in, &lt, &r, NULL, 0, &err), ONNXC_OK, "%s", err.message);
+    cr_expect(fabs(r.loss - log(2.0)) < 1e-6, "the trainer sees the new bias at once: loss %.9g, want ln 2",
+              r.loss);
+    onnxc_model_weights_changed(m);
+    cr_assert_eq(onnxc_session_run(s, &in, 1, &out, 1, &err), ONNXC_OK, "%s", err.message);
+    cr_expect(fabsf(y[0] - 0.5f) < 1e-6f && fabsf(y[1] - 0.5f / 9.0f) < 1e-6f, "session: %.9g %.9g", y[0], y[1]);
+    onnxc_trainer_free(t);
+    onnxc_session_free(s);
+    onnxc_model_free(m);
 }

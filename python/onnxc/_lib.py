@@ -264,6 +264,7 @@ _PROTOTYPES = {
     "onnxc_model_check": (_ST, [_VP, _ERR]),
     "onnxc_model_initializer_count": (_SZ, [_VP]),
     "onnxc_model_initializer": (_ST, [_VP, _SZ, _P(Tensor)]),
+    "onnxc_model_weights_changed": (None, [_VP]),
     "onnxc_model_param_totals": (None, [_VP, _P(ctypes.c_uint64), _P(ctypes.c_uint64)]),
     "onnxc_model_infer_shapes": (_ST, [_VP, _P(NodeShape), _ERR]),
     "onnxc_session_create": (_ST, [_VP, _P(SessionOptions), _P(_VP), _ERR]),

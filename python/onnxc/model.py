@@ -261,6 +261,7 @@ class Model:
         for t, a in staged:
             if a.nbytes:
                 ctypes.memmove(t.data, a.ctypes.data, a.nbytes)
+        lib.onnxc_model_weights_changed(self._handle())
         self._drop_session()
 
     # -- inference -----------------------------------------------------------
