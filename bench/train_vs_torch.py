@@ -7,8 +7,9 @@ of Fashion-MNIST, in the same run.
 BUILD_DIR is a CMake build with the onnxc CLI and bench/bench_load.
 
  1. `onnxc init 784,64:relu,64:relu,10:softmax --seed 1` writes the model.
- 2. For every point (batch 32 and 128, 1 and 2 threads), ROUNDS rounds each
-    run onnxc then PyTorch, one fresh process each, alternating:
+ 2. For every batch size (32 and 128), ROUNDS rounds; each round runs, for
+    each thread count (1 and 2) in turn, onnxc then PyTorch, one fresh
+    process each, alternating:
       onnxc:   onnxc train seed.onnx --data DIR --epochs 1 --batch-size B
                --threads T --seed 1 --log run.jsonl -o out.onnx
                (OMP_NUM_THREADS=T); the epoch time is the `seconds` of the
@@ -178,16 +179,19 @@ def main():
     measure([onnxc, "init", SPEC, "-o", model, "--seed", "1"])
     points = {}
     loads = {"onnxc": [], "torch": []}
-    for t in threads:
-        for b in batches:
-            rows = {"onnxc": [], "torch": []}
-            for r in range(rounds):
+    # Within a round every thread count runs back to back, so that the
+    # two-thread gain compares runs a minute apart, not a grid apart.
+    for b in batches:
+        for t in threads:
+            points[(b, t)] = {"onnxc": [], "torch": []}
+        for r in range(rounds):
+            for t in threads:
+                rows = points[(b, t)]
                 rows["onnxc"].append(run_onnxc(onnxc, model, args.data, work, b, t))
                 rows["torch"].append(run_torch(args.data, b, t))
                 loads["torch"].append(rows["torch"][-1]["load_s"])
                 log(f"batch {b} threads {t} round {r + 1}: onnxc {rows['onnxc'][-1]['epoch_s']:.3f} s, "
                     f"torch {rows['torch'][-1]['epoch_s']:.3f} s")
-            points[(b, t)] = rows
     for _ in range(rounds):
         r = last_json(measure([bench_load, "idx", args.data])[0])
         loads["onnxc"].append((r["train_ms"] + r["t10k_ms"]) / 1e3)
@@ -258,8 +262,9 @@ def write_report(path, raw):
     L.append(f"- Model 784-64(relu)-64(relu)-10(softmax), Adam (lr 1e-3, eps 1e-7), sparse categorical "
              f"cross-entropy from the logits, 60,000 samples shuffled each epoch; PyTorch "
              f"{any_torch.get('torch', '?')} (Debian python3-torch) set up as ../shared/ANCHORS.md says. "
-             f"Each figure is the median of {raw['rounds']} rounds; in each round onnxc and PyTorch run one "
-             "after the other, each a fresh process, with the same thread count for onnxc "
+             f"Each figure is the median of {raw['rounds']} rounds; a round of a batch size runs each thread "
+             "count in turn, and for each onnxc and PyTorch one after the other, each a fresh process, with "
+             "the same thread count for onnxc "
              "(`--threads`, OMP_NUM_THREADS) and for torch (set_num_threads, interop 1, "
              "OMP/OPENBLAS/MKL_NUM_THREADS). OpenBLAS keeps this machine's environment "
              f"(OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}).")
