@@ -2,7 +2,8 @@
  * The thread tuner's schedule (runtime/train/thread_tuner.c), on step times
  * it is told: a window each way, then the fastest, a probe of another way
  * after OC_TUNE_PROBE windows, a switch when it became faster, and a
- * window's median deciding (one slow step does not). Probes of a way that
+ * window's median deciding (one slow first step does not), plus what the
+ * way's steps lose to stalls (steps that wait now and then do count). Probes of a way that
  * clearly loses stop after OC_TUNE_EARLY steps; the way running growing
  * slower than another way's last figure has that one probed at once.
  */
@@ -113,6 +114,26 @@ Test(thread_tuner, the_way_running_getting_slower_than_another_has_that_one_prob
     cr_assert(t.probing && t.way != OC_WAY_COLUMNS, "a probe at once (way %d)", t.way);
     run(&t, OC_WAY_COLUMNS, 400e-6, 250e-6, OC_TUNE_WINDOW);
     cr_assert(t.way != OC_WAY_COLUMNS, "the faster way runs (way %d)", t.way);
+}
+
+/* Shards whose steps take 100 us but every eighth waits 2 ms (the second
+ * thread descheduled while another process has its core) cost ~350 us a
+ * step over an epoch: one thread at a steady 200 us is the faster way,
+ * though the shards' median step is half that. When the stalls stop, the
+ * shards win again within a few probes. */
+Test(thread_tuner, a_way_that_stalls_now_and_then_loses_to_a_steady_one)
+{
+    oc_thread_tuner t = {0};
+    for (int i = 0; i < OC_TUNE_WINDOW; i++) oc_thread_tuner_record(&t, i % 8 == 7 ? 2e-3 : 100e-6);
+    cr_assert_eq(t.way, OC_WAY_ONE_THREAD);
+    cr_assert(t.median[OC_WAY_PARALLEL] + t.stall[OC_WAY_PARALLEL] > 300e-6, "the stalls count: %g + %g",
+              t.median[OC_WAY_PARALLEL], t.stall[OC_WAY_PARALLEL]);
+    feed(&t, 200e-6, OC_TUNE_WINDOW);
+    cr_assert_eq(t.way, OC_WAY_ONE_THREAD, "one thread (200 us) beats stalling shards");
+    int parallel = 0;
+    for (int w = 0; w < 4 * (OC_TUNE_PROBE + 1); w++) parallel += run(&t, OC_WAY_PARALLEL, 100e-6, 200e-6, OC_TUNE_WINDOW);
+    cr_assert_eq(t.way, OC_WAY_PARALLEL, "steady shards (100 us) win again");
+    cr_assert(parallel >= OC_TUNE_WINDOW, "%d steps in parallel", parallel);
 }
 
 Test(thread_tuner, one_way_never_probes)

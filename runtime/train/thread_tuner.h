@@ -20,15 +20,27 @@
  *
  * Schedule: a window of OC_TUNE_WINDOW steps each way, then the fastest,
  * re-timing another way (in turn) for one window after every OC_TUNE_PROBE
- * windows, so a change of load is noticed. A window's figure is its median
- * step, so that the first step (which builds plans) or one preempted step
- * does not decide. A probe costs time where the way it times is slow, so
- * one whose first OC_TUNE_EARLY steps were all OC_TUNE_CLEAR_LOSS times the
- * fastest other way's figure or slower ends there (on this project's Zen 4
- * VMs a one-thread step at batch 128 takes ~100 us longer than shards: 16
- * of them were ~2% of an epoch). And the way running is re-timed every
- * window: when its figure grows past another way's last one (the other
- * core got busy), that way is probed at once rather than in its turn.
+ * windows, so a change of load is noticed. A way's cost is its last
+ * window's median step, so that a first step that builds plans does not
+ * decide, plus what its steps lose waiting: the mean of a window (its first
+ * step left out) over its median, averaged over that way's windows. With a
+ * busy process on the second core, two-thread steps take their usual time
+ * until the second thread is descheduled, and then one waits milliseconds:
+ * the median step stays ~220 us where the mean is ~650-770 (seed model,
+ * batch 128, Zen 4 VM; one thread ~340), and the median alone kept such a
+ * trainer on two threads at half the speed of one (a spinning process
+ * pinned to the second vCPU, the trainer's steps timed as it chose them:
+ * mean step ~590 us with this cost, ~860 with the median alone).
+ *
+ * A probe costs time where the way it times is slow, so one whose fastest
+ * of its first OC_TUNE_EARLY steps, plus the way's known loss to stalls, is
+ * OC_TUNE_CLEAR_LOSS times the fastest other way's cost or more ends there
+ * (its figures still taken from those steps, so a loss to stalls that has
+ * passed fades over a few probes). On this project's Zen 4 VMs a one-thread
+ * step at batch 128 takes ~100 us longer than shards: 16 of them were ~2%
+ * of an epoch. And the way running is re-timed every window: when its cost
+ * grows past another way's last one (the other core got busy), that way is
+ * probed at once rather than in its turn.
  */
 #ifndef OC_TRAIN_THREAD_TUNER_H
 #define OC_TRAIN_THREAD_TUNER_H
@@ -52,7 +64,8 @@ typedef enum oc_way {
 typedef struct oc_thread_tuner {
     oc_way way;                  /* the way the next step runs */
     unsigned ways;               /* bit (1 << way) of each way it may run; 0: PARALLEL and ONE_THREAD */
-    double median[OC_WAYS];      /* seconds per step in each way's last window; 0: not timed */
+    double median[OC_WAYS];      /* median step of each way's last window, seconds; 0: not timed */
+    double stall[OC_WAYS];       /* each way's mean step over its median, averaged over its windows */
     double window[OC_TUNE_WINDOW]; /* this window's step times so far */
     int window_steps;
     int windows;                 /* full windows the fastest way ran since the last probe */
