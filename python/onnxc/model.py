@@ -3,9 +3,9 @@
 Ownership, mirroring the C API's borrowing rules:
   - a Model owns its onnxc_model* and frees it in close() (also on garbage
     collection and at the end of a `with` block);
-  - the onnxc_session used by run() is created on first use, borrows the
-    model, and is dropped whenever the weights change (fit, set_weights), so
-    the next run() plans afresh with the current values;
+  - the onnxc_session used by run() is created on first use and borrows the
+    model; when the weights change (fit's steps, set_weights through
+    onnxc_model_weights_changed) it re-packs them at its next run();
   - the onnxc_trainer is created by compile(), borrows the model, and is freed
     before it.
 Arrays returned by run(), get_weights() etc. are copies the caller owns.
@@ -262,7 +262,6 @@ class Model:
             if a.nbytes:
                 ctypes.memmove(t.data, a.ctypes.data, a.nbytes)
         lib.onnxc_model_weights_changed(self._handle())
-        self._drop_session()
 
     # -- inference -----------------------------------------------------------
 
@@ -487,7 +486,6 @@ class Model:
         finally:
             lib.onnxc_dataset_free(train)
             lib.onnxc_dataset_free(val)
-            self._drop_session()   # the weights changed
 
     def _fit_loop(self, trainer, train, val, epochs, bs, validation_split, shuffle, verbose,
                   cbs, history, steps, checkpoint, resume):

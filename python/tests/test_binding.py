@@ -475,7 +475,7 @@ class SaveAndWeights(unittest.TestCase):
         ok, why = close_enough(before, dense_forward(weights, x, ["relu", "softmax"]), 1e-5)
         self.assertTrue(ok, why)
 
-        # New values take effect on the next run (the session is rebuilt).
+        # New values take effect on the next run (the session re-packs them).
         changed = [w * 0.5 for w in weights]
         m.set_weights(changed)
         for a, b in zip(m.get_weights(), changed):
