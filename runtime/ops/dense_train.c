@@ -23,6 +23,11 @@
  * backward workspace [rows, N] (with ReLU only). Each gradient is written
  * (ctx->din_overwrite) or added to, like MatMul's and Gemm's backward.
  *
+ * Zeros of X: the forward product and dW = X^T dZ go through
+ * kernels/sgemm_sparse.h, which skips X's zeros when it has many (an image
+ * batch's black background) and otherwise runs the dense GEMM; the bits are
+ * the same either way, so the choice never shows.
+ *
  * Determinism: the GEMMs are oc_sgemm_fast/oc_sgemm_run (thread-count
  * independent), the column sums add rows in ascending order whoever owns
  * the column (kernels/dense_grad.h). With ctx->grad_row_cut, dW and db are
@@ -31,6 +36,7 @@
 #include "dense.h"
 
 #include "../kernels/dense_grad.h"
+#include "../kernels/sgemm_sparse.h"
 #include "../parallel.h"
 
 static onnxc_status dense_train_infer(oc_op_ctx *ctx, size_t *ws)
@@ -53,8 +59,8 @@ static void forward_cols(const oc_op_ctx *ctx, int64_t c0, int64_t c1, int threa
     const int64_t rows = oc_tensor_numel(ctx->in[0]) / p->K; /* K > 0: checked when fused */
     /* op(W)'s columns c0.. start at row c0 of W [N, K] (transB), else at column c0 of W [K, N]. */
     const float *wc = p->transB ? w + c0 * p->K : w + c0;
-    oc_sgemm_fast_dense(p->transB, rows, c1 - c0, p->K, x, p->K, wc, p->transB ? p->K : p->N, b ? b + c0 : NULL,
-                        p->act, (float *)ctx->out[0]->data + c0, p->N, threads);
+    oc_sgemm_fast_dense_sparse_a(p->transB, rows, c1 - c0, p->K, x, p->K, wc, p->transB ? p->K : p->N,
+                                 b ? b + c0 : NULL, p->act, (float *)ctx->out[0]->data + c0, p->N, threads);
 }
 
 static onnxc_status dense_train_run(oc_op_ctx *ctx)
@@ -123,7 +129,7 @@ static onnxc_status param_grads_cols(oc_op_ctx *ctx, const oc_tensor *const *dou
         if (p->transB) /* dW [N, K] (+)= dZ^T [N, rows] · X [rows, K]: rows c0..c1 */
             oc_sgemm_fast_cut(1, 0, c1 - c0, K, rows, cut, dz + c0, N, x->data, K, beta, dw_part, ldw, threads);
         else           /* dW [K, N] (+)= X^T [K, rows] · dZ [rows, N]: columns c0..c1 */
-            oc_sgemm_fast_cut(1, 0, K, c1 - c0, rows, cut, x->data, K, dz + c0, N, beta, dw_part, ldw, threads);
+            oc_sgemm_fast_cut_sparse_at(K, c1 - c0, rows, cut, x->data, K, dz + c0, N, beta, dw_part, ldw, threads);
     }
     return ONNXC_OK;
 }

@@ -1,0 +1,249 @@
+/*
+ * The zero-skipping products of a first Dense layer (kernels/sgemm_sparse.h)
+ * against two independent references: results written out by hand for
+ * one-hot batches, and the dense GEMM, which they must match bit for bit
+ * (that is their contract: the trainer picks between them by the data, and
+ * results may not depend on the pick). Every comparison also checks which
+ * kernels ran, so that a test cannot pass by falling back to the dense GEMM.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/cpu_features.h"
+#include "kernels/sgemm.h"
+#include "kernels/sgemm_sparse.h"
+
+/* Does this CPU (and build) run the sparse kernels? */
+static int have_sparse(void)
+{
+    return oc_cpu_isa() == OC_ISA_AVX512;
+}
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+
+static float next_unit(void)
+{
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)(rng_state >> 40) / (float)(1u << 24);
+}
+
+/* rows x cols with a row stride ld, each entry nonzero with probability
+ * `density` (in [-1, 1) then), zero otherwise; the padding past cols holds
+ * a value that must never be read into the results. */
+static float *sparse_matrix(int64_t rows, int64_t cols, int64_t ld, double density)
+{
+    float *m = malloc((size_t)(rows * ld) * sizeof *m);
+    cr_assert_not_null(m);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < ld; c++)
+            m[r * ld + c] = c >= cols ? 1e30f : next_unit() < density ? 2.0f * next_unit() - 1.0f : 0.0f;
+    return m;
+}
+
+static float *filled(int64_t n, float v)
+{
+    float *m = malloc((size_t)n * sizeof *m);
+    cr_assert_not_null(m);
+    for (int64_t i = 0; i < n; i++) m[i] = v;
+    return m;
+}
+
+/* First differing float of two buffers, or -1. */
+static int64_t first_difference(const float *a, const float *b, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (memcmp(a + i, b + i, sizeof(float)) != 0) return i;
+    return -1;
+}
+
+typedef struct fwd_case {
+    int64_t M, K, N, ldw;
+    double density;
+    int bias, relu, threads;
+} fwd_case;
+
+/* Y = act(X W + b) both ways; returns whether the sparse kernels ran. */
+static int forward_case(const fwd_case *c)
+{
+    float *x = sparse_matrix(c->M, c->K, c->K + 3, c->density);
+    float *w = sparse_matrix(c->K, c->N, c->ldw, 1.0);
+    float *b = c->bias ? sparse_matrix(1, c->N, c->N, 1.0) : NULL;
+    const int64_t ldy = c->N + 5;
+    float *ys = filled(c->M * ldy, -7.0f), *yd = filled(c->M * ldy, -7.0f);
+    const oc_act act = c->relu ? OC_ACT_RELU : OC_ACT_NONE;
+    const int ran = oc_sgemm_fast_dense_sparse_a(0, c->M, c->N, c->K, x, c->K + 3, w, c->ldw, b, act, ys, ldy,
+                                                 c->threads);
+    oc_sgemm_fast_dense(0, c->M, c->N, c->K, x, c->K + 3, w, c->ldw, b, act, yd, ldy, 1);
+    const int64_t d = first_difference(ys, yd, c->M * ldy);
+    cr_assert_eq(d, -1,
+                 "forward M=%lld K=%lld N=%lld density %.2f bias %d relu %d threads %d: element %lld is %a, "
+                 "dense %a (sparse kernels ran: %d)",
+                 (long long)c->M, (long long)c->K, (long long)c->N, c->density, c->bias, c->relu, c->threads,
+                 (long long)d, d >= 0 ? (double)ys[d] : 0.0, d >= 0 ? (double)yd[d] : 0.0, ran);
+    free(x), free(w), free(b), free(ys), free(yd);
+    return ran;
+}
+
+Test(sgemm_sparse, forward_is_the_dense_result_bit_for_bit)
+{
+    /* K: one word, words and a partial one, several 256 chunks; N: one
+     * block, a partial vector, two blocks; W read with a wider stride (a
+     * column range of a bigger W, as the column split passes it). */
+    const fwd_case cases[] = {
+        {128, 784, 64, 64, 0.5, 1, 1, 1},   {64, 784, 32, 64, 0.5, 1, 1, 1},  {5, 7, 32, 32, 0.5, 0, 0, 1},
+        {37, 300, 100, 100, 0.3, 1, 0, 1},  {130, 65, 40, 47, 0.6, 0, 1, 1}, {200, 513, 64, 64, 0.05, 1, 1, 1},
+        {33, 1030, 96, 128, 0.5, 1, 1, 1},  {128, 784, 64, 64, 0.0, 1, 1, 1}, {300, 784, 64, 64, 0.5, 1, 1, 2},
+        {129, 256, 33, 33, 0.4, 1, 1, 2},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const int ran = forward_case(&cases[i]);
+        cr_assert_eq(ran, have_sparse(), "case %zu: sparse kernels ran %d, expected %d", i, ran, have_sparse());
+    }
+}
+
+typedef struct at_case {
+    int64_t rows, features, N, cut;
+    float beta;
+    double density;
+    int threads;
+} at_case;
+
+/* dW = X^T dZ (+ beta dW) both ways; returns whether the sparse kernels ran. */
+static int weight_grad_case(const at_case *c)
+{
+    const int64_t ldx = c->features + 1, ldc = c->N + 2;
+    float *x = sparse_matrix(c->rows, c->features, ldx, c->density);
+    float *dz = sparse_matrix(c->rows, c->N, c->N, 0.8);
+    float *start = sparse_matrix(c->features, ldc, ldc, 1.0);
+    float *cs = malloc((size_t)(c->features * ldc) * sizeof(float)), *cd = malloc((size_t)(c->features * ldc) * sizeof(float));
+    memcpy(cs, start, (size_t)(c->features * ldc) * sizeof(float));
+    memcpy(cd, start, (size_t)(c->features * ldc) * sizeof(float));
+    const int ran = oc_sgemm_fast_cut_sparse_at(c->features, c->N, c->rows, c->cut, x, ldx, dz, c->N, c->beta, cs, ldc,
+                                                c->threads);
+    oc_sgemm_fast_cut(1, 0, c->features, c->N, c->rows, c->cut, x, ldx, dz, c->N, c->beta, cd, ldc, 1);
+    const int64_t d = first_difference(cs, cd, c->features * ldc);
+    cr_assert_eq(d, -1,
+                 "dW rows=%lld features=%lld N=%lld cut %lld beta %g density %.2f threads %d: element %lld is %a, "
+                 "dense %a (sparse kernels ran: %d)",
+                 (long long)c->rows, (long long)c->features, (long long)c->N, (long long)c->cut, (double)c->beta,
+                 c->density, c->threads, (long long)d, d >= 0 ? (double)cs[d] : 0.0, d >= 0 ? (double)cd[d] : 0.0, ran);
+    free(x), free(dz), free(start), free(cs), free(cd);
+    return ran;
+}
+
+Test(sgemm_sparse, weight_gradient_is_the_dense_result_bit_for_bit)
+{
+    /* rows: under and over one 256-row chunk, with and without a cut (also
+     * one past a chunk end); features: odd (a group of 1..3 columns at the
+     * end), over one 512-column slab; beta 0 (overwrite) and 1 (add). */
+    const at_case cases[] = {
+        {128, 784, 64, 64, 0.0f, 0.5, 1},  {128, 784, 64, 0, 1.0f, 0.5, 1},   {64, 784, 32, 0, 0.0f, 0.5, 1},
+        {8, 17, 32, 3, 0.0f, 0.5, 1},      {300, 99, 64, 100, 1.0f, 0.4, 1},  {600, 33, 40, 300, 0.0f, 0.6, 1},
+        {255, 1030, 100, 0, 1.0f, 0.3, 1}, {256, 781, 64, 128, 0.0f, 0.05, 1}, {128, 784, 64, 64, 0.0f, 0.0, 1},
+        {128, 784, 64, 64, 0.0f, 0.5, 2},  {130, 1000, 48, 65, 1.0f, 0.5, 2},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const int ran = weight_grad_case(&cases[i]);
+        cr_assert_eq(ran, have_sparse(), "case %zu: sparse kernels ran %d, expected %d", i, ran, have_sparse());
+    }
+}
+
+/* One-hot rows: row r has a single nonzero, s[r] at column k[r]. Then
+ * Y[r, :] = relu(s[r] W[k[r], :] + b) and dW[k, :] = sum over the rows r with
+ * k[r] = k of s[r] dZ[r, :], exact with small integers. */
+Test(sgemm_sparse, one_hot_batches_give_the_hand_computed_products)
+{
+    enum { M = 40, K = 700, N = 48 };
+    float *x = filled(M * K, 0.0f), *w = malloc(K * N * sizeof(float)), *b = malloc(N * sizeof(float));
+    float *y = filled(M * N, 0.0f), *dz = malloc(M * N * sizeof(float)), *dw = filled(K * N, 5.0f);
+    int64_t hot[M];
+    for (int64_t r = 0; r < M; r++) {
+        hot[r] = (r * 97) % 23 + 300; /* 23 distinct columns: several rows share one */
+        x[r * K + hot[r]] = (float)(r % 3 + 1);
+    }
+    for (int64_t i = 0; i < K * N; i++) w[i] = (float)(i % 11) - 5.0f;
+    for (int64_t j = 0; j < N; j++) b[j] = (float)(j % 4) - 1.0f;
+    for (int64_t i = 0; i < M * N; i++) dz[i] = (float)(i % 7) - 3.0f;
+
+    const int ran_f = oc_sgemm_fast_dense_sparse_a(0, M, N, K, x, K, w, N, b, OC_ACT_RELU, y, N, 1);
+    const int ran_b = oc_sgemm_fast_cut_sparse_at(K, N, M, M / 2, x, K, dz, N, 0.0f, dw, N, 1);
+    cr_assert_eq(ran_f, have_sparse());
+    cr_assert_eq(ran_b, have_sparse());
+    for (int64_t r = 0; r < M; r++)
+        for (int64_t j = 0; j < N; j++) {
+            const float want = fmaxf(0.0f, x[r * K + hot[r]] * w[hot[r] * N + j] + b[j]);
+            cr_assert_eq(y[r * N + j], want, "Y[%lld, %lld] = %g, want %g", (long long)r, (long long)j,
+                         (double)y[r * N + j], (double)want);
+        }
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t j = 0; j < N; j++) {
+            float want = 0.0f;
+            for (int64_t r = 0; r < M; r++)
+                if (hot[r] == k) want += x[r * K + k] * dz[r * N + j];
+            cr_assert_eq(dw[k * N + j], want, "dW[%lld, %lld] = %g, want %g", (long long)k, (long long)j,
+                         (double)dw[k * N + j], (double)want);
+        }
+    free(x), free(w), free(b), free(y), free(dz), free(dw);
+}
+
+/* A NaN in the batch is not a zero: it reaches the outputs it touches, as
+ * in the dense product. */
+Test(sgemm_sparse, nan_in_the_batch_is_multiplied)
+{
+    const fwd_case c = {64, 784, 64, 64, 0.3, 1, 0, 1};
+    float *x = sparse_matrix(c.M, c.K, c.K, c.density);
+    x[5 * c.K + 17] = NAN;
+    float *w = sparse_matrix(c.K, c.N, c.N, 1.0), *y = filled(c.M * c.N, 0.0f), *dw = filled(c.K * c.N, 0.0f);
+    float *dz = sparse_matrix(c.M, c.N, c.N, 1.0);
+    cr_assert_eq(oc_sgemm_fast_dense_sparse_a(0, c.M, c.N, c.K, x, c.K, w, c.N, NULL, OC_ACT_NONE, y, c.N, 1),
+                 have_sparse());
+    cr_assert_eq(oc_sgemm_fast_cut_sparse_at(c.K, c.N, c.M, 0, x, c.K, dz, c.N, 0.0f, dw, c.N, 1), have_sparse());
+    for (int64_t j = 0; j < c.N; j++) {
+        cr_assert(isnan(y[5 * c.N + j]), "Y[5, %lld] = %g, want NaN", (long long)j, (double)y[5 * c.N + j]);
+        cr_assert(isnan(dw[17 * c.N + j]), "dW[17, %lld] = %g, want NaN", (long long)j, (double)dw[17 * c.N + j]);
+        cr_assert(!isnan(y[4 * c.N + j]) && !isnan(dw[16 * c.N + j]));
+    }
+    free(x), free(w), free(y), free(dw), free(dz);
+}
+
+/* Where the sparse kernels would lose (dense batches, narrow outputs, tiny
+ * batches, transposed weights) or do not exist (other kernel families), the
+ * dense GEMM runs, with the same results. */
+Test(sgemm_sparse, the_dense_gemm_runs_where_skipping_does_not_pay)
+{
+    const fwd_case dense_batch = {128, 784, 64, 64, 0.95, 1, 1, 1}, narrow = {128, 784, 10, 10, 0.5, 1, 1, 1},
+                   tiny = {4, 784, 64, 64, 0.5, 1, 1, 1};
+    cr_assert_eq(forward_case(&dense_batch), 0);
+    cr_assert_eq(forward_case(&narrow), 0);
+    cr_assert_eq(forward_case(&tiny), 0);
+    const at_case dense_at = {128, 784, 64, 64, 0.0f, 0.95, 1}, narrow_at = {128, 784, 16, 64, 0.0f, 0.5, 1};
+    cr_assert_eq(weight_grad_case(&dense_at), 0);
+    cr_assert_eq(weight_grad_case(&narrow_at), 0);
+
+    float *x = sparse_matrix(64, 784, 784, 0.5), *w = sparse_matrix(64, 784, 784, 1.0);
+    float *y1 = filled(64 * 64, 0.0f), *y2 = filled(64 * 64, 0.0f);
+    cr_assert_eq(oc_sgemm_fast_dense_sparse_a(1, 64, 64, 784, x, 784, w, 784, NULL, OC_ACT_NONE, y1, 64, 1), 0,
+                 "transposed weights [N, K] take the dense GEMM");
+    oc_sgemm_fast_dense(1, 64, 64, 784, x, 784, w, 784, NULL, OC_ACT_NONE, y2, 64, 1);
+    cr_assert_eq(first_difference(y1, y2, 64 * 64), -1);
+    free(x), free(w), free(y1), free(y2);
+
+    const fwd_case sparse_batch = {128, 784, 64, 64, 0.5, 1, 1, 1};
+    for (int isa = OC_ISA_AVX2; isa >= OC_ISA_PORTABLE; isa--) {
+        if ((int)oc_cpu_set_isa(isa) != isa) continue;
+        cr_assert_eq(forward_case(&sparse_batch), 0, "family %s has no sparse kernels", oc_isa_name((oc_isa)isa));
+        oc_cpu_set_isa(-1);
+    }
+    oc_cpu_set_isa(-1);
+}
+
+Test(sgemm_sparse, density_sample_counts_nonzeros_and_nans)
+{
+    float x[16 * 100];
+    for (int i = 0; i < 16 * 100; i++) x[i] = i % 4 == 0 ? 1.0f : i % 4 == 1 ? NAN : 0.0f;
+    cr_assert_float_eq(oc_sparse_sample_density(16, 100, x, 100), 0.5, 1e-12);
+    cr_assert_float_eq(oc_sparse_sample_density(16, 3, x, 100), 2.0 / 3.0, 1e-12);
+}
