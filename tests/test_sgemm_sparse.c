@@ -63,25 +63,27 @@ typedef struct fwd_case {
     int64_t M, K, N, ldw;
     double density;
     int bias, relu, threads;
+    int transB;                 /* W [N, K] (row stride ldw >= K) instead of [K, N] */
 } fwd_case;
 
 /* Y = act(X W + b) both ways; returns whether the sparse kernels ran. */
 static int forward_case(const fwd_case *c)
 {
     float *x = sparse_matrix(c->M, c->K, c->K + 3, c->density);
-    float *w = sparse_matrix(c->K, c->N, c->ldw, 1.0);
+    float *w = c->transB ? sparse_matrix(c->N, c->K, c->ldw, 1.0) : sparse_matrix(c->K, c->N, c->ldw, 1.0);
     float *b = c->bias ? sparse_matrix(1, c->N, c->N, 1.0) : NULL;
     const int64_t ldy = c->N + 5;
     float *ys = filled(c->M * ldy, -7.0f), *yd = filled(c->M * ldy, -7.0f);
     const oc_act act = c->relu ? OC_ACT_RELU : OC_ACT_NONE;
-    const int ran = oc_sgemm_fast_dense_sparse_a(0, c->M, c->N, c->K, x, c->K + 3, w, c->ldw, b, act, ys, ldy,
-                                                 c->threads);
-    oc_sgemm_fast_dense(0, c->M, c->N, c->K, x, c->K + 3, w, c->ldw, b, act, yd, ldy, 1);
+    const int ran = oc_sgemm_fast_dense_sparse_a(c->transB, c->M, c->N, c->K, x, c->K + 3, w, c->ldw, b, act, ys,
+                                                 ldy, c->threads);
+    oc_sgemm_fast_dense(c->transB, c->M, c->N, c->K, x, c->K + 3, w, c->ldw, b, act, yd, ldy, 1);
     const int64_t d = first_difference(ys, yd, c->M * ldy);
     cr_assert_eq(d, -1,
-                 "forward M=%lld K=%lld N=%lld density %.2f bias %d relu %d threads %d: element %lld is %a, "
-                 "dense %a (sparse kernels ran: %d)",
-                 (long long)c->M, (long long)c->K, (long long)c->N, c->density, c->bias, c->relu, c->threads,
+                 "forward M=%lld K=%lld N=%lld transB %d density %.2f bias %d relu %d threads %d: element %lld "
+                 "is %a, dense %a (sparse kernels ran: %d)",
+                 (long long)c->M, (long long)c->K, (long long)c->N, c->transB, c->density, c->bias, c->relu,
+                 c->threads,
                  (long long)d, d >= 0 ? (double)ys[d] : 0.0, d >= 0 ? (double)yd[d] : 0.0, ran);
     free(x), free(w), free(b), free(ys), free(yd);
     return ran;
@@ -93,10 +95,14 @@ Test(sgemm_sparse, forward_is_the_dense_result_bit_for_bit)
      * block, a partial vector, two blocks; W read with a wider stride (a
      * column range of a bigger W, as the column split passes it). */
     const fwd_case cases[] = {
-        {128, 784, 64, 64, 0.5, 1, 1, 1},   {64, 784, 32, 64, 0.5, 1, 1, 1},  {5, 7, 32, 32, 0.5, 0, 0, 1},
-        {37, 300, 100, 100, 0.3, 1, 0, 1},  {130, 65, 40, 47, 0.6, 0, 1, 1}, {200, 513, 64, 64, 0.05, 1, 1, 1},
-        {33, 1030, 96, 128, 0.5, 1, 1, 1},  {128, 784, 64, 64, 0.0, 1, 1, 1}, {300, 784, 64, 64, 0.5, 1, 1, 2},
-        {129, 256, 33, 33, 0.4, 1, 1, 2},
+        {128, 784, 64, 64, 0.5, 1, 1, 1, 0},   {64, 784, 32, 64, 0.5, 1, 1, 1, 0},  {5, 7, 32, 32, 0.5, 0, 0, 1, 0},
+        {37, 300, 100, 100, 0.3, 1, 0, 1, 0},  {130, 65, 40, 47, 0.6, 0, 1, 1, 0}, {200, 513, 64, 64, 0.05, 1, 1, 1, 0},
+        {33, 1030, 96, 128, 0.5, 1, 1, 1, 0},  {128, 784, 64, 64, 0.0, 1, 1, 1, 0}, {300, 784, 64, 64, 0.5, 1, 1, 2, 0},
+        {129, 256, 33, 33, 0.4, 1, 1, 2, 0},
+        /* transposed weights: 16x16 blocks cut by K (784 = 12 words + 16)
+         * and by N (33, 100: partial blocks), a wider row stride */
+        {128, 784, 64, 784, 0.5, 1, 1, 1, 1}, {37, 300, 100, 301, 0.3, 1, 0, 1, 1},
+        {130, 65, 33, 70, 0.6, 0, 1, 1, 1},   {300, 784, 64, 784, 0.5, 1, 1, 2, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const int ran = forward_case(&cases[i]);
@@ -132,6 +138,44 @@ static int weight_grad_case(const at_case *c)
                  c->density, c->threads, (long long)d, d >= 0 ? (double)cs[d] : 0.0, d >= 0 ? (double)cd[d] : 0.0, ran);
     free(x), free(dz), free(start), free(cs), free(cd);
     return ran;
+}
+
+/* dW [N_out, K_in] = dZ^T X (+ beta dW), a transB layer's, both ways. */
+static int weight_grad_b_case(const at_case *c)
+{
+    const int64_t ldx = c->features + 1, ldc = c->features + 2;
+    float *x = sparse_matrix(c->rows, c->features, ldx, c->density);
+    float *dz = sparse_matrix(c->rows, c->N, c->N, 0.8);
+    float *start = sparse_matrix(c->N, ldc, ldc, 1.0);
+    const size_t bytes = (size_t)(c->N * ldc) * sizeof(float);
+    float *cs = malloc(bytes), *cd = malloc(bytes);
+    memcpy(cs, start, bytes);
+    memcpy(cd, start, bytes);
+    const int ran = oc_sgemm_fast_cut_sparse_b(c->N, c->features, c->rows, c->cut, dz, c->N, x, ldx, c->beta, cs, ldc,
+                                               c->threads);
+    oc_sgemm_fast_cut(1, 0, c->N, c->features, c->rows, c->cut, dz, c->N, x, ldx, c->beta, cd, ldc, 1);
+    const int64_t d = first_difference(cs, cd, c->N * ldc);
+    cr_assert_eq(d, -1,
+                 "dW^T rows=%lld features=%lld N=%lld cut %lld beta %g density %.2f threads %d: element %lld is "
+                 "%a, dense %a (sparse kernels ran: %d)",
+                 (long long)c->rows, (long long)c->features, (long long)c->N, (long long)c->cut, (double)c->beta,
+                 c->density, c->threads, (long long)d, d >= 0 ? (double)cs[d] : 0.0, d >= 0 ? (double)cd[d] : 0.0, ran);
+    free(x), free(dz), free(start), free(cs), free(cd);
+    return ran;
+}
+
+Test(sgemm_sparse, transposed_weight_gradient_is_the_dense_result_bit_for_bit)
+{
+    /* features: groups of 4 and a last group of 1..3 (transposed stores of
+     * both kinds); N: partial vectors of 16. */
+    const at_case cases[] = {
+        {128, 784, 64, 64, 0.0f, 0.5, 1}, {128, 781, 64, 0, 1.0f, 0.5, 1},   {300, 99, 40, 100, 1.0f, 0.4, 1},
+        {600, 33, 33, 300, 0.0f, 0.6, 1}, {130, 1030, 100, 65, 1.0f, 0.3, 2}, {64, 784, 32, 0, 0.0f, 0.5, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const int ran = weight_grad_b_case(&cases[i]);
+        cr_assert_eq(ran, have_sparse(), "case %zu: sparse kernels ran %d, expected %d", i, ran, have_sparse());
+    }
 }
 
 Test(sgemm_sparse, weight_gradient_is_the_dense_result_bit_for_bit)
@@ -193,7 +237,7 @@ Test(sgemm_sparse, one_hot_batches_give_the_hand_computed_products)
  * in the dense product. */
 Test(sgemm_sparse, nan_in_the_batch_is_multiplied)
 {
-    const fwd_case c = {64, 784, 64, 64, 0.3, 1, 0, 1};
+    const fwd_case c = {64, 784, 64, 64, 0.3, 1, 0, 1, 0};
     float *x = sparse_matrix(c.M, c.K, c.K, c.density);
     x[5 * c.K + 17] = NAN;
     float *w = sparse_matrix(c.K, c.N, c.N, 1.0), *y = filled(c.M * c.N, 0.0f), *dw = filled(c.K * c.N, 0.0f);
@@ -210,28 +254,22 @@ Test(sgemm_sparse, nan_in_the_batch_is_multiplied)
 }
 
 /* Where the sparse kernels would lose (dense batches, narrow outputs, tiny
- * batches, transposed weights) or do not exist (other kernel families), the
+ * batches) or do not exist (other kernel families), the
  * dense GEMM runs, with the same results. */
 Test(sgemm_sparse, the_dense_gemm_runs_where_skipping_does_not_pay)
 {
-    const fwd_case dense_batch = {128, 784, 64, 64, 0.95, 1, 1, 1}, narrow = {128, 784, 10, 10, 0.5, 1, 1, 1},
-                   tiny = {4, 784, 64, 64, 0.5, 1, 1, 1};
+    const fwd_case dense_batch = {128, 784, 64, 64, 0.95, 1, 1, 1, 0}, narrow = {128, 784, 10, 10, 0.5, 1, 1, 1, 0},
+                   tiny = {4, 784, 64, 64, 0.5, 1, 1, 1, 0};
     cr_assert_eq(forward_case(&dense_batch), 0);
     cr_assert_eq(forward_case(&narrow), 0);
     cr_assert_eq(forward_case(&tiny), 0);
     const at_case dense_at = {128, 784, 64, 64, 0.0f, 0.95, 1}, narrow_at = {128, 784, 16, 64, 0.0f, 0.5, 1};
     cr_assert_eq(weight_grad_case(&dense_at), 0);
     cr_assert_eq(weight_grad_case(&narrow_at), 0);
+    cr_assert_eq(weight_grad_b_case(&dense_at), 0);
+    cr_assert_eq(weight_grad_b_case(&narrow_at), 0);
 
-    float *x = sparse_matrix(64, 784, 784, 0.5), *w = sparse_matrix(64, 784, 784, 1.0);
-    float *y1 = filled(64 * 64, 0.0f), *y2 = filled(64 * 64, 0.0f);
-    cr_assert_eq(oc_sgemm_fast_dense_sparse_a(1, 64, 64, 784, x, 784, w, 784, NULL, OC_ACT_NONE, y1, 64, 1), 0,
-                 "transposed weights [N, K] take the dense GEMM");
-    oc_sgemm_fast_dense(1, 64, 64, 784, x, 784, w, 784, NULL, OC_ACT_NONE, y2, 64, 1);
-    cr_assert_eq(first_difference(y1, y2, 64 * 64), -1);
-    free(x), free(w), free(y1), free(y2);
-
-    const fwd_case sparse_batch = {128, 784, 64, 64, 0.5, 1, 1, 1};
+    const fwd_case sparse_batch = {128, 784, 64, 64, 0.5, 1, 1, 1, 0};
     for (int isa = OC_ISA_AVX2; isa >= OC_ISA_PORTABLE; isa--) {
         if ((int)oc_cpu_set_isa(isa) != isa) continue;
         cr_assert_eq(forward_case(&sparse_batch), 0, "family %s has no sparse kernels", oc_isa_name((oc_isa)isa));

@@ -55,11 +55,11 @@ int oc_sgemm_fast_dense_sparse_a(int transB, int64_t M, int64_t N, int64_t K, co
                                   int64_t lda, const float *B, int64_t ldb, const float *bias,
                                   oc_act act, float *C, int64_t ldc, int nthreads)
 {
-    if (transB || N < MIN_N || !sparse_applies(M, K, A, lda)) {
+    if (N < MIN_N || !sparse_applies(M, K, A, lda)) {
         oc_sgemm_fast_dense(transB, M, N, K, A, lda, B, ldb, bias, act, C, ldc, nthreads);
         return 0;
     }
-    const oc_sparse_fwd j = {.M = M, .N = N, .K = K, .X = A, .ldx = lda, .W = B, .ldw = ldb,
+    const oc_sparse_fwd j = {.M = M, .N = N, .K = K, .X = A, .ldx = lda, .W = B, .ldw = ldb, .transB = transB != 0,
                              .bias = bias, .relu = act == OC_ACT_RELU, .Y = C, .ldy = ldc};
     const int parts = parts_for(M, N, K, M, nthreads);
     OC_PAR_FOR(parts, i, {
@@ -88,6 +88,28 @@ int oc_sgemm_fast_cut_sparse_at(int64_t M, int64_t N, int64_t K, int64_t kcut, c
         int64_t g0, g1;
         oc_split_range(groups, parts, i, &g0, &g1);
         oc_sparse_at_cols_avx512(&j, 16 * g0, 16 * g1 < M ? 16 * g1 : M);
+    });
+    return 1;
+}
+
+int oc_sgemm_fast_cut_sparse_b(int64_t M, int64_t N, int64_t K, int64_t kcut, const float *A, int64_t lda,
+                               const float *B, int64_t ldb, float beta, float *C, int64_t ldc, int nthreads)
+{
+    /* B is [K, N]: the batch has K rows of N features; A is dZ [K, M]. */
+    if (M < MIN_N || N <= OC_SGEMM_SMALL_MAX || K <= 0 || !sparse_applies(K, N, B, ldb)) {
+        oc_sgemm_fast_cut(1, 0, M, N, K, kcut, A, lda, B, ldb, beta, C, ldc, nthreads);
+        return 0;
+    }
+    /* The same walk as oc_sgemm_fast_cut_sparse_at with the batch's
+     * features as the rows of its C, which is stored transposed here. */
+    const oc_sparse_at j = {.M = N, .N = M, .K = K, .kcut = kcut > 0 && kcut < K ? kcut : 0, .X = B,
+                            .ldx = ldb, .B = A, .ldb = lda, .beta = beta, .C = C, .ldc = ldc, .trans_c = 1};
+    const int64_t groups = (N + 15) / 16;
+    const int parts = parts_for(M, N, K, groups, nthreads);
+    OC_PAR_FOR(parts, i, {
+        int64_t g0, g1;
+        oc_split_range(groups, parts, i, &g0, &g1);
+        oc_sparse_at_cols_avx512(&j, 16 * g0, 16 * g1 < N ? 16 * g1 : N);
     });
     return 1;
 }

@@ -2,8 +2,8 @@
  * The two products of a training step's first Dense layer, skipping the
  * exact zeros of its input batch X [rows, K]:
  *
- *     forward   Y  = act(X · W + b)      W [K, N] row-major (MatMul weights)
- *     backward  dW = X^T · dZ (+ beta dW)
+ *     forward   Y  = act(X · W + b)           W [K, N] (MatMul) or [N, K] (Gemm transB)
+ *     backward  dW = X^T · dZ (+ beta dW)     [K, N];  with transB dZ^T · X, [N, K]
  *
  * Image batches are mostly black background: Fashion-MNIST's pixels are 50%
  * zeros, MNIST's 81%. A zero x[r, k] contributes nothing to Y[r, :] nor to
@@ -25,11 +25,12 @@
  * trainer's finite check wants).
  *
  * The sparse kernels exist for the AVX-512 family only (the bit-identity is
- * with its dense kernels). Elsewhere, for inputs with more than ~70% nonzeros
- * (measured on a sample of rows; above that the skipped work no longer pays
- * for the irregular access), for batches of at most 4 rows (the GEMV kernels
- * sum differently) and for transposed weights, both calls run the dense
- * GEMM. No allocation; ~40 KiB of stack per thread.
+ * with its dense kernels). Elsewhere, and for batches with more than 70%
+ * nonzeros (sampled from 8 rows; above that the skipped work no longer pays
+ * for loading a row of W per nonzero), outputs narrower than 32 columns
+ * (same reason) or batches of at most 4 rows (the GEMV kernels sum
+ * differently), every call runs the dense GEMM. No allocation; ~60 KiB of
+ * stack per thread.
  */
 #ifndef OC_SGEMM_SPARSE_H
 #define OC_SGEMM_SPARSE_H
@@ -39,7 +40,7 @@
 #include "sgemm.h"
 
 /* oc_sgemm_fast_dense(transB, M, N, K, A, lda, B, ldb, bias, act, C, ldc,
- * nthreads), with zeros of A [M, K] skipped when transB == 0. Returns 1 when
+ * nthreads), with zeros of A [M, K] skipped. Returns 1 when
  * the sparse kernels ran, 0 when the dense GEMM did (same results). */
 int oc_sgemm_fast_dense_sparse_a(int transB, int64_t M, int64_t N, int64_t K, const float *A,
                                   int64_t lda, const float *B, int64_t ldb, const float *bias,
@@ -53,6 +54,15 @@ int oc_sgemm_fast_dense_sparse_a(int transB, int64_t M, int64_t N, int64_t K, co
 int oc_sgemm_fast_cut_sparse_at(int64_t M, int64_t N, int64_t K, int64_t kcut, const float *A,
                                  int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                                  int64_t ldc, int nthreads);
+
+/* oc_sgemm_fast_cut(1, 0, M, N, K, kcut, A, lda, B, ldb, beta, C, ldc,
+ * nthreads): C [M, N] = A^T · B (+ beta C) with B [K, N] the batch (K rows
+ * of N features) and A [K, M], with zeros of B skipped: the weight gradient
+ * dW [N_out, K_in] = dZ^T · X of a layer with transposed weights. Returns
+ * 1 when the sparse kernels ran. */
+int oc_sgemm_fast_cut_sparse_b(int64_t M, int64_t N, int64_t K, int64_t kcut, const float *A,
+                               int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                               int64_t ldc, int nthreads);
 
 /* Fraction of nonzeros (NaN counts as nonzero) in up to 8 rows of A [M, K]
  * spread over the batch: what the entry points decide with. */

@@ -74,6 +74,35 @@ INLINE void store_row(const int NV, const __m512 *acc, float *c, __mmask16 tail,
     }
 }
 
+/* dst[k * ldd + c] = src[c * lds + k] for c < rows, k < cols (both <= 16);
+ * dst's other lanes of the 16x16 block get zeros. Three rounds of shuffles:
+ * pairs within 128-bit lanes, quads within lanes, then lanes. */
+INLINE void transpose16(const float *src, int64_t lds, int rows, int cols, float *dst, int64_t ldd)
+{
+    const __mmask16 cm = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);
+    __m512 r[16], t[16], u[16];
+    for (int i = 0; i < 16; i++) r[i] = i < rows ? _mm512_maskz_loadu_ps(cm, src + i * lds) : _mm512_setzero_ps();
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        u[4 * i + 0] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        u[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        u[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        u[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    /* u[4i + j], 128-bit lane L: column 4L + j of rows 4i..4i+3. */
+    for (int j = 0; j < 4; j++) {
+        const __m512 v02 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88), w02 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88);
+        const __m512 v13 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xDD), w13 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xDD);
+        _mm512_storeu_ps(dst + (0 + j) * ldd, _mm512_shuffle_f32x4(v02, w02, 0x88));
+        _mm512_storeu_ps(dst + (8 + j) * ldd, _mm512_shuffle_f32x4(v02, w02, 0xDD));
+        _mm512_storeu_ps(dst + (4 + j) * ldd, _mm512_shuffle_f32x4(v13, w13, 0x88));
+        _mm512_storeu_ps(dst + (12 + j) * ldd, _mm512_shuffle_f32x4(v13, w13, 0xDD));
+    }
+}
+
 /* ---- forward ---------------------------------------------------------------- */
 
 #define FWD_COLS 64     /* output columns per block: 4 zmm accumulators */
@@ -81,18 +110,30 @@ INLINE void store_row(const int NV, const __m512 *acc, float *c, __mmask16 tail,
 #define FWD_MASK_WORDS 1024 /* mask words on the stack: K up to 65536 (sgemm_sparse.c) */
 
 /* Rows [r0, r0 + nr) of the block, columns [c0, c0 + NV*16) (the last
- * vector masked by tail). mask: [nr][words]. scratch: [nr][FWD_COLS]. */
+ * vector masked by tail). mask: [nr][words]. scratch: [nr][FWD_COLS].
+ * slice: [64][FWD_COLS], for transB. */
 INLINE void fwd_block(const int NV, const oc_sparse_fwd *j, int64_t r0, int64_t nr,
                       const uint64_t *mask, int64_t words, int64_t c0, __mmask16 tail,
-                      float *scratch)
+                      float *scratch, float *slice)
 {
-    const int64_t ldw = j->ldw;
     for (int64_t ch = 0; ch < j->K; ch += OC_SPARSE_KC) {
         const int64_t chend = min64(ch + OC_SPARSE_KC, j->K);
         const int last_chunk = chend >= j->K;
         const int64_t w0 = ch / 64, w1 = (chend + 63) / 64;
         for (int64_t w = w0; w < w1; w++) {
-            const float *wk = j->W + w * 64 * ldw + c0; /* W's row 64w, column c0 */
+            /* W's row 64w, column c0; with transB, a transposed copy of
+             * rows [c0, c0 + 16 NV) x columns [64w, 64w + 64) of W [N, K]. */
+            const float *wk = j->W + w * 64 * j->ldw + c0;
+            int64_t ldw = j->ldw;
+            if (j->transB) {
+                const int kw = (int)min64(64, j->K - 64 * w), n = (int)min64(16 * NV, j->N - c0);
+                for (int cb = 0; 16 * cb < n; cb++)
+                    for (int kb = 0; 16 * kb < kw; kb++)
+                        transpose16(j->W + (c0 + 16 * cb) * j->ldw + 64 * w + 16 * kb, j->ldw,
+                                    n - 16 * cb < 16 ? n - 16 * cb : 16, kw - 16 * kb < 16 ? kw - 16 * kb : 16,
+                                    slice + 16 * kb * FWD_COLS + 16 * cb, FWD_COLS);
+                wk = slice, ldw = FWD_COLS;
+            }
             for (int64_t r = 0; r < nr; r++) {
                 __m512 acc[4];
                 float *s = scratch + r * FWD_COLS;
@@ -141,6 +182,7 @@ static void fwd_rows(const oc_sparse_fwd *j, int64_t r0, int64_t r1)
     if (rows_at_once > FWD_ROWS) rows_at_once = FWD_ROWS;
     if (rows_at_once < 1) rows_at_once = 1; /* K <= 64 * FWD_MASK_WORDS: the caller's test */
     _Alignas(64) float scratch[FWD_ROWS * FWD_COLS];
+    _Alignas(64) float slice[64 * FWD_COLS];
     uint64_t mask[FWD_MASK_WORDS];
     for (int64_t rb = r0; rb < r1; rb += rows_at_once) {
         const int64_t nr = min64(rows_at_once, r1 - rb);
@@ -150,10 +192,10 @@ static void fwd_rows(const oc_sparse_fwd *j, int64_t r0, int64_t r1)
             const int nv = (int)((n + 15) / 16);
             const __mmask16 tail = tail_mask(n, nv);
             switch (nv) {
-            case 1: fwd_block(1, j, rb, nr, mask, words, c0, tail, scratch); break;
-            case 2: fwd_block(2, j, rb, nr, mask, words, c0, tail, scratch); break;
-            case 3: fwd_block(3, j, rb, nr, mask, words, c0, tail, scratch); break;
-            default: fwd_block(4, j, rb, nr, mask, words, c0, tail, scratch); break;
+            case 1: fwd_block(1, j, rb, nr, mask, words, c0, tail, scratch, slice); break;
+            case 2: fwd_block(2, j, rb, nr, mask, words, c0, tail, scratch, slice); break;
+            case 3: fwd_block(3, j, rb, nr, mask, words, c0, tail, scratch, slice); break;
+            default: fwd_block(4, j, rb, nr, mask, words, c0, tail, scratch, slice); break;
             }
         }
     }
@@ -224,6 +266,45 @@ static void pair_masks(const oc_sparse_at *j, int64_t q0, int64_t nq, int64_t m0
     }
 }
 
+/* The sums of C rows m .. m + kt - 1 (kt <= 4), columns [c0, c0 + n), into a
+ * C stored transposed: element (m + t, c0 + i) at C[(c0 + i) * ldc + m + t],
+ * with the dense epilogue per element (x = beta*C + sum, then + 0). */
+__attribute__((noinline)) static void store_transposed(const oc_sparse_at *j, float sums[4][64], int kt,
+                                                       int64_t m, int64_t c0, int64_t n, float beta)
+{
+    if (kt == 4) {
+        /* Per 16 columns, 4x4 transposes within 128-bit lanes: r[q], lane L
+         * holds the 4 sums of column 4L + q. */
+        const __m128 vbeta = _mm_set1_ps(beta), zero = _mm_setzero_ps();
+        for (int64_t v = 0; 16 * v < n; v++) {
+            const __m512 a0 = _mm512_load_ps(sums[0] + 16 * v), a1 = _mm512_load_ps(sums[1] + 16 * v);
+            const __m512 a2 = _mm512_load_ps(sums[2] + 16 * v), a3 = _mm512_load_ps(sums[3] + 16 * v);
+            const __m512 t0 = _mm512_unpacklo_ps(a0, a1), t1 = _mm512_unpackhi_ps(a0, a1);
+            const __m512 t2 = _mm512_unpacklo_ps(a2, a3), t3 = _mm512_unpackhi_ps(a2, a3);
+            _Alignas(64) float lanes[4][16];
+            _mm512_store_ps(lanes[0], _mm512_shuffle_ps(t0, t2, 0x44));
+            _mm512_store_ps(lanes[1], _mm512_shuffle_ps(t0, t2, 0xEE));
+            _mm512_store_ps(lanes[2], _mm512_shuffle_ps(t1, t3, 0x44));
+            _mm512_store_ps(lanes[3], _mm512_shuffle_ps(t1, t3, 0xEE));
+            for (int64_t i = 16 * v; i < n && i < 16 * v + 16; i++) {
+                const int L = (int)((i - 16 * v) / 4), q = (int)((i - 16 * v) % 4);
+                float *c = j->C + (c0 + i) * j->ldc + m;
+                __m128 x = _mm_load_ps(lanes[q] + 4 * L);
+                if (beta != 0.0f) x = _mm_fmadd_ps(vbeta, _mm_loadu_ps(c), x);
+                _mm_storeu_ps(c, _mm_add_ps(x, zero));
+            }
+        }
+        return;
+    }
+    for (int t = 0; t < kt; t++)
+        for (int64_t i = 0; i < n; i++) {
+            float *c = j->C + (c0 + i) * j->ldc + m + t;
+            float x = sums[t][i];
+            if (beta != 0.0f) x = __builtin_fmaf(beta, *c, x);
+            *c = x + 0.0f;
+        }
+}
+
 /* C rows m .. m + KT - 1, columns [c0, c0 + 16 NV): the sum over the set
  * bits of the group mask gm (batch rows q0 + r), then the epilogue with
  * beta. A group's rows r where some but not all of its KT x values are
@@ -248,8 +329,17 @@ INLINE void at_group(const int NV, const int KT, const oc_sparse_at *j, int64_t 
             }
         }
     }
+    if (!j->trans_c) {
+        for (int t = 0; t < KT; t++)
+            store_row(NV, acc[t], j->C + (m + t) * j->ldc + c0, tail, beta, NULL, 0);
+        return;
+    }
+    /* Out of line, through memory: kept apart, the loop above holds its
+     * accumulators in registers (GCC spilled them every step otherwise). */
+    _Alignas(64) float sums[4][64];
     for (int t = 0; t < KT; t++)
-        store_row(NV, acc[t], j->C + (m + t) * j->ldc + c0, tail, beta, NULL, 0);
+        for (int v = 0; v < NV; v++) _mm512_store_ps(sums[t] + 16 * v, acc[t][v]);
+    store_transposed(j, sums, KT, m, c0, min64(16 * NV, j->N - c0), beta);
 }
 
 /* Columns [m0, m0 + cols) of X in groups of AT_GROUP (the last 1..AT_GROUP - 1

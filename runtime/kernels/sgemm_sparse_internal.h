@@ -12,13 +12,14 @@
  * cut their sums at the same places. */
 #define OC_SPARSE_KC 256
 
-/* Y [M, N] = act(X [M, K] · W [K, N] + bias): rows [r0, r1). */
+/* Y [M, N] = act(X [M, K] · op(W) + bias): rows [r0, r1). */
 typedef struct oc_sparse_fwd {
     int64_t M, N, K;
     const float *X;
     int64_t ldx;
-    const float *W;
+    const float *W;         /* [K, N]; with transB [N, K] */
     int64_t ldw;
+    int transB;
     const float *bias;      /* [N] or NULL */
     int relu;
     float *Y;
@@ -27,7 +28,8 @@ typedef struct oc_sparse_fwd {
 
 /* C [M, N] = X^T · B + beta C, X [K, M], B [K, N], K summed in chunks of
  * OC_SPARSE_KC that also end at kcut (0: none): columns of X (rows of C)
- * [m0, m1), m0 a multiple of 16. */
+ * [m0, m1), m0 a multiple of 16. trans_c: C is stored transposed, element
+ * (m, n) at C[n * ldc + m] (B^T X, a transB layer's dW [N, K]). */
 typedef struct oc_sparse_at {
     int64_t M, N, K, kcut;
     const float *X;
@@ -37,6 +39,7 @@ typedef struct oc_sparse_at {
     float beta;
     float *C;
     int64_t ldc;
+    int trans_c;
 } oc_sparse_at;
 
 /* NULL when the build has no AVX-512 kernels. density: the fraction of

@@ -127,7 +127,7 @@ static onnxc_status param_grads_cols(oc_op_ctx *ctx, const oc_tensor *const *dou
         if (!dw_part) /* in dW itself: rows c0.. of [N, K], columns c0.. of [K, N] */
             dw_part = (float *)dw->data + (p->transB ? c0 * K : c0), ldw = p->transB ? K : N;
         if (p->transB) /* dW [N, K] (+)= dZ^T [N, rows] · X [rows, K]: rows c0..c1 */
-            oc_sgemm_fast_cut(1, 0, c1 - c0, K, rows, cut, dz + c0, N, x->data, K, beta, dw_part, ldw, threads);
+            oc_sgemm_fast_cut_sparse_b(c1 - c0, K, rows, cut, dz + c0, N, x->data, K, beta, dw_part, ldw, threads);
         else           /* dW [K, N] (+)= X^T [K, rows] · dZ [rows, N]: columns c0..c1 */
             oc_sgemm_fast_cut_sparse_at(K, c1 - c0, rows, cut, x->data, K, dz + c0, N, beta, dw_part, ldw, threads);
     }
