@@ -7,10 +7,12 @@
  * activations cross. This measures the two products that carry ~75% of a
  * batch-128 step, with onnxc's kernels, on Fashion-MNIST batches:
  *
- *     forward   H[:, cols] = relu(X · W1[:, cols] + b1[cols])     (oc_sgemm_fast_dense)
- *     backward  dW1[:, cols] = X^T · dZ1[:, cols], cut at row 64  (oc_sgemm_fast_cut)
+ *     forward   H[:, cols] = relu(X · W1[:, cols] + b1[cols])     (oc_sgemm_fast_dense_sparse_a)
+ *     backward  dW1[:, cols] = X^T · dZ1[:, cols], cut at row 64  (oc_sgemm_fast_cut_sparse_at)
  *
- * once on one thread with all 64 columns, once on two threads with 32 each
+ * (the entry points the trainer uses, which skip the zero pixels:
+ * kernels/sgemm_sparse.h; bench/sparse_layer compares them with the dense
+ * GEMM), once on one thread with all 64 columns, once on two threads with 32 each
  * (a barrier between the two products), and with X either written by thread
  * 0 (as fit() gathers a batch) or copied by each thread for itself (untimed).
  * Results are the same bits either way (each column is computed alike);
@@ -33,6 +35,7 @@
 #include <zlib.h>
 
 #include "kernels/sgemm.h"
+#include "kernels/sgemm_sparse.h"
 #include "two_threads.h"
 
 #ifndef _OPENMP
@@ -126,12 +129,12 @@ int main(int argc, char **argv)
 #pragma omp barrier
                 double t0 = bench_now_us();
                 if (active)
-                    oc_sgemm_fast_dense(0, batch, nc, IN, xs, IN, w + c0, OUT, b + c0, OC_ACT_RELU, hs + c0, OUT, 1);
+                    oc_sgemm_fast_dense_sparse_a(0, batch, nc, IN, xs, IN, w + c0, OUT, b + c0, OC_ACT_RELU, hs + c0, OUT, 1);
                 double t1 = bench_now_us();
 #pragma omp barrier
                 double t2 = bench_now_us();
                 if (active)
-                    oc_sgemm_fast_cut(1, 0, IN, nc, batch, cut, xs, IN, dz + c0, OUT, 0.0f, dws + c0, OUT, 1);
+                    oc_sgemm_fast_cut_sparse_at(IN, nc, batch, cut, xs, IN, dz + c0, OUT, 0.0f, dws + c0, OUT, 1);
                 double t3 = bench_now_us();
 #pragma omp barrier
                 if (active) {

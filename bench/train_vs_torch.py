@@ -36,10 +36,15 @@ BUILD_DIR is a CMake build with the onnxc CLI and bench/bench_load.
     (bench/make_models.py's seed_pt.onnx, Gemm transB=1 with W [out, in]),
     onnxc only, 1 and 2 threads alternating; and bench/train_ways, each of
     the trainer's ways of running a two-thread step forced, step times.
- 7. The arithmetic floor: the epoch's FLOPs (forward, weight gradients, and
-    input gradients of every layer but the first) over this machine's FMA
-    peak on one thread (bench/peak_fma, same run). A target below
-    floor / PyTorch cannot be met on this machine by any implementation.
+ 7. The dense arithmetic floor: the epoch's FLOPs (forward, weight
+    gradients, and input gradients of every layer but the first) over this
+    machine's FMA peak on one thread (bench/peak_fma, same run). A target
+    below floor / PyTorch cannot be met by any implementation that does
+    every multiply-add. onnxc skips the first layer's multiply-adds with
+    zero pixels (runtime/kernels/sgemm_sparse.h), so the report also counts
+    the zeros of the training images and gives onnxc's own floor, and
+    bench/sparse_layer's one-thread timing of those two products, zeros
+    skipped against dense.
 
 The machine is shared and noisy: compare only figures from the same run.
 """
@@ -69,6 +74,27 @@ def flop_per_sample(widths):
     layer but the first (nothing upstream needs the data's gradient)."""
     products = [a * b for a, b in zip(widths, widths[1:])]
     return 2 * (2 * sum(products) + sum(products[1:]))
+
+
+def pixel_densities(data):
+    """Fractions of the training images' pixels that are not zero, and of
+    their groups of 4 neighbouring pixels (in row-major order) with any
+    nonzero: what the sparse kernels of onnxc's first layer multiply in the
+    forward pass and in the weight gradient. None when numpy or the file is
+    missing."""
+    try:
+        import gzip
+        import numpy as np
+        path = os.path.join(data, "train-images-idx3-ubyte.gz")
+        opener = gzip.open if os.path.exists(path) else open
+        if not os.path.exists(path):
+            path = os.path.join(data, "train-images-idx3-ubyte")
+        with opener(path, "rb") as f:
+            pixels = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, WIDTHS[0]) != 0
+        groups = pixels[:, : WIDTHS[0] // 4 * 4].reshape(len(pixels), -1, 4).any(axis=2)
+        return float(pixels.mean()), float(groups.mean())
+    except (ImportError, OSError, ValueError):
+        return None
 
 
 def peak_gflops(build, threads):
@@ -216,6 +242,12 @@ def main():
     # ... and what splitting the first layer's columns between them gives (bench/split_layer.c).
     split = os.path.join(build, "bench", "split_layer")
     split_out = measure([split])[0].strip().splitlines() if 2 in threads and os.path.exists(split) else []
+    # The first layer's two products with and without skipping the zeros (bench/sparse_layer.c).
+    sparse = os.path.join(build, "bench", "sparse_layer")
+    sparse_out = []
+    if os.path.exists(sparse):
+        for b in batches:
+            sparse_out += measure([sparse, "--batch", str(b), "--data", args.data])[0].strip().splitlines()
     ways = os.path.join(build, "bench", "train_ways")
     ways_out = []
     if 2 in threads and os.path.exists(ways):
@@ -230,7 +262,8 @@ def main():
            "points": {f"{b}|{t}": v for (b, t), v in points.items()}, "loads": loads, "main_job": jobs,
            "cross_core": cross_out, "split_layer": split_out, "pytorch_layout": layouts,
            "train_ways": ways_out, "peak_gflops": peak, "cpu": cpu_name(),
-           "flop_per_epoch": flop_per_sample(WIDTHS) * TRAIN_SAMPLES}
+           "flop_per_epoch": flop_per_sample(WIDTHS) * TRAIN_SAMPLES, "sparse_layer": sparse_out,
+           "pixel_densities": pixel_densities(args.data)}
     with open(os.path.join(work, "results.json"), "w") as f:
         json.dump(raw, f, indent=1)
     write_report(args.out, raw)
@@ -277,14 +310,24 @@ def write_report(path, raw):
     if floor:
         peaks = ", ".join(f"{g:.0f} GFLOP/s on {t} thread{'s' if t != '1' else ''}"
                           for t, g in sorted(raw["peak_gflops"].items()) if g)
-        L.append(f"- Arithmetic floor: an epoch is {raw['flop_per_epoch'] / 1e9:.1f} GFLOP (forward, weight "
-                 "gradients, and input gradients of the second and third layers); this machine's FMA peak, "
-                 f"measured in the same run by `bench/peak_fma`, is {peaks}, so no one-thread epoch can take "
-                 f"less than {floor:.3f} s. The `floor / PyTorch` column is that over PyTorch's median: a "
-                 "target below it cannot be met on this machine.\n")
+        L.append(f"- Dense arithmetic floor: an epoch is {raw['flop_per_epoch'] / 1e9:.1f} GFLOP (forward, "
+                 "weight gradients, and input gradients of the second and third layers); this machine's FMA "
+                 f"peak, measured in the same run by `bench/peak_fma`, is {peaks}, so no one-thread epoch that "
+                 f"does every multiply-add (PyTorch's does) can take less than {floor:.3f} s. The "
+                 "`dense floor / PyTorch` column is that over PyTorch's median.")
+        dens = raw.get("pixel_densities")
+        if dens:
+            first = 2 * WIDTHS[0] * WIDTHS[1] * TRAIN_SAMPLES  # one of the first layer's products
+            own = raw["flop_per_epoch"] - first * (1 - dens[0]) - first * (1 - dens[1])
+            L.append(f"  onnxc skips the first layer's multiply-adds with a zero pixel "
+                     f"(runtime/kernels/sgemm_sparse.h, same results bit for bit): {dens[0]:.1%} of the training "
+                     f"pixels are nonzero (the forward product's share) and {dens[1]:.1%} of groups of 4 "
+                     f"neighbouring pixels have one (the weight gradient's), so it does ~{own / 1e9:.1f} GFLOP an "
+                     f"epoch, a floor of {own / (peak1 * 1e9):.3f} s.")
+        L.append("")
     L.append("## Epoch time\n")
     L.append("| batch | threads | onnxc s/epoch (fastest) | PyTorch s/epoch (fastest) | onnxc / PyTorch | target | "
-             "met | floor / PyTorch | onnxc gather s | torch gather s | onnxc val acc | torch val acc |")
+             "met | dense floor / PyTorch | onnxc gather s | torch gather s | onnxc val acc | torch val acc |")
     L.append("|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
     for (b, t), rows in sorted(pts.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         o, p = med(rows["onnxc"], "epoch_s"), med(rows["torch"], "epoch_s")
@@ -321,6 +364,11 @@ def write_report(path, raw):
                     "bench/cross_core.c). A data-parallel step has each thread write its half of the weights, "
                     "which the other thread read in its forward pass, and read the other half, which the other "
                     "thread wrote:\n")
+    program_section(L, raw.get("sparse_layer"),
+                    "The first layer's two products on one thread, skipping the zero pixels against the dense "
+                    "GEMM, alternating, on Fashion-MNIST batches and on the same batches with every zero made "
+                    "nonzero (then both run the dense GEMM: the sparse entry points decide from a sample of rows "
+                    "and fall back), with the bits of both compared (`bench/sparse_layer`, same run):\n")
     program_section(L, raw.get("split_layer"),
                     "The other way to use two threads, model parallelism, splits the first layer's 64 columns "
                     "between them, so that no weight crosses; `bench/split_layer` times the two products that "
