@@ -49,12 +49,35 @@ INLINE __mmask16 tail_mask(int64_t n, int nv)
     return cnt >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cnt) - 1);
 }
 
+/* Vector v of NV at p: the last one masked by tail when PART (a block
+ * narrower than 16 NV columns). Masked loads cost Zen 4 more than plain
+ * ones (forward at batch 128: 91 -> 84 us with plain loads), so a full
+ * block's instantiation has none. */
+#define LOAD_VEC(NV, PART, v, p, tail) \
+    ((PART) && (v) == (NV) - 1 ? _mm512_maskz_loadu_ps((tail), (p)) : _mm512_loadu_ps(p))
+
+/* `CALL(nv, part)` for nv = ceil(n / 16) (1..4) and part = n % 16 != 0. */
+#define DISPATCH_NV(n, CALL)                                  \
+    do {                                                      \
+        const int part_ = (n) % 16 != 0;                      \
+        switch (((n) + 15) / 16 * 2 + part_) {                \
+        case 2: CALL(1, 0); break;                            \
+        case 3: CALL(1, 1); break;                            \
+        case 4: CALL(2, 0); break;                            \
+        case 5: CALL(2, 1); break;                            \
+        case 6: CALL(3, 0); break;                            \
+        case 7: CALL(3, 1); break;                            \
+        case 8: CALL(4, 0); break;                            \
+        default: CALL(4, 1); break;                           \
+        }                                                     \
+    } while (0)
+
 /* Bits of the lanes of v (n <= 16 valid) that are not zero; NaN is not zero. */
 INLINE unsigned nonzero_lanes(const float *v, int64_t n)
 {
-    const __mmask16 m = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
-    const __m512 x = _mm512_maskz_loadu_ps(m, v);
-    return _mm512_mask_cmp_ps_mask(m, x, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    if (n >= 16) return _mm512_cmp_ps_mask(_mm512_loadu_ps(v), _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    const __mmask16 m = (__mmask16)((1u << n) - 1);
+    return _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, v), _mm512_setzero_ps(), _CMP_NEQ_UQ);
 }
 
 /* The dense epilogue on nv vectors of one output row (store_tile with
@@ -109,10 +132,40 @@ INLINE void transpose16(const float *src, int64_t lds, int rows, int cols, float
 #define FWD_ROWS 64     /* rows whose masks are built at once */
 #define FWD_MASK_WORDS 1024 /* mask words on the stack: K up to 65536 (sgemm_sparse.c) */
 
+/*
+ * Block row r through W's slice w: its partial sums from the scratch row
+ * (or zero at a chunk's first slice), then for every nonzero x[k] a
+ * broadcast of it, a load of W's row k and NV FMAs, then into the scratch
+ * row or, at a chunk's last slice, through the epilogue into Y. (Two rows
+ * walking the union of their nonzeros, sharing each load of W, were slower
+ * with 4 vectors, where one row is bound by its loads, and no faster with
+ * 2, where one row's 2 FMA chains might have waited on their latency.)
+ */
+INLINE void fwd_row(const int NV, const int PART, const oc_sparse_fwd *j, int64_t r0, int64_t r,
+                    const uint64_t *mask, int64_t words, int64_t w, int64_t w0, int64_t w1, const float *wk,
+                    int64_t ldw, int64_t ch, int last_chunk, int64_t c0, __mmask16 tail, float *scratch)
+{
+    __m512 acc[4];
+    float *s = scratch + r * FWD_COLS;
+    for (int v = 0; v < NV; v++) acc[v] = w == w0 ? _mm512_setzero_ps() : _mm512_load_ps(s + 16 * v);
+    const float *x = j->X + (r0 + r) * j->ldx + w * 64;
+    for (uint64_t m = mask[r * words + w]; m; m &= m - 1) {
+        const int64_t k = __builtin_ctzll(m);
+        const __m512 a = _mm512_set1_ps(x[k]);
+        const float *b = wk + k * ldw;
+        for (int v = 0; v < NV; v++) acc[v] = _mm512_fmadd_ps(a, LOAD_VEC(NV, PART, v, b + 16 * v, tail), acc[v]);
+    }
+    if (w == w1 - 1)
+        store_row(NV, acc, j->Y + (r0 + r) * j->ldy + c0, tail, ch > 0 ? 1.0f : 0.0f,
+                  last_chunk && j->bias ? j->bias + c0 : NULL, last_chunk && j->relu);
+    else
+        for (int v = 0; v < NV; v++) _mm512_store_ps(s + 16 * v, acc[v]);
+}
+
 /* Rows [r0, r0 + nr) of the block, columns [c0, c0 + NV*16) (the last
  * vector masked by tail). mask: [nr][words]. scratch: [nr][FWD_COLS].
  * slice: [64][FWD_COLS], for transB. */
-INLINE void fwd_block(const int NV, const oc_sparse_fwd *j, int64_t r0, int64_t nr,
+INLINE void fwd_block(const int NV, const int PART, const oc_sparse_fwd *j, int64_t r0, int64_t nr,
                       const uint64_t *mask, int64_t words, int64_t c0, __mmask16 tail,
                       float *scratch, float *slice)
 {
@@ -134,28 +187,8 @@ INLINE void fwd_block(const int NV, const oc_sparse_fwd *j, int64_t r0, int64_t 
                                     slice + 16 * kb * FWD_COLS + 16 * cb, FWD_COLS);
                 wk = slice, ldw = FWD_COLS;
             }
-            for (int64_t r = 0; r < nr; r++) {
-                __m512 acc[4];
-                float *s = scratch + r * FWD_COLS;
-                for (int v = 0; v < NV; v++)
-                    acc[v] = w == w0 ? _mm512_setzero_ps() : _mm512_load_ps(s + 16 * v);
-                const float *x = j->X + (r0 + r) * j->ldx + w * 64;
-                for (uint64_t m = mask[r * words + w]; m; m &= m - 1) {
-                    const int64_t k = __builtin_ctzll(m);
-                    const __m512 a = _mm512_set1_ps(x[k]);
-                    const float *b = wk + k * ldw;
-                    for (int v = 0; v < NV; v++) {
-                        const __m512 bv = v == NV - 1 ? _mm512_maskz_loadu_ps(tail, b + 16 * v)
-                                                      : _mm512_loadu_ps(b + 16 * v);
-                        acc[v] = _mm512_fmadd_ps(a, bv, acc[v]);
-                    }
-                }
-                if (w == w1 - 1)
-                    store_row(NV, acc, j->Y + (r0 + r) * j->ldy + c0, tail, ch > 0 ? 1.0f : 0.0f,
-                              last_chunk && j->bias ? j->bias + c0 : NULL, last_chunk && j->relu);
-                else
-                    for (int v = 0; v < NV; v++) _mm512_store_ps(s + 16 * v, acc[v]);
-            }
+            for (int64_t r = 0; r < nr; r++)
+                fwd_row(NV, PART, j, r0, r, mask, words, w, w0, w1, wk, ldw, ch, last_chunk, c0, tail, scratch);
         }
     }
 }
@@ -189,14 +222,10 @@ static void fwd_rows(const oc_sparse_fwd *j, int64_t r0, int64_t r1)
         for (int64_t r = 0; r < nr; r++) row_mask(j->X + (rb + r) * j->ldx, j->K, mask + r * words);
         for (int64_t c0 = 0; c0 < j->N; c0 += FWD_COLS) {
             const int64_t n = min64(FWD_COLS, j->N - c0);
-            const int nv = (int)((n + 15) / 16);
-            const __mmask16 tail = tail_mask(n, nv);
-            switch (nv) {
-            case 1: fwd_block(1, j, rb, nr, mask, words, c0, tail, scratch, slice); break;
-            case 2: fwd_block(2, j, rb, nr, mask, words, c0, tail, scratch, slice); break;
-            case 3: fwd_block(3, j, rb, nr, mask, words, c0, tail, scratch, slice); break;
-            default: fwd_block(4, j, rb, nr, mask, words, c0, tail, scratch, slice); break;
-            }
+            const __mmask16 tail = tail_mask(n, (int)((n + 15) / 16));
+#define FWD_BLOCK(nv, part) fwd_block(nv, part, j, rb, nr, mask, words, c0, tail, scratch, slice)
+            DISPATCH_NV(n, FWD_BLOCK);
+#undef FWD_BLOCK
         }
     }
 }
@@ -309,7 +338,7 @@ __attribute__((noinline)) static void store_transposed(const oc_sparse_at *j, fl
  * bits of the group mask gm (batch rows q0 + r), then the epilogue with
  * beta. A group's rows r where some but not all of its KT x values are
  * zero multiply those zeros too, as the dense kernel does. */
-INLINE void at_group(const int NV, const int KT, const oc_sparse_at *j, int64_t m, int64_t q0,
+INLINE void at_group(const int NV, const int PART, const int KT, const oc_sparse_at *j, int64_t m, int64_t q0,
                      const uint64_t *gm, int64_t c0, __mmask16 tail, float beta)
 {
     __m512 acc[4][4];
@@ -323,8 +352,7 @@ INLINE void at_group(const int NV, const int KT, const oc_sparse_at *j, int64_t 
             __m512 a[4];
             for (int t = 0; t < KT; t++) a[t] = _mm512_set1_ps(x[t]);
             for (int v = 0; v < NV; v++) {
-                const __m512 bv = v == NV - 1 ? _mm512_maskz_loadu_ps(tail, b + 16 * v)
-                                              : _mm512_loadu_ps(b + 16 * v);
+                const __m512 bv = LOAD_VEC(NV, PART, v, b + 16 * v, tail);
                 for (int t = 0; t < KT; t++) acc[t][v] = _mm512_fmadd_ps(a[t], bv, acc[t][v]);
             }
         }
@@ -344,7 +372,7 @@ INLINE void at_group(const int NV, const int KT, const oc_sparse_at *j, int64_t 
 
 /* Columns [m0, m0 + cols) of X in groups of AT_GROUP (the last 1..AT_GROUP - 1
  * wide): a group's mask is the OR of its pairs' masks. */
-INLINE void at_block(const int NV, const oc_sparse_at *j, int64_t m0, int64_t cols, int64_t q0,
+INLINE void at_block(const int NV, const int PART, const oc_sparse_at *j, int64_t m0, int64_t cols, int64_t q0,
                      uint64_t (*pm)[4], int64_t c0, __mmask16 tail, float beta)
 {
     for (int64_t g = 0; g < cols; g += AT_GROUP) {
@@ -354,10 +382,10 @@ INLINE void at_block(const int NV, const oc_sparse_at *j, int64_t m0, int64_t co
             for (int64_t p = g / 2 + 1; p < (g + AT_GROUP) / 2 && 2 * p < cols; p++) gm[w] |= pm[p][w];
         }
         switch (cols - g < AT_GROUP ? cols - g : AT_GROUP) {
-        case 1: at_group(NV, 1, j, m0 + g, q0, gm, c0, tail, beta); break;
-        case 2: at_group(NV, 2, j, m0 + g, q0, gm, c0, tail, beta); break;
-        case 3: at_group(NV, 3, j, m0 + g, q0, gm, c0, tail, beta); break;
-        default: at_group(NV, 4, j, m0 + g, q0, gm, c0, tail, beta); break;
+        case 1: at_group(NV, PART, 1, j, m0 + g, q0, gm, c0, tail, beta); break;
+        case 2: at_group(NV, PART, 2, j, m0 + g, q0, gm, c0, tail, beta); break;
+        case 3: at_group(NV, PART, 3, j, m0 + g, q0, gm, c0, tail, beta); break;
+        default: at_group(NV, PART, 4, j, m0 + g, q0, gm, c0, tail, beta); break;
         }
     }
 }
@@ -378,14 +406,10 @@ static void at_cols(const oc_sparse_at *j, int64_t m0, int64_t m1)
             pair_masks(j, q0, q1 - q0, s0, cols, groups, pm);
             for (int64_t c0 = 0; c0 < j->N; c0 += AT_COLS) {
                 const int64_t n = min64(AT_COLS, j->N - c0);
-                const int nv = (int)((n + 15) / 16);
-                const __mmask16 tail = tail_mask(n, nv);
-                switch (nv) {
-                case 1: at_block(1, j, s0, cols, q0, pm, c0, tail, beta); break;
-                case 2: at_block(2, j, s0, cols, q0, pm, c0, tail, beta); break;
-                case 3: at_block(3, j, s0, cols, q0, pm, c0, tail, beta); break;
-                default: at_block(4, j, s0, cols, q0, pm, c0, tail, beta); break;
-                }
+                const __mmask16 tail = tail_mask(n, (int)((n + 15) / 16));
+#define AT_BLOCK(nv, part) at_block(nv, part, j, s0, cols, q0, pm, c0, tail, beta)
+                DISPATCH_NV(n, AT_BLOCK);
+#undef AT_BLOCK
             }
         }
         q0 = q1;
