@@ -13,10 +13,12 @@
  * two threads, column_split.h). Which one wins depends on the machine
  * (bench/train_ways times each, forced; RESULTS_TRAIN.md). For the seed
  * model at batch 128: on a Zen 5 VM (2 x 512-bit FMA a cycle), columns
- * 145 us a step, shards 159, one thread 169; on a Zen 4 VM (half the FMA
+ * 145 us a step, shards 159, one thread 169 (before the first layer skipped
+ * zero pixels, kernels/sgemm_sparse.h); on a Zen 4 VM (half the FMA
  * throughput, so arithmetic outweighs moving lines between cores), shards
- * ~200-230, columns ~210-250, one thread ~315. At batch 256 shards won on
- * both; at 32, one thread and columns were about even.
+ * ~150-190, columns ~205-230, one thread ~240-265 (with the skipping; before
+ * it shards ~200-230, columns ~210-250, one thread ~315). At batch 256
+ * shards won on both; at 32, one thread and columns were about even.
  *
  * Schedule: a window of OC_TUNE_WINDOW steps each way, then the fastest,
  * re-timing another way (in turn) for one window after every OC_TUNE_PROBE
