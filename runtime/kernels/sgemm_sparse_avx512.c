@@ -13,8 +13,8 @@
  * Per nonzero: one broadcast of x, four loads of W's row k, four FMAs, so
  * it is bound by loads (a zmm load is two of Zen 4's 256-bit load slots)
  * where the dense tile, which shares each W load between 12 rows, is bound
- * by FMAs: on the seed model's first layer at batch 128, 88 us where the
- * dense GEMM takes 114 at 50% nonzeros; the same at ~100%.
+ * by FMAs: on the seed model's first layer at batch 128, ~84 us where the
+ * dense GEMM takes ~117 at 50% nonzeros (Zen 4); about the same at ~100%.
  *
  * Backward, C = X^T·B. Columns of X are taken four at a time (a group: rows
  * m..m+3 of C); a group's mask over the batch rows has bit r set when any
@@ -23,7 +23,7 @@
  * its pixels do). Per set bit: four broadcasts, four loads of B's row r, 16
  * FMAs, the group's zeros multiplied as the dense kernel does. Group masks
  * come from per-row compares (a byte per 32 columns) by 8x8 bit-matrix
- * transposes. Seed model, batch 128: ~84 us against the dense 124.
+ * transposes. Seed model, batch 128: ~81 us against the dense ~123.
  *
  * Each accumulator is one element's sum over one K chunk in ascending k,
  * with the dense epilogue (sgemm_avx512.c store_tile) applied exactly: +C
