@@ -297,43 +297,36 @@ static void group_masks(const oc_sparse_at *j, int64_t q0, int64_t nq, int64_t m
     }
 }
 
-/* The sums of C rows m .. m + kt - 1 (kt <= 4), columns [c0, c0 + n), into a
- * C stored transposed: element (m + t, c0 + i) at C[(c0 + i) * ldc + m + t],
- * with the dense epilogue per element (x = beta*C + sum, then + 0). */
-__attribute__((noinline)) static void store_transposed(const oc_sparse_at *j, float sums[4][64], int kt,
-                                                       int64_t m, int64_t c0, int64_t n, float beta)
+/* A transposed C (trans_c) is written through a tile: each group's sums go
+ * into it as they are in registers (tile[k][n], k one of AT_TILE_K columns
+ * of X, n one of AT_COLS columns of B), and every AT_TILE_K columns of X the
+ * tile goes into C by 16x16 transposes, whole 64-byte runs of C's rows.
+ * (Transposing each group's 4 x 64 sums into C directly touched 64 rows of
+ * C per group, 4 floats each: ~40% of the product's time.) */
+#define AT_TILE_K 64
+
+/* The tile's first `cols` rows (X's columns m..) by n columns into C rows
+ * c0 + i, columns m.., with the dense epilogue per element (x = beta*C + sum,
+ * then + 0). */
+static void tile_flush(const oc_sparse_at *j, float (*tile)[AT_COLS], int64_t m, int64_t cols, int64_t c0,
+                       int64_t n, float beta)
 {
-    if (kt == 4) {
-        /* Per 16 columns, 4x4 transposes within 128-bit lanes: r[q], lane L
-         * holds the 4 sums of column 4L + q. */
-        const __m128 vbeta = _mm_set1_ps(beta), zero = _mm_setzero_ps();
-        for (int64_t v = 0; 16 * v < n; v++) {
-            const __m512 a0 = _mm512_load_ps(sums[0] + 16 * v), a1 = _mm512_load_ps(sums[1] + 16 * v);
-            const __m512 a2 = _mm512_load_ps(sums[2] + 16 * v), a3 = _mm512_load_ps(sums[3] + 16 * v);
-            const __m512 t0 = _mm512_unpacklo_ps(a0, a1), t1 = _mm512_unpackhi_ps(a0, a1);
-            const __m512 t2 = _mm512_unpacklo_ps(a2, a3), t3 = _mm512_unpackhi_ps(a2, a3);
-            _Alignas(64) float lanes[4][16];
-            _mm512_store_ps(lanes[0], _mm512_shuffle_ps(t0, t2, 0x44));
-            _mm512_store_ps(lanes[1], _mm512_shuffle_ps(t0, t2, 0xEE));
-            _mm512_store_ps(lanes[2], _mm512_shuffle_ps(t1, t3, 0x44));
-            _mm512_store_ps(lanes[3], _mm512_shuffle_ps(t1, t3, 0xEE));
-            for (int64_t i = 16 * v; i < n && i < 16 * v + 16; i++) {
-                const int L = (int)((i - 16 * v) / 4), q = (int)((i - 16 * v) % 4);
-                float *c = j->C + (c0 + i) * j->ldc + m;
-                __m128 x = _mm_load_ps(lanes[q] + 4 * L);
-                if (beta != 0.0f) x = _mm_fmadd_ps(vbeta, _mm_loadu_ps(c), x);
-                _mm_storeu_ps(c, _mm_add_ps(x, zero));
+    const __m512 vbeta = _mm512_set1_ps(beta), zero = _mm512_setzero_ps();
+    _Alignas(64) float block[16][16];
+    for (int64_t kb = 0; kb < cols; kb += 16) {
+        const int kw = (int)min64(16, cols - kb);
+        const __mmask16 lm = kw >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << kw) - 1);
+        for (int64_t nb = 0; nb < n; nb += 16) {
+            const int nw = (int)min64(16, n - nb);
+            transpose16(tile[kb] + nb, AT_COLS, kw, nw, block[0], 16);
+            for (int i = 0; i < nw; i++) {
+                float *c = j->C + (c0 + nb + i) * j->ldc + m + kb;
+                __m512 x = _mm512_load_ps(block[i]);
+                if (beta != 0.0f) x = _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(lm, c), x);
+                _mm512_mask_storeu_ps(c, lm, _mm512_add_ps(x, zero));
             }
         }
-        return;
     }
-    for (int t = 0; t < kt; t++)
-        for (int64_t i = 0; i < n; i++) {
-            float *c = j->C + (c0 + i) * j->ldc + m + t;
-            float x = sums[t][i];
-            if (beta != 0.0f) x = __builtin_fmaf(beta, *c, x);
-            *c = x + 0.0f;
-        }
 }
 
 /* C rows m .. m + KT - 1, columns [c0, c0 + 16 NV): the sum over the set
@@ -341,7 +334,8 @@ __attribute__((noinline)) static void store_transposed(const oc_sparse_at *j, fl
  * beta. A group's rows r where some but not all of its KT x values are
  * zero multiply those zeros too, as the dense kernel does. */
 INLINE void at_group(const int NV, const int PART, const int KT, const oc_sparse_at *j, int64_t m, int64_t q0,
-                     const uint64_t *gm, int64_t c0, __mmask16 tail, float beta)
+                     const uint64_t *gm, int64_t c0, __mmask16 tail, float beta, float (*tile)[AT_COLS],
+                     int64_t tile_col)
 {
     __m512 acc[4][4];
     for (int t = 0; t < KT; t++)
@@ -364,27 +358,28 @@ INLINE void at_group(const int NV, const int PART, const int KT, const oc_sparse
             store_row(NV, acc[t], j->C + (m + t) * j->ldc + c0, tail, beta, NULL, 0);
         return;
     }
-    /* Out of line, through memory: kept apart, the loop above holds its
-     * accumulators in registers (GCC spilled them every step otherwise). */
-    _Alignas(64) float sums[4][64];
     for (int t = 0; t < KT; t++)
-        for (int v = 0; v < NV; v++) _mm512_store_ps(sums[t] + 16 * v, acc[t][v]);
-    store_transposed(j, sums, KT, m, c0, min64(16 * NV, j->N - c0), beta);
+        for (int v = 0; v < NV; v++) _mm512_store_ps(tile[tile_col + t] + 16 * v, acc[t][v]);
 }
 
 /* Columns [m0, m0 + cols) of X in groups of AT_GROUP (the last 1..AT_GROUP - 1
- * wide), gm their masks. */
+ * wide), gm their masks; a transposed C through the tile, AT_TILE_K columns
+ * at a time. */
 INLINE void at_block(const int NV, const int PART, const oc_sparse_at *j, int64_t m0, int64_t cols, int64_t q0,
-                     uint64_t (*gm)[4], int64_t c0, __mmask16 tail, float beta)
+                     uint64_t (*gm)[4], int64_t c0, __mmask16 tail, float beta, float (*tile)[AT_COLS])
 {
-    for (int64_t g = 0; AT_GROUP * g < cols; g++) {
-        const int64_t m = m0 + AT_GROUP * g;
-        switch (cols - AT_GROUP * g < AT_GROUP ? cols - AT_GROUP * g : AT_GROUP) {
-        case 1: at_group(NV, PART, 1, j, m, q0, gm[g], c0, tail, beta); break;
-        case 2: at_group(NV, PART, 2, j, m, q0, gm[g], c0, tail, beta); break;
-        case 3: at_group(NV, PART, 3, j, m, q0, gm[g], c0, tail, beta); break;
-        default: at_group(NV, PART, 4, j, m, q0, gm[g], c0, tail, beta); break;
+    for (int64_t span = 0; span < cols; span += AT_TILE_K) {
+        const int64_t span_cols = min64(AT_TILE_K, cols - span);
+        for (int64_t g = span / AT_GROUP; AT_GROUP * g < span + span_cols; g++) {
+            const int64_t m = m0 + AT_GROUP * g, col = AT_GROUP * g - span;
+            switch (cols - AT_GROUP * g < AT_GROUP ? cols - AT_GROUP * g : AT_GROUP) {
+            case 1: at_group(NV, PART, 1, j, m, q0, gm[g], c0, tail, beta, tile, col); break;
+            case 2: at_group(NV, PART, 2, j, m, q0, gm[g], c0, tail, beta, tile, col); break;
+            case 3: at_group(NV, PART, 3, j, m, q0, gm[g], c0, tail, beta, tile, col); break;
+            default: at_group(NV, PART, 4, j, m, q0, gm[g], c0, tail, beta, tile, col); break;
+            }
         }
+        if (j->trans_c) tile_flush(j, tile, m0 + span, span_cols, c0, min64(16 * NV, j->N - c0), beta);
     }
 }
 
@@ -392,6 +387,7 @@ static void at_cols(const oc_sparse_at *j, int64_t m0, int64_t m1)
 {
     uint8_t blocks[(AT_SLAB / 32) * AT_ROW_BYTES];
     uint64_t gm[AT_GROUPS][4];
+    _Alignas(64) float tile[AT_TILE_K][AT_COLS]; /* trans_c only */
     int64_t q0 = 0;
     do {
         /* The K chunk of the dense driver (sgemm.c chunk_end): at most
@@ -405,7 +401,7 @@ static void at_cols(const oc_sparse_at *j, int64_t m0, int64_t m1)
             for (int64_t c0 = 0; c0 < j->N; c0 += AT_COLS) {
                 const int64_t n = min64(AT_COLS, j->N - c0);
                 const __mmask16 tail = tail_mask(n, (int)((n + 15) / 16));
-#define AT_BLOCK(nv, part) at_block(nv, part, j, s0, cols, q0, gm, c0, tail, beta)
+#define AT_BLOCK(nv, part) at_block(nv, part, j, s0, cols, q0, gm, c0, tail, beta, tile)
                 DISPATCH_NV(n, AT_BLOCK);
 #undef AT_BLOCK
             }
