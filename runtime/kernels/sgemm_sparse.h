@@ -29,7 +29,7 @@
  * nonzeros (sampled from 8 rows; above that the skipped work no longer pays
  * for loading a row of W per nonzero), outputs narrower than 32 columns
  * (same reason) or batches of at most 4 rows (the GEMV kernels sum
- * differently), every call runs the dense GEMM. No allocation; ~40 KiB of
+ * differently), every call runs the dense GEMM. No allocation; ~70 KiB of
  * stack per thread.
  */
 #ifndef OC_SGEMM_SPARSE_H

@@ -129,8 +129,8 @@ INLINE void transpose16(const float *src, int64_t lds, int rows, int cols, float
 /* ---- forward ---------------------------------------------------------------- */
 
 #define FWD_COLS 64     /* output columns per block: 4 zmm accumulators */
-#define FWD_ROWS 64     /* rows whose masks are built at once */
-#define FWD_MASK_WORDS 1024 /* mask words on the stack: K up to 65536 (sgemm_sparse.c) */
+#define FWD_ROWS 128    /* rows whose masks are built at once (and, transB, per transposed W slice) */
+#define FWD_MASK_WORDS 2048 /* mask words on the stack: K up to 65536 (sgemm_sparse.c) */
 
 /*
  * Block row r through W's slice w: its partial sums from the scratch row
