@@ -253,6 +253,46 @@ Test(sgemm_sparse, nan_in_the_batch_is_multiplied)
     free(x), free(w), free(y), free(dw), free(dz);
 }
 
+/* dX = dZ op(W)^T (+ beta dX) both ways, as a layer's input gradient calls
+ * it: oc_sgemm_fast(0, transB, ...) with dZ's zeros skipped. */
+static int input_grad_case(int64_t rows, int64_t out, int64_t inner, int transB, float beta, double density, int threads)
+{
+    const int64_t ldb = transB ? inner + 2 : out + 1, ldc = out + 3;
+    float *dz = sparse_matrix(rows, inner, inner, density);
+    float *w = transB ? sparse_matrix(out, inner, ldb, 1.0) : sparse_matrix(inner, out, ldb, 1.0);
+    float *start = sparse_matrix(rows, ldc, ldc, 1.0);
+    const size_t bytes = (size_t)(rows * ldc) * sizeof(float);
+    float *cs = malloc(bytes), *cd = malloc(bytes);
+    memcpy(cs, start, bytes);
+    memcpy(cd, start, bytes);
+    const int ran = oc_sgemm_fast_sparse_a(transB, rows, out, inner, dz, inner, w, ldb, beta, cs, ldc, threads);
+    oc_sgemm_fast(0, transB, rows, out, inner, 1.0f, dz, inner, w, ldb, beta, cd, ldc, 1);
+    const int64_t d = first_difference(cs, cd, rows * ldc);
+    cr_assert_eq(d, -1,
+                 "dX rows=%lld out=%lld inner=%lld transB %d beta %g density %.2f threads %d: element %lld is %a, "
+                 "dense %a (sparse kernels ran: %d)",
+                 (long long)rows, (long long)out, (long long)inner, transB, (double)beta, density, threads, (long long)d,
+                 d >= 0 ? (double)cs[d] : 0.0, d >= 0 ? (double)cd[d] : 0.0, ran);
+    free(dz), free(w), free(start), free(cs), free(cd);
+    return ran;
+}
+
+Test(sgemm_sparse, input_gradient_is_the_dense_result_bit_for_bit)
+{
+    /* beta 1 adds into dX (a value with two consumers) in the first K chunk
+     * only; inner 300 and 600 have two and three chunks. */
+    const struct { int64_t rows, out, inner; int transB; float beta; double density; int threads; } cases[] = {
+        {128, 64, 64, 1, 0.0f, 0.5, 1},  {128, 64, 64, 1, 1.0f, 0.5, 1}, {64, 784, 64, 0, 0.0f, 0.4, 1},
+        {37, 100, 300, 1, 1.0f, 0.3, 1}, {130, 33, 600, 0, 1.0f, 0.6, 1}, {300, 512, 512, 1, 0.0f, 0.5, 2},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const int ran = input_grad_case(cases[i].rows, cases[i].out, cases[i].inner, cases[i].transB, cases[i].beta,
+                                        cases[i].density, cases[i].threads);
+        cr_assert_eq(ran, have_sparse(), "case %zu: sparse kernels ran %d, expected %d", i, ran, have_sparse());
+    }
+    cr_assert_eq(input_grad_case(128, 64, 10, 1, 0.0f, 1.0, 1), 0, "a dense dZ (softmax's) takes the dense GEMM");
+}
+
 /* Where the sparse kernels would lose (dense batches, narrow outputs, tiny
  * batches) or do not exist (other kernel families), the
  * dense GEMM runs, with the same results. */

@@ -113,3 +113,21 @@ int oc_sgemm_fast_cut_sparse_b(int64_t M, int64_t N, int64_t K, int64_t kcut, co
     });
     return 1;
 }
+
+int oc_sgemm_fast_sparse_a(int transB, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                           int64_t ldb, float beta, float *C, int64_t ldc, int nthreads)
+{
+    if (N < MIN_N || K <= 0 || !sparse_applies(M, K, A, lda)) {
+        oc_sgemm_fast(0, transB, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc, nthreads);
+        return 0;
+    }
+    const oc_sparse_fwd j = {.M = M, .N = N, .K = K, .X = A, .ldx = lda, .W = B, .ldw = ldb, .transB = transB != 0,
+                             .beta = beta, .Y = C, .ldy = ldc};
+    const int parts = parts_for(M, N, K, M, nthreads);
+    OC_PAR_FOR(parts, i, {
+        int64_t r0, r1;
+        oc_split_range(M, parts, i, &r0, &r1);
+        oc_sparse_fwd_rows_avx512(&j, r0, r1);
+    });
+    return 1;
+}

@@ -46,6 +46,13 @@ int oc_sgemm_fast_dense_sparse_a(int transB, int64_t M, int64_t N, int64_t K, co
                                   int64_t lda, const float *B, int64_t ldb, const float *bias,
                                   oc_act act, float *C, int64_t ldc, int nthreads);
 
+/* oc_sgemm_fast(0, transB, M, N, K, 1, A, lda, B, ldb, beta, C, ldc,
+ * nthreads) with zeros of A [M, K] skipped: a Dense layer's input gradient
+ * dX = dZ · op(W)^T, whose dZ carries the ReLU mask's zeros. Returns 1 when
+ * the sparse kernels ran. */
+int oc_sgemm_fast_sparse_a(int transB, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                           const float *B, int64_t ldb, float beta, float *C, int64_t ldc, int nthreads);
+
 /* oc_sgemm_fast_cut(1, 0, M, N, K, kcut, A, lda, B, ldb, beta, C, ldc,
  * nthreads): C [M, N] = A^T · B (+ beta C) with A [K, M] (row stride lda),
  * B [K, N], summed in K chunks that also end at kcut, with zeros of A

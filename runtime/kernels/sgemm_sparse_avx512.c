@@ -156,7 +156,7 @@ INLINE void fwd_row(const int NV, const int PART, const oc_sparse_fwd *j, int64_
         for (int v = 0; v < NV; v++) acc[v] = _mm512_fmadd_ps(a, LOAD_VEC(NV, PART, v, b + 16 * v, tail), acc[v]);
     }
     if (w == w1 - 1)
-        store_row(NV, acc, j->Y + (r0 + r) * j->ldy + c0, tail, ch > 0 ? 1.0f : 0.0f,
+        store_row(NV, acc, j->Y + (r0 + r) * j->ldy + c0, tail, ch > 0 ? 1.0f : j->beta,
                   last_chunk && j->bias ? j->bias + c0 : NULL, last_chunk && j->relu);
     else
         for (int v = 0; v < NV; v++) _mm512_store_ps(s + 16 * v, acc[v]);

@@ -12,7 +12,8 @@
  * cut their sums at the same places. */
 #define OC_SPARSE_KC 256
 
-/* Y [M, N] = act(X [M, K] · op(W) + bias): rows [r0, r1). */
+/* Y [M, N] = act(X [M, K] · op(W) + beta Y + bias): rows [r0, r1), K
+ * summed in chunks of OC_SPARSE_KC (beta for the first, then 1). */
 typedef struct oc_sparse_fwd {
     int64_t M, N, K;
     const float *X;
@@ -22,6 +23,7 @@ typedef struct oc_sparse_fwd {
     int transB;
     const float *bias;      /* [N] or NULL */
     int relu;
+    float beta;             /* 0: Y is not read */
     float *Y;
     int64_t ldy;
 } oc_sparse_fwd;

@@ -23,10 +23,11 @@
  * backward workspace [rows, N] (with ReLU only). Each gradient is written
  * (ctx->din_overwrite) or added to, like MatMul's and Gemm's backward.
  *
- * Zeros of X: the forward product and dW = X^T dZ go through
+ * Zeros: the forward product and dW = X^T dZ go through
  * kernels/sgemm_sparse.h, which skips X's zeros when it has many (an image
- * batch's black background) and otherwise runs the dense GEMM; the bits are
- * the same either way, so the choice never shows.
+ * batch's black background, a ReLU layer's output), and dX skips dZ's (the
+ * ReLU mask's); otherwise they run the dense GEMM. The bits are the same
+ * either way, so the choice never shows.
  *
  * Determinism: the GEMMs are oc_sgemm_fast/oc_sgemm_run (thread-count
  * independent), the column sums add rows in ascending order whoever owns
@@ -145,9 +146,10 @@ static onnxc_status dense_train_backward(oc_op_ctx *ctx, const oc_tensor *const 
     if (dx) {
         const int64_t K = p->K, N = p->N, rows = oc_tensor_numel(ctx->in[0]) / K;
         const float beta = (ctx->din_overwrite & 1u) ? 0.0f : 1.0f;
-        /* dX [rows, K] (+)= dZ [rows, N] · op(W)^T; op(W)^T is W itself with transB */
-        oc_sgemm_fast(0, p->transB ? 0 : 1, rows, K, N, 1.0f, dz, N, ctx->in[1]->data, p->transB ? K : N,
-                      beta, dx->data, K, ctx->nthreads);
+        /* dX [rows, K] (+)= dZ [rows, N] · op(W)^T; op(W)^T is W itself with
+         * transB. dZ holds the ReLU mask's zeros, which are skipped. */
+        oc_sgemm_fast_sparse_a(p->transB ? 0 : 1, rows, K, N, dz, N, ctx->in[1]->data, p->transB ? K : N, beta,
+                               dx->data, K, ctx->nthreads);
     }
     return ONNXC_OK;
 }
