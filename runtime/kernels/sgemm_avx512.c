@@ -25,18 +25,13 @@
 
 #include <immintrin.h>
 
+#include "sgemm_avx512_epilogue.h"
+
 #define INLINE static inline __attribute__((always_inline))
 
 /* Keep a loaded panel vector in a register: without this GCC folds the load
  * into every FMA that uses it, doubling the loads when two rows share it. */
 #define IN_REGISTER(x) __asm__("" : "+v"(x))
-
-/* Lanes of vector v (of 16) that hold one of the n valid columns. */
-INLINE __mmask16 lane_mask(int n, int v)
-{
-    int cnt = n - 16 * v;
-    return cnt >= 16 ? (__mmask16)0xFFFF : cnt <= 0 ? (__mmask16)0 : (__mmask16)((1u << cnt) - 1);
-}
 
 /* The epilogue of sgemm_internal.h on MR rows x NV vectors of accumulators. */
 INLINE void store_tile(const int MR, const int NV, __m512 acc[][2], float *C, int64_t ldc, int n,
@@ -48,20 +43,14 @@ INLINE void store_tile(const int MR, const int NV, __m512 acc[][2], float *C, in
     __m512 bias[2] = {zero, zero};
     __mmask16 m[2];
     for (int v = 0; v < NV; v++) {
-        m[v] = lane_mask(n, v);
+        m[v] = oc_avx512_lane_mask(n, v);
         if (ep->bias) bias[v] = _mm512_maskz_loadu_ps(m[v], ep->bias + 16 * v);
     }
     for (int r = 0; r < MR; r++) {
         float *c = C + r * ldc;
         for (int v = 0; v < NV; v++) {
             if (!m[v]) continue;
-            __m512 x = acc[r][v];
-            if (scale) x = _mm512_mul_ps(x, alpha);
-            if (load_c) x = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(m[v], c + 16 * v), x);
-            x = _mm512_add_ps(x, bias[v]);
-            /* max(0, x): the second operand is returned for NaN, so NaN stays. */
-            if (relu) x = _mm512_max_ps(zero, x);
-            _mm512_mask_storeu_ps(c + 16 * v, m[v], x);
+            oc_avx512_epilogue(acc[r][v], c + 16 * v, m[v], scale, alpha, load_c, beta, bias[v], relu);
         }
     }
 }
@@ -75,7 +64,7 @@ INLINE void init_tile(const int MR, const int NV, __m512 acc[][2], const float *
             for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();
         return;
     }
-    const __mmask16 m0 = lane_mask(n, 0), m1 = lane_mask(n, 1);
+    const __mmask16 m0 = oc_avx512_lane_mask(n, 0), m1 = oc_avx512_lane_mask(n, 1);
     for (int r = 0; r < MR; r++)
         for (int v = 0; v < NV; v++)
             acc[r][v] = _mm512_maskz_loadu_ps(v ? m1 : m0, C + r * ldc + 16 * v);

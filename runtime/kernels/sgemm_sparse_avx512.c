@@ -26,7 +26,7 @@
  * transposes. Seed model, batch 128: ~81 us against the dense ~123.
  *
  * Each accumulator is one element's sum over one K chunk in ascending k,
- * with the dense epilogue (sgemm_avx512.c store_tile) applied exactly: +C
+ * with the dense epilogue, the same code (sgemm_avx512_epilogue.h): +C
  * by an FMA with beta, + bias (zero when none), max(0, .) for ReLU.
  */
 #include "sgemm_sparse_internal.h"
@@ -38,16 +38,11 @@
 
 #include <immintrin.h>
 
+#include "sgemm_avx512_epilogue.h"
+
 #define INLINE static inline __attribute__((always_inline))
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-
-/* Lanes of the last of nv vectors that hold one of n columns (n > 16*(nv-1)). */
-INLINE __mmask16 tail_mask(int64_t n, int nv)
-{
-    const int64_t cnt = n - 16 * (nv - 1);
-    return cnt >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cnt) - 1);
-}
 
 /* Vector v of NV at p: the last one masked by tail when PART (a block
  * narrower than 16 NV columns). Masked loads cost Zen 4 more than plain
@@ -80,20 +75,16 @@ INLINE unsigned nonzero_lanes(const float *v, int64_t n)
     return _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, v), _mm512_setzero_ps(), _CMP_NEQ_UQ);
 }
 
-/* The dense epilogue on nv vectors of one output row (store_tile with
- * alpha 1): x = acc; x = beta*C + x when beta != 0; x + bias (or + 0);
- * max(0, x) with ReLU. */
+/* The dense epilogue (sgemm_avx512_epilogue.h, alpha 1) on nv vectors of
+ * one output row, the last one's lanes masked by tail. */
 INLINE void store_row(const int NV, const __m512 *acc, float *c, __mmask16 tail, float beta,
                       const float *bias, int relu)
 {
     const __m512 zero = _mm512_setzero_ps(), vbeta = _mm512_set1_ps(beta);
     for (int v = 0; v < NV; v++) {
         const __mmask16 m = v == NV - 1 ? tail : (__mmask16)0xFFFF;
-        __m512 x = acc[v];
-        if (beta != 0.0f) x = _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(m, c + 16 * v), x);
-        x = _mm512_add_ps(x, bias ? _mm512_maskz_loadu_ps(m, bias + 16 * v) : zero);
-        if (relu) x = _mm512_max_ps(zero, x);
-        _mm512_mask_storeu_ps(c + 16 * v, m, x);
+        oc_avx512_epilogue(acc[v], c + 16 * v, m, 0, zero, beta != 0.0f, vbeta,
+                           bias ? _mm512_maskz_loadu_ps(m, bias + 16 * v) : zero, relu);
     }
 }
 
@@ -222,7 +213,7 @@ static void fwd_rows(const oc_sparse_fwd *j, int64_t r0, int64_t r1)
         for (int64_t r = 0; r < nr; r++) row_mask(j->X + (rb + r) * j->ldx, j->K, mask + r * words);
         for (int64_t c0 = 0; c0 < j->N; c0 += FWD_COLS) {
             const int64_t n = min64(FWD_COLS, j->N - c0);
-            const __mmask16 tail = tail_mask(n, (int)((n + 15) / 16));
+            const __mmask16 tail = oc_avx512_lane_mask(n, (int)((n + 15) / 16) - 1);
 #define FWD_BLOCK(nv, part) fwd_block(nv, part, j, rb, nr, mask, words, c0, tail, scratch, slice)
             DISPATCH_NV(n, FWD_BLOCK);
 #undef FWD_BLOCK
@@ -319,12 +310,9 @@ static void tile_flush(const oc_sparse_at *j, float (*tile)[AT_COLS], int64_t m,
         for (int64_t nb = 0; nb < n; nb += 16) {
             const int nw = (int)min64(16, n - nb);
             transpose16(tile[kb] + nb, AT_COLS, kw, nw, block[0], 16);
-            for (int i = 0; i < nw; i++) {
-                float *c = j->C + (c0 + nb + i) * j->ldc + m + kb;
-                __m512 x = _mm512_load_ps(block[i]);
-                if (beta != 0.0f) x = _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(lm, c), x);
-                _mm512_mask_storeu_ps(c, lm, _mm512_add_ps(x, zero));
-            }
+            for (int i = 0; i < nw; i++)
+                oc_avx512_epilogue(_mm512_load_ps(block[i]), j->C + (c0 + nb + i) * j->ldc + m + kb, lm, 0, zero,
+                                   beta != 0.0f, vbeta, zero, 0);
         }
     }
 }
@@ -400,7 +388,7 @@ static void at_cols(const oc_sparse_at *j, int64_t m0, int64_t m1)
             group_masks(j, q0, q1 - q0, s0, cols, blocks, gm);
             for (int64_t c0 = 0; c0 < j->N; c0 += AT_COLS) {
                 const int64_t n = min64(AT_COLS, j->N - c0);
-                const __mmask16 tail = tail_mask(n, (int)((n + 15) / 16));
+                const __mmask16 tail = oc_avx512_lane_mask(n, (int)((n + 15) / 16) - 1);
 #define AT_BLOCK(nv, part) at_block(nv, part, j, s0, cols, q0, gm, c0, tail, beta, tile)
                 DISPATCH_NV(n, AT_BLOCK);
 #undef AT_BLOCK
