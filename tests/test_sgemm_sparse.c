@@ -117,52 +117,43 @@ typedef struct at_case {
     int threads;
 } at_case;
 
-/* dW = X^T dZ (+ beta dW) both ways; returns whether the sparse kernels ran. */
-static int weight_grad_case(const at_case *c)
+/* A layer's weight gradient both ways: dW [features, N] = X^T dZ (+ beta
+ * dW), or with `transposed` (a transB layer's) dW [N, features] = dZ^T X.
+ * Returns whether the sparse kernels ran. */
+static int weight_grad_both(const at_case *c, int transposed)
 {
-    const int64_t ldx = c->features + 1, ldc = c->N + 2;
+    const int64_t ldx = c->features + 1;
+    const int64_t rows_c = transposed ? c->N : c->features, ldc = (transposed ? c->features : c->N) + 2;
     float *x = sparse_matrix(c->rows, c->features, ldx, c->density);
     float *dz = sparse_matrix(c->rows, c->N, c->N, 0.8);
-    float *start = sparse_matrix(c->features, ldc, ldc, 1.0);
-    float *cs = malloc((size_t)(c->features * ldc) * sizeof(float)), *cd = malloc((size_t)(c->features * ldc) * sizeof(float));
-    memcpy(cs, start, (size_t)(c->features * ldc) * sizeof(float));
-    memcpy(cd, start, (size_t)(c->features * ldc) * sizeof(float));
-    const int ran = oc_sgemm_fast_cut_sparse_at(c->features, c->N, c->rows, c->cut, x, ldx, dz, c->N, c->beta, cs, ldc,
-                                                c->threads);
-    oc_sgemm_fast_cut(1, 0, c->features, c->N, c->rows, c->cut, x, ldx, dz, c->N, c->beta, cd, ldc, 1);
-    const int64_t d = first_difference(cs, cd, c->features * ldc);
+    float *start = sparse_matrix(rows_c, ldc, ldc, 1.0);
+    const size_t bytes = (size_t)(rows_c * ldc) * sizeof(float);
+    float *cs = malloc(bytes), *cd = malloc(bytes);
+    memcpy(cs, start, bytes);
+    memcpy(cd, start, bytes);
+    int ran;
+    if (transposed) {
+        ran = oc_sgemm_fast_cut_sparse_b(c->N, c->features, c->rows, c->cut, dz, c->N, x, ldx, c->beta, cs, ldc,
+                                         c->threads);
+        oc_sgemm_fast_cut(1, 0, c->N, c->features, c->rows, c->cut, dz, c->N, x, ldx, c->beta, cd, ldc, 1);
+    } else {
+        ran = oc_sgemm_fast_cut_sparse_at(c->features, c->N, c->rows, c->cut, x, ldx, dz, c->N, c->beta, cs, ldc,
+                                          c->threads);
+        oc_sgemm_fast_cut(1, 0, c->features, c->N, c->rows, c->cut, x, ldx, dz, c->N, c->beta, cd, ldc, 1);
+    }
+    const int64_t d = first_difference(cs, cd, rows_c * ldc);
     cr_assert_eq(d, -1,
-                 "dW rows=%lld features=%lld N=%lld cut %lld beta %g density %.2f threads %d: element %lld is %a, "
+                 "%s rows=%lld features=%lld N=%lld cut %lld beta %g density %.2f threads %d: element %lld is %a, "
                  "dense %a (sparse kernels ran: %d)",
-                 (long long)c->rows, (long long)c->features, (long long)c->N, (long long)c->cut, (double)c->beta,
-                 c->density, c->threads, (long long)d, d >= 0 ? (double)cs[d] : 0.0, d >= 0 ? (double)cd[d] : 0.0, ran);
+                 transposed ? "dW^T" : "dW", (long long)c->rows, (long long)c->features, (long long)c->N,
+                 (long long)c->cut, (double)c->beta, c->density, c->threads, (long long)d,
+                 d >= 0 ? (double)cs[d] : 0.0, d >= 0 ? (double)cd[d] : 0.0, ran);
     free(x), free(dz), free(start), free(cs), free(cd);
     return ran;
 }
 
-/* dW [N_out, K_in] = dZ^T X (+ beta dW), a transB layer's, both ways. */
-static int weight_grad_b_case(const at_case *c)
-{
-    const int64_t ldx = c->features + 1, ldc = c->features + 2;
-    float *x = sparse_matrix(c->rows, c->features, ldx, c->density);
-    float *dz = sparse_matrix(c->rows, c->N, c->N, 0.8);
-    float *start = sparse_matrix(c->N, ldc, ldc, 1.0);
-    const size_t bytes = (size_t)(c->N * ldc) * sizeof(float);
-    float *cs = malloc(bytes), *cd = malloc(bytes);
-    memcpy(cs, start, bytes);
-    memcpy(cd, start, bytes);
-    const int ran = oc_sgemm_fast_cut_sparse_b(c->N, c->features, c->rows, c->cut, dz, c->N, x, ldx, c->beta, cs, ldc,
-                                               c->threads);
-    oc_sgemm_fast_cut(1, 0, c->N, c->features, c->rows, c->cut, dz, c->N, x, ldx, c->beta, cd, ldc, 1);
-    const int64_t d = first_difference(cs, cd, c->N * ldc);
-    cr_assert_eq(d, -1,
-                 "dW^T rows=%lld features=%lld N=%lld cut %lld beta %g density %.2f threads %d: element %lld is "
-                 "%a, dense %a (sparse kernels ran: %d)",
-                 (long long)c->rows, (long long)c->features, (long long)c->N, (long long)c->cut, (double)c->beta,
-                 c->density, c->threads, (long long)d, d >= 0 ? (double)cs[d] : 0.0, d >= 0 ? (double)cd[d] : 0.0, ran);
-    free(x), free(dz), free(start), free(cs), free(cd);
-    return ran;
-}
+static int weight_grad_case(const at_case *c) { return weight_grad_both(c, 0); }
+static int weight_grad_b_case(const at_case *c) { return weight_grad_both(c, 1); }
 
 Test(sgemm_sparse, transposed_weight_gradient_is_the_dense_result_bit_for_bit)
 {

@@ -51,6 +51,32 @@ static int parts_for(int64_t M, int64_t N, int64_t K, int64_t units, int nthread
     return units < nthreads ? (int)units : nthreads;
 }
 
+/* The forward walk over rows split between threads. */
+static int run_fwd(const oc_sparse_fwd *j, int nthreads)
+{
+    const int parts = parts_for(j->M, j->N, j->K, j->M, nthreads);
+    OC_PAR_FOR(parts, i, {
+        int64_t r0, r1;
+        oc_split_range(j->M, parts, i, &r0, &r1);
+        oc_sparse_fwd_rows_avx512(j, r0, r1);
+    });
+    return 1;
+}
+
+/* The weight-gradient walk, threads owning groups of 16 of the batch's
+ * features (rows of C, or its columns with trans_c). */
+static int run_at(const oc_sparse_at *j, int nthreads)
+{
+    const int64_t groups = (j->M + 15) / 16;
+    const int parts = parts_for(j->M, j->N, j->K, groups, nthreads);
+    OC_PAR_FOR(parts, i, {
+        int64_t g0, g1;
+        oc_split_range(groups, parts, i, &g0, &g1);
+        oc_sparse_at_cols_avx512(j, 16 * g0, 16 * g1 < j->M ? 16 * g1 : j->M);
+    });
+    return 1;
+}
+
 int oc_sgemm_fast_dense_sparse_a(int transB, int64_t M, int64_t N, int64_t K, const float *A,
                                   int64_t lda, const float *B, int64_t ldb, const float *bias,
                                   oc_act act, float *C, int64_t ldc, int nthreads)
@@ -61,13 +87,7 @@ int oc_sgemm_fast_dense_sparse_a(int transB, int64_t M, int64_t N, int64_t K, co
     }
     const oc_sparse_fwd j = {.M = M, .N = N, .K = K, .X = A, .ldx = lda, .W = B, .ldw = ldb, .transB = transB != 0,
                              .bias = bias, .relu = act == OC_ACT_RELU, .Y = C, .ldy = ldc};
-    const int parts = parts_for(M, N, K, M, nthreads);
-    OC_PAR_FOR(parts, i, {
-        int64_t r0, r1;
-        oc_split_range(M, parts, i, &r0, &r1);
-        oc_sparse_fwd_rows_avx512(&j, r0, r1);
-    });
-    return 1;
+    return run_fwd(&j, nthreads);
 }
 
 int oc_sgemm_fast_cut_sparse_at(int64_t M, int64_t N, int64_t K, int64_t kcut, const float *A,
@@ -81,15 +101,7 @@ int oc_sgemm_fast_cut_sparse_at(int64_t M, int64_t N, int64_t K, int64_t kcut, c
     }
     const oc_sparse_at j = {.M = M, .N = N, .K = K, .kcut = kcut > 0 && kcut < K ? kcut : 0,
                             .X = A, .ldx = lda, .B = B, .ldb = ldb, .beta = beta, .C = C, .ldc = ldc};
-    /* Threads own groups of 16 columns of A (rows of C). */
-    const int64_t groups = (M + 15) / 16;
-    const int parts = parts_for(M, N, K, groups, nthreads);
-    OC_PAR_FOR(parts, i, {
-        int64_t g0, g1;
-        oc_split_range(groups, parts, i, &g0, &g1);
-        oc_sparse_at_cols_avx512(&j, 16 * g0, 16 * g1 < M ? 16 * g1 : M);
-    });
-    return 1;
+    return run_at(&j, nthreads);
 }
 
 int oc_sgemm_fast_cut_sparse_b(int64_t M, int64_t N, int64_t K, int64_t kcut, const float *A, int64_t lda,
@@ -104,14 +116,7 @@ int oc_sgemm_fast_cut_sparse_b(int64_t M, int64_t N, int64_t K, int64_t kcut, co
      * features as the rows of its C, which is stored transposed here. */
     const oc_sparse_at j = {.M = N, .N = M, .K = K, .kcut = kcut > 0 && kcut < K ? kcut : 0, .X = B,
                             .ldx = ldb, .B = A, .ldb = lda, .beta = beta, .C = C, .ldc = ldc, .trans_c = 1};
-    const int64_t groups = (N + 15) / 16;
-    const int parts = parts_for(M, N, K, groups, nthreads);
-    OC_PAR_FOR(parts, i, {
-        int64_t g0, g1;
-        oc_split_range(groups, parts, i, &g0, &g1);
-        oc_sparse_at_cols_avx512(&j, 16 * g0, 16 * g1 < N ? 16 * g1 : N);
-    });
-    return 1;
+    return run_at(&j, nthreads);
 }
 
 int oc_sgemm_fast_sparse_a(int transB, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
@@ -123,11 +128,5 @@ int oc_sgemm_fast_sparse_a(int transB, int64_t M, int64_t N, int64_t K, const fl
     }
     const oc_sparse_fwd j = {.M = M, .N = N, .K = K, .X = A, .ldx = lda, .W = B, .ldw = ldb, .transB = transB != 0,
                              .beta = beta, .Y = C, .ldy = ldc};
-    const int parts = parts_for(M, N, K, M, nthreads);
-    OC_PAR_FOR(parts, i, {
-        int64_t r0, r1;
-        oc_split_range(M, parts, i, &r0, &r1);
-        oc_sparse_fwd_rows_avx512(&j, r0, r1);
-    });
-    return 1;
+    return run_fwd(&j, nthreads);
 }
