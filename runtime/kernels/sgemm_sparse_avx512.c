@@ -13,8 +13,9 @@
  * Per nonzero: one broadcast of x, four loads of W's row k, four FMAs, so
  * it is bound by loads (a zmm load is two of Zen 4's 256-bit load slots)
  * where the dense tile, which shares each W load between 12 rows, is bound
- * by FMAs: on the seed model's first layer at batch 128, ~84 us where the
- * dense GEMM takes ~117 at 50% nonzeros (Zen 4); about the same at ~100%.
+ * by FMAs: on the seed model's first layer at batch 128, 89 us where the
+ * dense GEMM takes 121 at 50% nonzeros, about the same with none
+ * (bench/sparse_layer in bench/RESULTS_TRAIN.md, Zen 4).
  *
  * Backward, C = X^T·B. Columns of X are taken four at a time (a group: rows
  * m..m+3 of C); a group's mask over the batch rows has bit r set when any
@@ -23,7 +24,7 @@
  * its pixels do). Per set bit: four broadcasts, four loads of B's row r, 16
  * FMAs, the group's zeros multiplied as the dense kernel does. Group masks
  * come from per-row compares (a byte per 32 columns) by 8x8 bit-matrix
- * transposes. Seed model, batch 128: ~81 us against the dense ~123.
+ * transposes. Seed model, batch 128: 102 us against the dense 144 (same run).
  *
  * Each accumulator is one element's sum over one K chunk in ascending k,
  * with the dense epilogue, the same code (sgemm_avx512_epilogue.h): +C
@@ -46,8 +47,7 @@ static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* Vector v of NV at p: the last one masked by tail when PART (a block
  * narrower than 16 NV columns). Masked loads cost Zen 4 more than plain
- * ones (forward at batch 128: 91 -> 84 us with plain loads), so a full
- * block's instantiation has none. */
+ * ones, so a full block's instantiation has none. */
 #define LOAD_VEC(NV, PART, v, p, tail) \
     ((PART) && (v) == (NV) - 1 ? _mm512_maskz_loadu_ps((tail), (p)) : _mm512_loadu_ps(p))
 
