@@ -83,17 +83,11 @@ def pixel_densities(data):
     forward pass and in the weight gradient. None when numpy or the file is
     missing."""
     try:
-        import gzip
-        import numpy as np
-        path = os.path.join(data, "train-images-idx3-ubyte.gz")
-        opener = gzip.open if os.path.exists(path) else open
-        if not os.path.exists(path):
-            path = os.path.join(data, "train-images-idx3-ubyte")
-        with opener(path, "rb") as f:
-            pixels = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, WIDTHS[0]) != 0
+        from train_torch import find, read_idx  # the torch script's idx reader; torch is not imported
+        pixels = read_idx(find(data, "train-images-idx3-ubyte")).reshape(-1, WIDTHS[0]) != 0
         groups = pixels[:, : WIDTHS[0] // 4 * 4].reshape(len(pixels), -1, 4).any(axis=2)
         return float(pixels.mean()), float(groups.mean())
-    except (ImportError, OSError, ValueError):
+    except (ImportError, OSError, ValueError, SystemExit):
         return None
 
 
