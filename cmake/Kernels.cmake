@@ -14,7 +14,9 @@ target_sources(onnxc_core PRIVATE ${ONNXC_KERNEL_SOURCES})
 # Lets tests and benchmarks tell whether the kernels are part of the build.
 target_compile_definitions(onnxc_core PUBLIC ONNXC_HAVE_SGEMM_KERNELS)
 
-set(ONNXC_KERNEL_AVX512_FLAGS -mavx512f -mfma)
+# BMI2 for pext in the zero-skipping kernels (sgemm_sparse_avx512.c);
+# cpu_features.c asks for it with AVX-512F.
+set(ONNXC_KERNEL_AVX512_FLAGS -mavx512f -mfma -mbmi2)
 set(ONNXC_KERNEL_AVX2_FLAGS -mavx2 -mfma)
 
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64|i[3-6]86)$")
@@ -26,7 +28,7 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64|i[3-6]86)$")
       __m512 a = _mm512_set1_ps(1.0f);
       a = _mm512_fmadd_ps(a, a, a);
       _mm512_mask_storeu_ps((float[16]){0}, (__mmask16)3, a);
-      return (int)_mm512_reduce_add_ps(a);
+      return (int)_mm512_reduce_add_ps(a) + (int)_pext_u64(6u, 2u);
     }]=] ONNXC_CC_AVX512)
   string(REPLACE ";" " " CMAKE_REQUIRED_FLAGS "${ONNXC_KERNEL_AVX2_FLAGS}")
   check_c_source_compiles([=[

@@ -28,7 +28,8 @@ static int detect(void)
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best = OC_ISA_AVX2;
 #endif
 #if defined(ONNXC_HAVE_AVX512_KERNELS)
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) best = OC_ISA_AVX512;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi2"))
+        best = OC_ISA_AVX512;
 #endif
 #endif
     return best;

@@ -6,7 +6,8 @@
  * cmake/Kernels.cmake). Before calling into one of those files, code asks
  * oc_cpu_isa() which family the CPU supports:
  *
- *     OC_ISA_AVX512   AVX-512F + FMA (also needs the OS to save zmm state)
+ *     OC_ISA_AVX512   AVX-512F + FMA + BMI2 (also needs the OS to save zmm
+ *                     state; every AVX-512 CPU so far has BMI2)
  *     OC_ISA_AVX2     AVX2 + FMA
  *     OC_ISA_PORTABLE plain C, whatever the compiler vectorizes by itself
  *
