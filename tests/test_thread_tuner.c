@@ -53,23 +53,23 @@ Test(thread_tuner, runs_the_faster_way_and_probes_the_other)
 Test(thread_tuner, three_ways_each_timed_then_the_fastest_and_each_other_probed_in_turn)
 {
     oc_thread_tuner t = oc_thread_tuner_new(three_ways);
-    cr_assert_eq(t.way, OC_WAY_COLUMNS, "columns first");
-    feed(&t, 120e-6, OC_TUNE_WINDOW);
-    cr_assert_eq(t.way, OC_WAY_PARALLEL);
+    cr_assert_eq(t.way, OC_WAY_PARALLEL, "in parallel first");
     feed(&t, 100e-6, OC_TUNE_WINDOW);
     cr_assert_eq(t.way, OC_WAY_ONE_THREAD);
     feed(&t, 115e-6, OC_TUNE_WINDOW);
-    cr_assert_eq(t.way, OC_WAY_PARALLEL, "the fastest of 120, 100, 115 us");
-    for (int w = 0; w < OC_TUNE_PROBE; w++) feed(&t, 100e-6, OC_TUNE_WINDOW);
-    cr_assert_eq(t.way, OC_WAY_COLUMNS, "the first probe: the next way after the last timed (one thread)");
-    feed(&t, 90e-6, OC_TUNE_WINDOW);
-    cr_assert_eq(t.way, OC_WAY_COLUMNS, "columns are now the fastest (90 vs 100 us)");
-    for (int w = 0; w < OC_TUNE_PROBE; w++) feed(&t, 90e-6, OC_TUNE_WINDOW);
-    cr_assert_eq(t.way, OC_WAY_PARALLEL, "the next probe: the way after columns");
-    feed(&t, 95e-6, OC_TUNE_WINDOW);
     cr_assert_eq(t.way, OC_WAY_COLUMNS);
+    feed(&t, 120e-6, OC_TUNE_WINDOW);
+    cr_assert_eq(t.way, OC_WAY_PARALLEL, "the fastest of 100, 115, 120 us");
+    for (int w = 0; w < OC_TUNE_PROBE; w++) feed(&t, 100e-6, OC_TUNE_WINDOW);
+    cr_assert_eq(t.way, OC_WAY_ONE_THREAD, "the first probe: the next way after the last timed (columns)");
+    feed(&t, 90e-6, OC_TUNE_WINDOW);
+    cr_assert_eq(t.way, OC_WAY_ONE_THREAD, "one thread is now the fastest (90 vs 100 us)");
     for (int w = 0; w < OC_TUNE_PROBE; w++) feed(&t, 90e-6, OC_TUNE_WINDOW);
-    cr_assert_eq(t.way, OC_WAY_ONE_THREAD, "then one thread");
+    cr_assert_eq(t.way, OC_WAY_COLUMNS, "the next probe: the way after one thread");
+    feed(&t, 95e-6, OC_TUNE_WINDOW);
+    cr_assert_eq(t.way, OC_WAY_ONE_THREAD);
+    for (int w = 0; w < OC_TUNE_PROBE; w++) feed(&t, 90e-6, OC_TUNE_WINDOW);
+    cr_assert_eq(t.way, OC_WAY_PARALLEL, "then parallel");
 }
 
 Test(thread_tuner, a_probe_that_clearly_loses_stops_after_its_first_steps)
@@ -102,18 +102,18 @@ Test(thread_tuner, a_probe_that_clearly_loses_stops_after_its_first_steps)
 Test(thread_tuner, the_way_running_getting_slower_than_another_has_that_one_probed_at_once)
 {
     oc_thread_tuner t = oc_thread_tuner_new(three_ways);
-    run(&t, OC_WAY_COLUMNS, 100e-6, 300e-6, 3 * OC_TUNE_WINDOW);
-    cr_assert_eq(t.way, OC_WAY_COLUMNS);
+    run(&t, OC_WAY_PARALLEL, 100e-6, 300e-6, 3 * OC_TUNE_WINDOW);
+    cr_assert_eq(t.way, OC_WAY_PARALLEL);
     cr_assert_eq(t.window_steps, 3 * OC_TUNE_WINDOW - 2 * OC_TUNE_WINDOW - 2 * OC_TUNE_EARLY,
-                 "a window of columns, 2 probes of %d steps, then columns again", OC_TUNE_EARLY);
-    /* Shards and one thread lost clearly (their probes stopped early), and
+                 "a window in parallel, 2 probes of %d steps, then parallel again", OC_TUNE_EARLY);
+    /* One thread and columns lost clearly (their probes stopped early), and
      * the next probe is OC_TUNE_PROBE windows away. Now the other core gets
-     * busy: columns take 400 us a window later, the others' last figures
-     * are 300 us, and a probe starts at once. */
-    run(&t, OC_WAY_COLUMNS, 400e-6, 250e-6, OC_TUNE_WINDOW);
-    cr_assert(t.probing && t.way != OC_WAY_COLUMNS, "a probe at once (way %d)", t.way);
-    run(&t, OC_WAY_COLUMNS, 400e-6, 250e-6, OC_TUNE_WINDOW);
-    cr_assert(t.way != OC_WAY_COLUMNS, "the faster way runs (way %d)", t.way);
+     * busy: parallel steps take 400 us a window later, the others' last
+     * figures are 300 us, and a probe starts at once. */
+    run(&t, OC_WAY_PARALLEL, 400e-6, 250e-6, OC_TUNE_WINDOW);
+    cr_assert(t.probing && t.way != OC_WAY_PARALLEL, "a probe at once (way %d)", t.way);
+    run(&t, OC_WAY_PARALLEL, 400e-6, 250e-6, OC_TUNE_WINDOW);
+    cr_assert(t.way != OC_WAY_PARALLEL, "the faster way runs (way %d)", t.way);
 }
 
 /* Shards whose steps take 100 us but every eighth waits 2 ms (the second

@@ -19,7 +19,9 @@ static bool allowed(const oc_thread_tuner *t, int w) { return (ways_of(t) & (1u 
 oc_thread_tuner oc_thread_tuner_new(unsigned ways)
 {
     oc_thread_tuner t = {.ways = ways};
-    static const oc_way first[] = {OC_WAY_COLUMNS, OC_WAY_PARALLEL, OC_WAY_ONE_THREAD};
+    /* Parallel first: the other ways' first windows are probes, which end
+     * after OC_TUNE_EARLY steps where they clearly lose. */
+    static const oc_way first[] = {OC_WAY_PARALLEL, OC_WAY_COLUMNS, OC_WAY_ONE_THREAD};
     for (size_t i = 0; i < sizeof first / sizeof *first; i++)
         if (allowed(&t, first[i])) {
             t.way = first[i];

@@ -20,7 +20,8 @@
  * before it shards ~200-230, columns ~210-250, one thread ~315). At batch 256
  * shards won on both; at 32, one thread and columns were about even.
  *
- * Schedule: a window of OC_TUNE_WINDOW steps each way, then the fastest,
+ * Schedule: a window of OC_TUNE_WINDOW steps each way (parallel first, the
+ * others as probes, below), then the fastest,
  * re-timing another way (in turn) for one window after every OC_TUNE_PROBE
  * windows, so a change of load is noticed. A way's cost is its last
  * window's median step, so that a first step that builds plans does not
@@ -40,7 +41,9 @@
  * (its figures still taken from those steps, so a loss to stalls that has
  * passed fades over a few probes). On this project's Zen 4 VMs a one-thread
  * step at batch 128 takes ~100 us longer than shards: 16 of them were ~2%
- * of an epoch. And the way running is re-timed every window: when its cost
+ * of an epoch (and starting with a window of columns instead of shards, as
+ * this tuner once did, ~2% of a first epoch on two threads). And the way
+ * running is re-timed every window: when its cost
  * grows past another way's last one (the other core got busy), that way is
  * probed at once rather than in its turn.
  */
@@ -76,7 +79,7 @@ typedef struct oc_thread_tuner {
 } oc_thread_tuner;
 
 /* A tuner with no measurements for the ways in the mask `ways` (see
- * oc_thread_tuner.ways), starting with the first of COLUMNS, PARALLEL,
+ * oc_thread_tuner.ways), starting with the first of PARALLEL, COLUMNS,
  * ONE_THREAD it has. */
 oc_thread_tuner oc_thread_tuner_new(unsigned ways);
 
