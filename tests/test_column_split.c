@@ -87,6 +87,7 @@ static onnxc_trainer *trainer(onnxc_model *m, int threads, onnxc_optimizer_kind 
     onnxc_trainer *t;
     onnxc_error err;
     cr_assert_eq(onnxc_trainer_create(m, &o, &t, &err), ONNXC_OK, "%s", err.message);
+    t->first_way = OC_WAY_COLUMNS; /* the first steps split columns where they can */
     return t;
 }
 
