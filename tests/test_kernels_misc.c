@@ -77,6 +77,32 @@ Test(kernels_misc, finite_scan_finds_every_position)
     }
 }
 
+/* The two shards' gradient sum and its scan in one pass: the sums are the
+ * plain float sums, and a NaN, an Inf, or two finite halves whose sum
+ * overflows make it false, at any position (vector body or tail). */
+Test(kernels_misc, add_all_finite_sums_and_scans)
+{
+    enum { N = 131 };
+    FOR_EACH_ISA(isa) {
+        float acc[N], b[N];
+        for (int i = 0; i < N; i++) acc[i] = (float)i * 0.37f - 20.0f, b[i] = 1.0f / (float)(i + 1);
+        float want[N];
+        for (int i = 0; i < N; i++) want[i] = acc[i] + b[i];
+        cr_assert(oc_add_all_finite(acc, b, N), "%s: all finite", isa_name((oc_isa)isa));
+        cr_assert(!memcmp(acc, want, sizeof acc), "%s: the sums differ from a + b", isa_name((oc_isa)isa));
+        cr_assert(oc_add_all_finite(acc, b, 0));
+        const float bad[][2] = {{NAN, 1.0f}, {1.0f, INFINITY}, {3.0e38f, 3.0e38f}, {-3.0e38f, -3.0e38f}};
+        for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++)
+            for (int pos = 0; pos < N; pos += 13) {
+                for (int i = 0; i < N; i++) acc[i] = 1.0f, b[i] = 2.0f;
+                acc[pos] = bad[k][0], b[pos] = bad[k][1];
+                cr_assert(!oc_add_all_finite(acc, b, N), "%s: %g + %g at %d missed", isa_name((oc_isa)isa),
+                          (double)bad[k][0], (double)bad[k][1], pos);
+                cr_assert_eq(acc[pos == 0 ? 1 : 0], 3.0f, "the other sums are still written");
+            }
+    }
+}
+
 Test(kernels_misc, optimizer_updates_follow_the_formulas)
 {
     enum { N = 203 };

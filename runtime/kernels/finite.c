@@ -36,6 +36,29 @@ oc_nonfinite_any_2d_body(const float *restrict x, int64_t rows, int64_t cols, in
 OC_MULTIVERSION(oc_nonfinite_any_2d, (const float *x, int64_t rows, int64_t cols, int64_t ld, uint32_t *any),
                 (x, rows, cols, ld, any))
 
+static inline __attribute__((always_inline)) void
+oc_add_nonfinite_any_body(float *restrict acc, const float *restrict b, int64_t n, uint32_t *restrict any)
+{
+    uint32_t bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const float s = acc[i] + b[i];
+        uint32_t u;
+        memcpy(&u, &s, sizeof u);
+        bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
+        acc[i] = s;
+    }
+    *any = bad;
+}
+
+OC_MULTIVERSION(oc_add_nonfinite_any, (float *acc, const float *b, int64_t n, uint32_t *any), (acc, b, n, any))
+
+bool oc_add_all_finite(float *acc, const float *b, int64_t n)
+{
+    uint32_t any = 0;
+    oc_add_nonfinite_any(acc, b, n, &any);
+    return any == 0;
+}
+
 bool oc_all_finite(const float *x, int64_t n)
 {
     uint32_t any = 0;

@@ -12,4 +12,8 @@ bool oc_all_finite(const float *x, int64_t n);
 /* The same over `rows` rows of `cols` floats, row r at x + r * ld. */
 bool oc_all_finite_2d(const float *x, int64_t rows, int64_t cols, int64_t ld);
 
+/* acc[i] += b[i] for i < n (acc and b apart), in one pass with the scan:
+ * true when every sum is finite. */
+bool oc_add_all_finite(float *acc, const float *b, int64_t n);
+
 #endif

@@ -186,8 +186,8 @@ static void step_body(shard_job *j, int me, int parts)
     float *const g0 = j->t->grad_flat, *const g1 = j->t->grad_flat2;
     float *const sum = me ? g1 : g0;
     if (shards_ok(j)) {
-        for (size_t i = lo; i < hi; i++) sum[i] = g0[i] + g1[i];
-        j->grads_finite[me] = oc_all_finite(sum + lo, (int64_t)(hi - lo));
+        /* g0 + g1 in either order: float addition commutes, bit for bit. */
+        j->grads_finite[me] = oc_add_all_finite(sum + lo, (me ? g0 : g1) + lo, (int64_t)(hi - lo));
     }
 #ifdef _OPENMP
 #pragma omp barrier
