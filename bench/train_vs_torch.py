@@ -352,6 +352,10 @@ def write_report(path, raw):
                      + ", ".join(f"{v} ({r['epoch_s']:.3f} s)" for v, r in zip(solo, p2["onnxc"]))
                      + ". A few are the tuner's probes; hundreds mean the other core was busy with other "
                      "work for much of that epoch.\n")
+        pairs = [(a["epoch_s"], b["epoch_s"]) for a, b in zip(p1["onnxc"], p2["onnxc"])]
+        L.append("onnxc's epochs round by round (1 thread, then 2 threads, the same round a few seconds apart): "
+                 + ", ".join(f"{a:.3f} / {b:.3f} s = {a / b:.2f}×" for a, b in pairs)
+                 + "; a round where the other core was busy gives ~1×.\n")
     program_section(L, raw.get("cross_core"),
                     "Moving data between the two cores, measured in the same run by `bench/cross_core` (the "
                     "memory traffic of a two-thread step without its arithmetic; phases explained in "

@@ -11,11 +11,14 @@
  * L1), every row of the block through that slice before the next; a row's
  * partial sums wait in a scratch row between the slices of one K chunk.
  * Per nonzero: one broadcast of x, four loads of W's row k, four FMAs, so
- * it is bound by loads (a zmm load is two of Zen 4's 256-bit load slots)
- * where the dense tile, which shares each W load between 12 rows, is bound
- * by FMAs: on the seed model's first layer at batch 128, 89 us where the
- * dense GEMM takes 121 at 50% nonzeros, about the same with none
- * (bench/sparse_layer in bench/RESULTS_TRAIN.md, Zen 4).
+ * it is bound by loads and the broadcast (a zmm load is two of Zen 4's
+ * 256-bit load slots, and a zmm broadcast takes an FP pipe there: in a
+ * replica of the loop, 86 us with it, 72 with x held in a register, 80
+ * with ymm FMAs, whose broadcast is a plain load) where the dense tile,
+ * which shares each W load between 12 rows, is bound by FMAs: on the seed
+ * model's first layer at batch 128, 86 us where the dense GEMM takes 114
+ * at 50% nonzeros, about the same with none (bench/sparse_layer in
+ * bench/RESULTS_TRAIN.md, Zen 4).
  *
  * Backward, C = X^T·B. Columns of X are taken four at a time (a group: rows
  * m..m+3 of C); a group's mask over the batch rows has bit r set when any
@@ -24,7 +27,7 @@
  * its pixels do). Per set bit: four broadcasts, four loads of B's row r, 16
  * FMAs, the group's zeros multiplied as the dense kernel does. Group masks
  * come from per-row compares (a byte per 32 columns) by 8x8 bit-matrix
- * transposes. Seed model, batch 128: 102 us against the dense 144 (same run).
+ * transposes. Seed model, batch 128: 80 us against the dense 123 (same run).
  *
  * Each accumulator is one element's sum over one K chunk in ascending k,
  * with the dense epilogue, the same code (sgemm_avx512_epilogue.h): +C
