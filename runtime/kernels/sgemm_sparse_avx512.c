@@ -164,7 +164,7 @@ INLINE void fwd_row(const int NV, const int PART, const oc_sparse_fwd *j, int64_
  * arrives while this one is used. The hardware prefetcher keeps up with W
  * in L2 (one thread: no change), not with W in memory: two shards' update
  * writes W with streaming stores (optim_update.h), and a 64-row shard's
- * first layer took ~61 us against ~46 with this (seed model, Zen 4).
+ * first layer took ~59 us against ~42-45 with this (seed model, Zen 4).
  * Always inlined: GCC takes a function of prefetches alone for a pure one
  * and deletes its calls.
  */
