@@ -44,7 +44,8 @@ BUILD_DIR is a CMake build with the onnxc CLI and bench/bench_load.
     zero pixels (runtime/kernels/sgemm_sparse.h), so the report also counts
     the zeros of the training images and gives onnxc's own floor, and
     bench/sparse_layer's one-thread timing of those two products, zeros
-    skipped against dense.
+    skipped against dense, and bench/train_anatomy's split of a one-thread
+    step into its ops, the loss and the optimizer update.
 
 The machine is shared and noisy: compare only figures from the same run.
 """
@@ -242,6 +243,12 @@ def main():
     if os.path.exists(sparse):
         for b in batches:
             sparse_out += measure([sparse, "--batch", str(b), "--data", args.data])[0].strip().splitlines()
+    # Where a one-thread step's time goes (bench/train_anatomy.c).
+    anatomy = os.path.join(build, "bench", "train_anatomy")
+    anatomy_out = []
+    if os.path.exists(anatomy):
+        for b in batches:
+            anatomy_out += measure([anatomy, model, args.data, "--batch", str(b)])[0].strip().splitlines()
     ways = os.path.join(build, "bench", "train_ways")
     ways_out = []
     if 2 in threads and os.path.exists(ways):
@@ -257,7 +264,7 @@ def main():
            "cross_core": cross_out, "split_layer": split_out, "pytorch_layout": layouts,
            "train_ways": ways_out, "peak_gflops": peak, "cpu": cpu_name(),
            "flop_per_epoch": flop_per_sample(WIDTHS) * TRAIN_SAMPLES, "sparse_layer": sparse_out,
-           "pixel_densities": pixel_densities(args.data)}
+           "train_anatomy": anatomy_out, "pixel_densities": pixel_densities(args.data)}
     with open(os.path.join(work, "results.json"), "w") as f:
         json.dump(raw, f, indent=1)
     write_report(args.out, raw)
@@ -367,6 +374,10 @@ def write_report(path, raw):
                     "GEMM, alternating, on Fashion-MNIST batches and on the same batches with every zero made "
                     "nonzero (then both run the dense GEMM: the sparse entry points decide from a sample of rows "
                     "and fall back), with the bits of both compared (`bench/sparse_layer`, same run):\n")
+    program_section(L, raw.get("train_anatomy"),
+                    "Where a one-thread step of the seed model goes, op by op (`bench/train_anatomy`, same run; "
+                    "2,000 steps, the plan's and the trainer's own timers; a fused Dense layer is one forward "
+                    "and one backward step, whose products skip zeros wherever its input has enough of them):\n")
     program_section(L, raw.get("split_layer"),
                     "The other way to use two threads, model parallelism, splits the first layer's 64 columns "
                     "between them, so that no weight crosses; `bench/split_layer` times the two products that "

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "clock.h"
 #include "fuse_dense.h"
 
 #define ALIGN 64
@@ -400,7 +401,9 @@ onnxc_status oc_plan_run_steps(oc_plan *p, int from, int to, onnxc_error *err)
     for (int s = from; s < to; s++) {
         oc_step *step = &p->steps[s];
         step->ctx.err = err;
+        const double t0 = p->step_seconds ? oc_seconds() : 0.0;
         onnxc_status st = step->node->op->run(&step->ctx);
+        if (p->step_seconds) p->step_seconds[s] += oc_seconds() - t0;
         if (st != ONNXC_OK) return st;
     }
     return ONNXC_OK;

@@ -56,6 +56,10 @@ typedef struct oc_plan {
     int n_owned;
     struct oc_fused_dense *fused; /* [n_fused] nodes of fused Dense steps */
     int n_fused;
+    /* NULL, or [n_steps]: each step's run time in seconds is added to its
+     * entry (bench/train_anatomy). Set and owned by the caller; the plan
+     * only writes it. */
+    double *step_seconds;
 } oc_plan;
 
 /*

@@ -3,19 +3,13 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "alloc.h"
 #include "checkpoint.h"
+#include "clock.h"
 #include "dataset.h"
 #include "dist.h"
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* splitmix64: the shuffle of epoch e depends only on (seed, e), so a resumed
  * run shuffles exactly like an uninterrupted one. */
@@ -282,9 +276,9 @@ static onnxc_status train_epoch(fit_run *r, int epoch, double sums[3], double *d
         size_t n = r->n_train - s * r->bs < r->bs ? r->n_train - s * r->bs : r->bs;
         /* Rank r's rows of the global batch (all of it on one process). */
         size_t lo = oc_dist_shard_begin(n, r->rank, r->world), hi = oc_dist_shard_begin(n, r->rank + 1, r->world);
-        double t0 = now_seconds();
+        double t0 = oc_seconds();
         if (hi > lo) oc_dataset_gather(r->fit_set, r->perm + s * r->bs + lo, hi - lo, r->b.x, r->b.y, t->nthreads);
-        *data_seconds += now_seconds() - t0;
+        *data_seconds += oc_seconds() - t0;
         onnxc_tensor x, y;
         batch_tensors(r->fit_set, &r->b, hi - lo, &x, &y);
         onnxc_batch_result br = {0};
@@ -313,12 +307,12 @@ static onnxc_status train_epoch(fit_run *r, int epoch, double sums[3], double *d
 static onnxc_status run_epoch(fit_run *r, int epoch, onnxc_error *err)
 {
     onnxc_trainer *t = r->t;
-    double t_start = now_seconds(), t_data = 0.0;
+    double t_start = oc_seconds(), t_data = 0.0;
     double sums[6] = {0}; /* train loss sum, correct, seen; the same for validation */
     const uint64_t one_thread_before = t->one_thread_steps;
     OC_TRY(train_epoch(r, epoch, sums, &t_data, err));
     onnxc_epoch_log log = {.epoch = epoch + 1};
-    log.seconds = now_seconds() - t_start - t_data;
+    log.seconds = oc_seconds() - t_start - t_data;
     log.data_seconds = t_data;
     log.one_thread_steps = (size_t)(t->one_thread_steps - one_thread_before);
     bool validate = r->val && r->val->n;

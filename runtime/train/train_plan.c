@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "clock.h"
 
 void oc_train_plan_free(oc_train_plan *tp)
 {
@@ -258,7 +259,9 @@ onnxc_status oc_train_plan_backward_steps(oc_train_plan *tp, int from, int to, o
     for (int i = from; i < to; i++) {
         oc_bstep *b = &tp->bsteps[i];
         oc_op_ctx ctx = oc_train_plan_bstep_ctx(tp, b, tp->bwork, err);
+        const double t0 = tp->bstep_seconds ? oc_seconds() : 0.0;
         onnxc_status st = b->fwd->node->op->backward(&ctx, b->dout, b->din);
+        if (tp->bstep_seconds) tp->bstep_seconds[i] += oc_seconds() - t0;
         if (st != ONNXC_OK) return st;
     }
     return ONNXC_OK;

@@ -36,6 +36,9 @@ typedef struct oc_train_plan {
     /* The next backward pass's ctx.grad_row_cut (train/row_cut.h); 0: one
      * sum over the rows. Set by the trainer. */
     int64_t row_cut;
+    /* NULL, or [n_bsteps]: each backward step's time in seconds is added to
+     * its entry (bench/train_anatomy). Set and owned by the caller. */
+    double *bstep_seconds;
 } oc_train_plan;
 
 typedef struct oc_train_spec {

@@ -3,7 +3,6 @@
 
 #include <math.h>
 #include <string.h>
-#include <time.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -11,6 +10,7 @@
 
 #include "alloc.h"
 #include "attr.h"
+#include "clock.h"
 #include "dist.h"
 #include "kernels/finite.h"
 #include "row_cut.h"
@@ -358,12 +358,6 @@ static onnxc_status loss_view(const oc_tensor *v, int64_t n, int64_t *k, onnxc_e
 
 static bool all_finite(const float *x, size_t n) { return oc_all_finite(x, (int64_t)n); }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 onnxc_status onnxc_trainer_step(onnxc_trainer *t, const onnxc_tensor *x, const onnxc_tensor *y,
                                 onnxc_batch_result *result, onnxc_error *err)
@@ -390,11 +384,15 @@ static onnxc_status step_whole(onnxc_trainer *t, oc_train_plan *tp, const oc_ten
                        .grad = tp->grads[t->loss_value].data, .row_loss = t->row_loss,
                        .nthreads = threads};
     oc_loss_result lr;
+    double t0 = t->phase_seconds ? oc_seconds() : 0.0;
     OC_TRY(oc_loss_compute(&la, &lr, err));
+    if (t->phase_seconds) t->phase_seconds[0] += oc_seconds() - t0;
     if (t->dist) oc_dist_scale_loss_grad(t->dist, la.grad, n, k);
     if (!isfinite(lr.loss)) return oc_trainer_fail_loss(t, lr.loss, err);
     OC_TRY(t->dist ? oc_dist_backward(t, tp, err) : oc_train_plan_backward(tp, err));
+    t0 = t->phase_seconds ? oc_seconds() : 0.0;
     OC_TRY(oc_trainer_update(t, threads, err));
+    if (t->phase_seconds) t->phase_seconds[1] += oc_seconds() - t0;
     if (result) *result = (onnxc_batch_result){lr.loss, lr.correct, (size_t)n};
     return ONNXC_OK;
 }
@@ -432,7 +430,7 @@ onnxc_status oc_trainer_step_local(onnxc_trainer *t, const onnxc_tensor *x, cons
      * one thread, whichever has been fastest lately for this batch shape
      * (thread_tuner.h): the same bits every way. */
     oc_thread_tuner *tuner = &t->tuner[slot];
-    const double t0 = now_seconds();
+    const double t0 = oc_seconds();
     bool done = false;
     if (tuner->way == OC_WAY_COLUMNS) {
         OC_TRY(oc_trainer_step_columns(t, tp, &t->split[slot], &in, k, sparse, result, err));
@@ -447,7 +445,7 @@ onnxc_status oc_trainer_step_local(onnxc_trainer *t, const onnxc_tensor *x, cons
                           err));
         t->one_thread_steps += tuner->way == OC_WAY_ONE_THREAD;
     }
-    oc_thread_tuner_record(tuner, now_seconds() - t0);
+    oc_thread_tuner_record(tuner, oc_seconds() - t0);
     return ONNXC_OK;
 }
 

@@ -52,6 +52,10 @@ struct onnxc_trainer {
     uint64_t column_steps;       /* steps taken split by columns (tests) */
     uint64_t one_thread_steps;   /* steps a trainer with several threads ran on one (epoch logs) */
     oc_split_state split_state;  /* the split layer's state, per thread (column_split.h) */
+    /* NULL, or [2]: the seconds of a whole-batch step's loss and optimizer
+     * update (NaN check included) are added here (bench/train_anatomy). Set
+     * and owned by the caller. */
+    double *phase_seconds;
 };
 
 /* Switch the calling thread to the floating-point environment of t's
