@@ -16,7 +16,7 @@
  * replica of the loop, 86 us with it, 72 with x held in a register, 80
  * with ymm FMAs, whose broadcast is a plain load) where the dense tile,
  * which shares each W load between 12 rows, is bound by FMAs: on the seed
- * model's first layer at batch 128, 86 us where the dense GEMM takes 114
+ * model's first layer at batch 128, 90 us where the dense GEMM takes 118
  * at 50% nonzeros, about the same with none (bench/sparse_layer in
  * bench/RESULTS_TRAIN.md, Zen 4).
  *
@@ -27,7 +27,7 @@
  * its pixels do). Per set bit: four broadcasts, four loads of B's row r, 16
  * FMAs, the group's zeros multiplied as the dense kernel does. Group masks
  * come from per-row compares (a byte per 32 columns) by 8x8 bit-matrix
- * transposes. Seed model, batch 128: 80 us against the dense 123 (same run).
+ * transposes. Seed model, batch 128: 83 us against the dense 126 (same run).
  *
  * Each accumulator is one element's sum over one K chunk in ascending k,
  * with the dense epilogue, the same code (sgemm_avx512_epilogue.h): +C

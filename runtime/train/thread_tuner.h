@@ -16,7 +16,7 @@
  * 145 us a step, shards 159, one thread 169 (before the first layer skipped
  * zero pixels, kernels/sgemm_sparse.h); on a Zen 4 VM (half the FMA
  * throughput, so arithmetic outweighs moving lines between cores), shards
- * 136, columns 192, one thread 241 (with the skipping, RESULTS_TRAIN.md;
+ * 139, columns 197, one thread 247 (with the skipping, RESULTS_TRAIN.md;
  * before it shards ~200-230, columns ~210-250, one thread ~315). At batch 256
  * shards won on both; at 32, one thread and columns were about even.
  *
