@@ -36,9 +36,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "onnxc.h"
 #include "train/dataset.h"
 #include "train/thread_tuner.h"
@@ -50,13 +50,6 @@
 
 static const char *row_name[ROWS] = {"shards", "one thread", "columns", "tuner"};
 static const int row_order[ROWS] = {OC_WAY_ONE_THREAD, OC_WAY_PARALLEL, OC_WAY_COLUMNS, TUNER};
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int by_value(const void *a, const void *b)
 {
@@ -181,7 +174,7 @@ static int run_batch(const char *model_path, const onnxc_dataset *ds, int batch,
                 for (int i = 0; i < batch; i++) rows[i] = (int64_t)(next_random(&seed) % n);
                 oc_dataset_gather(ds, rows, (size_t)batch, x, y, 2);
                 if (window >= 0 && row != TUNER) force_way(t, (oc_way)row);
-                const double t0 = now_s();
+                const double t0 = oc_seconds();
                 onnxc_error err;
                 onnxc_batch_result r;
                 if (onnxc_trainer_step(t, &xt, &yt, &r, &err) != ONNXC_OK) {
@@ -189,7 +182,7 @@ static int run_batch(const char *model_path, const onnxc_dataset *ds, int batch,
                     rc = 1;
                     break;
                 }
-                if (window >= 0) times[row][count[row]++] = now_s() - t0;
+                if (window >= 0) times[row][count[row]++] = oc_seconds() - t0;
             }
             if (window < 0) columns = columns_usable(pair.trainer[0]);
         }

@@ -52,7 +52,7 @@ Test(thread_tuner, runs_the_faster_way_and_probes_the_other)
 
 Test(thread_tuner, three_ways_each_timed_then_the_fastest_and_each_other_probed_in_turn)
 {
-    oc_thread_tuner t = oc_thread_tuner_new(three_ways);
+    oc_thread_tuner t = oc_thread_tuner_new(three_ways, OC_WAY_PARALLEL);
     cr_assert_eq(t.way, OC_WAY_PARALLEL, "in parallel first");
     feed(&t, 100e-6, OC_TUNE_WINDOW);
     cr_assert_eq(t.way, OC_WAY_ONE_THREAD);
@@ -101,7 +101,7 @@ Test(thread_tuner, a_probe_that_clearly_loses_stops_after_its_first_steps)
 
 Test(thread_tuner, the_way_running_getting_slower_than_another_has_that_one_probed_at_once)
 {
-    oc_thread_tuner t = oc_thread_tuner_new(three_ways);
+    oc_thread_tuner t = oc_thread_tuner_new(three_ways, OC_WAY_PARALLEL);
     run(&t, OC_WAY_PARALLEL, 100e-6, 300e-6, 3 * OC_TUNE_WINDOW);
     cr_assert_eq(t.way, OC_WAY_PARALLEL);
     cr_assert_eq(t.window_steps, 3 * OC_TUNE_WINDOW - 2 * OC_TUNE_WINDOW - 2 * OC_TUNE_EARLY,
@@ -136,9 +136,18 @@ Test(thread_tuner, a_way_that_stalls_now_and_then_loses_to_a_steady_one)
     cr_assert(parallel >= OC_TUNE_WINDOW, "%d steps in parallel", parallel);
 }
 
+Test(thread_tuner, starts_with_the_way_asked_for_when_it_has_it)
+{
+    cr_assert_eq(oc_thread_tuner_new(three_ways, OC_WAY_COLUMNS).way, OC_WAY_COLUMNS);
+    cr_assert_eq(oc_thread_tuner_new(three_ways, OC_WAY_ONE_THREAD).way, OC_WAY_ONE_THREAD);
+    const unsigned two = (1u << OC_WAY_PARALLEL) | (1u << OC_WAY_ONE_THREAD);
+    cr_assert_eq(oc_thread_tuner_new(two, OC_WAY_COLUMNS).way, OC_WAY_PARALLEL, "no columns: its own order");
+    cr_assert_eq(oc_thread_tuner_new(1u << OC_WAY_ONE_THREAD, OC_WAY_COLUMNS).way, OC_WAY_ONE_THREAD);
+}
+
 Test(thread_tuner, one_way_never_probes)
 {
-    oc_thread_tuner t = oc_thread_tuner_new(1u << OC_WAY_ONE_THREAD);
+    oc_thread_tuner t = oc_thread_tuner_new(1u << OC_WAY_ONE_THREAD, OC_WAY_PARALLEL);
     cr_assert_eq(t.way, OC_WAY_ONE_THREAD);
     for (int w = 0; w < 3 * OC_TUNE_PROBE; w++) feed(&t, 100e-6, OC_TUNE_WINDOW);
     cr_assert_eq(t.way, OC_WAY_ONE_THREAD);

@@ -7,15 +7,19 @@
 
 #include "multiversion.h"
 
+/* 1 when x is NaN or +-Inf (all exponent bits set), else 0. */
+static inline __attribute__((always_inline)) uint32_t nonfinite(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
+}
+
 static inline __attribute__((always_inline)) void
 oc_nonfinite_any_body(const float *restrict x, int64_t n, uint32_t *restrict any)
 {
     uint32_t bad = 0;
-    for (int64_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &x[i], sizeof u);
-        bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
-    }
+    for (int64_t i = 0; i < n; i++) bad |= nonfinite(x[i]);
     *any = bad;
 }
 
@@ -42,9 +46,7 @@ oc_add_nonfinite_any_body(float *restrict acc, const float *restrict b, int64_t 
     uint32_t bad = 0;
     for (int64_t i = 0; i < n; i++) {
         const float s = acc[i] + b[i];
-        uint32_t u;
-        memcpy(&u, &s, sizeof u);
-        bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
+        bad |= nonfinite(s);
         acc[i] = s;
     }
     *any = bad;

@@ -70,6 +70,16 @@ static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
         }                                                     \
     } while (0)
 
+/* CALL(nv, part) on each block of `width` (<= 64) of the N output columns,
+ * with c0 (the block's first column) and tail (its last vector's lanes) in
+ * scope for CALL. */
+#define FOR_EACH_BLOCK(N, width, CALL)                                                \
+    for (int64_t c0 = 0; c0 < (N); c0 += (width)) {                                   \
+        const int64_t n_ = min64((width), (N) - c0);                                  \
+        const __mmask16 tail = oc_avx512_lane_mask(n_, (int)((n_ + 15) / 16) - 1);    \
+        DISPATCH_NV(n_, CALL);                                                        \
+    }
+
 /* Bits of the lanes of v (n <= 16 valid) that are not zero; NaN is not zero. */
 INLINE unsigned nonzero_lanes(const float *v, int64_t n)
 {
@@ -248,13 +258,9 @@ static void fwd_rows(const oc_sparse_fwd *j, int64_t r0, int64_t r1)
             for (int64_t i = r; i < 64; i += nr) prefetch_slice(j, 0, 0, (int)min64(4, (j->N + 15) / 16), i);
             row_mask(j->X + (rb + r) * j->ldx, j->K, mask + r * words);
         }
-        for (int64_t c0 = 0; c0 < j->N; c0 += FWD_COLS) {
-            const int64_t n = min64(FWD_COLS, j->N - c0);
-            const __mmask16 tail = oc_avx512_lane_mask(n, (int)((n + 15) / 16) - 1);
 #define FWD_BLOCK(nv, part) fwd_block(nv, part, j, rb, nr, mask, words, c0, tail, scratch, slice)
-            DISPATCH_NV(n, FWD_BLOCK);
+        FOR_EACH_BLOCK(j->N, FWD_COLS, FWD_BLOCK)
 #undef FWD_BLOCK
-        }
     }
 }
 
@@ -424,13 +430,9 @@ static void at_cols(const oc_sparse_at *j, int64_t m0, int64_t m1)
         for (int64_t s0 = m0; s0 < m1; s0 += AT_SLAB) {
             const int64_t cols = min64(AT_SLAB, m1 - s0);
             group_masks(j, q0, q1 - q0, s0, cols, blocks, gm);
-            for (int64_t c0 = 0; c0 < j->N; c0 += AT_COLS) {
-                const int64_t n = min64(AT_COLS, j->N - c0);
-                const __mmask16 tail = oc_avx512_lane_mask(n, (int)((n + 15) / 16) - 1);
 #define AT_BLOCK(nv, part) at_block(nv, part, j, s0, cols, q0, gm, c0, tail, beta, tile)
-                DISPATCH_NV(n, AT_BLOCK);
+            FOR_EACH_BLOCK(j->N, AT_COLS, AT_BLOCK)
 #undef AT_BLOCK
-            }
         }
         q0 = q1;
     } while (q0 < j->K);

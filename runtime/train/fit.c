@@ -10,7 +10,6 @@
 #include "dataset.h"
 #include "dist.h"
 
-
 /* splitmix64: the shuffle of epoch e depends only on (seed, e), so a resumed
  * run shuffles exactly like an uninterrupted one. */
 static uint64_t splitmix(uint64_t *s)

@@ -16,15 +16,15 @@ static unsigned ways_of(const oc_thread_tuner *t)
 
 static bool allowed(const oc_thread_tuner *t, int w) { return (ways_of(t) & (1u << w)) != 0; }
 
-oc_thread_tuner oc_thread_tuner_new(unsigned ways)
+oc_thread_tuner oc_thread_tuner_new(unsigned ways, oc_way first)
 {
     oc_thread_tuner t = {.ways = ways};
     /* Parallel first: the other ways' first windows are probes, which end
      * after OC_TUNE_EARLY steps where they clearly lose. */
-    static const oc_way first[] = {OC_WAY_PARALLEL, OC_WAY_COLUMNS, OC_WAY_ONE_THREAD};
-    for (size_t i = 0; i < sizeof first / sizeof *first; i++)
-        if (allowed(&t, first[i])) {
-            t.way = first[i];
+    const oc_way order[] = {first, OC_WAY_PARALLEL, OC_WAY_COLUMNS, OC_WAY_ONE_THREAD};
+    for (size_t i = 0; i < sizeof order / sizeof *order; i++)
+        if (order[i] < OC_WAYS && allowed(&t, order[i])) {
+            t.way = order[i];
             break;
         }
     return t;

@@ -79,9 +79,10 @@ typedef struct oc_thread_tuner {
 } oc_thread_tuner;
 
 /* A tuner with no measurements for the ways in the mask `ways` (see
- * oc_thread_tuner.ways), starting with the first of PARALLEL, COLUMNS,
- * ONE_THREAD it has. */
-oc_thread_tuner oc_thread_tuner_new(unsigned ways);
+ * oc_thread_tuner.ways), starting with `first` when it has it (tests pick
+ * the way a trainer's first steps take), else with the first of PARALLEL,
+ * COLUMNS, ONE_THREAD it has. */
+oc_thread_tuner oc_thread_tuner_new(unsigned ways, oc_way first);
 
 /* One step run t->way took `seconds`; may change t->way for the next. */
 void oc_thread_tuner_record(oc_thread_tuner *t, double seconds);

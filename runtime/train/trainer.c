@@ -325,8 +325,7 @@ static oc_train_plan *get_train_plan(onnxc_trainer *t, const oc_tensor *in, onnx
     oc_column_split_find(&t->train[slot], &t->params, t->param_values, t->param_grad, &t->split[slot], NULL, 0);
     unsigned ways = (1u << OC_WAY_PARALLEL) | (1u << OC_WAY_ONE_THREAD);
     if (t->nthreads == 2 && t->split[slot].usable) ways |= 1u << OC_WAY_COLUMNS;
-    t->tuner[slot] = oc_thread_tuner_new(ways);
-    if (ways & (1u << t->first_way)) t->tuner[slot].way = t->first_way;
+    t->tuner[slot] = oc_thread_tuner_new(ways, t->first_way);
     return &t->train[slot];
 }
 

@@ -46,7 +46,7 @@ struct onnxc_trainer {
     int shard_next;              /* round-robin replacement */
     uint64_t sharded_steps;      /* steps taken as two shards (tests) */
     oc_thread_tuner tuner[OC_PLAN_CACHE]; /* per train plan: parallel or one thread */
-    oc_way first_way;            /* the way a new tuner starts with when it has it (tests; zero: parallel) */
+    oc_way first_way;            /* oc_thread_tuner_new's `first` (tests; zero: parallel, its own choice) */
     /* A layer's columns split over two threads (column_split.h), two threads only. */
     oc_column_split split[OC_PLAN_CACHE]; /* per train plan */
     uint64_t column_steps;       /* steps taken split by columns (tests) */
