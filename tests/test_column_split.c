@@ -181,15 +181,16 @@ Test(column_split, bit_identical_to_one_thread)
             for (int threads = 1; threads <= 2; threads++) {
                 onnxc_model *m = load(layouts[pt]);
                 onnxc_trainer *t = trainer(m, threads, kinds[o]);
-                for (int s = 0; s < 5; s++) step(t, &x, &y);
-                cr_assert_eq(t->column_steps, threads == 2 ? 5u : 0u);
+                /* The tuner's first window: all of them split. */
+                for (int s = 0; s < OC_TUNE_EARLY; s++) step(t, &x, &y);
+                cr_assert_eq(t->column_steps, threads == 2 ? (uint64_t)OC_TUNE_EARLY : 0u);
                 weights(m, &w[threads - 1], &size[threads - 1]);
                 onnxc_trainer_free(t);
                 onnxc_model_free(m);
             }
             cr_assert(size[0] == size[1] && !memcmp(w[0], w[1], size[0]),
-                      "%s, optimizer %d, batch %d: weights after 5 steps differ between 1 and 2 threads",
-                      layouts[pt], (int)kinds[o], batches[b]);
+                      "%s, optimizer %d, batch %d: weights after %d steps differ between 1 and 2 threads",
+                      layouts[pt], (int)kinds[o], batches[b], OC_TUNE_EARLY);
             free(w[0]);
             free(w[1]);
             free(x.data);
@@ -277,8 +278,8 @@ Test(column_split, nan_keeps_the_weights_and_a_bad_label_names_its_sample)
 
 Test(column_split, switching_ways_mid_training_keeps_the_bits)
 {
-    /* A window each way (a way that clearly loses stops after OC_TUNE_EARLY
-     * steps): columns, shards, one thread; then the fastest. */
+    /* A first window each way (OC_TUNE_EARLY steps): columns, shards, one
+     * thread; then the fastest. */
     enum { STEPS = 3 * OC_TUNE_WINDOW + 8 };
     for (int pt = 0; pt < 2; pt++) {
     onnxc_tensor x = batch_npy("wide_x", 200), y = batch_npy("wide_y", 200);
@@ -292,7 +293,7 @@ Test(column_split, switching_ways_mid_training_keeps_the_bits)
             const oc_thread_tuner *tu = &t->tuner[0];
             for (int way = 0; way < OC_WAYS; way++)
                 cr_assert(tu->median[way] > 0, "way %d was timed", way);
-            cr_assert(t->column_steps >= OC_TUNE_WINDOW && t->sharded_steps >= OC_TUNE_EARLY,
+            cr_assert(t->column_steps >= OC_TUNE_EARLY && t->sharded_steps >= OC_TUNE_EARLY,
                       "%llu column steps, %llu sharded, of %d", (unsigned long long)t->column_steps,
                       (unsigned long long)t->sharded_steps, STEPS);
         }
@@ -309,8 +310,8 @@ Test(column_split, switching_ways_mid_training_keeps_the_bits)
     }
 }
 
-/* One epoch of fit() on 2 threads (5 column steps of 40 rows, the batch
- * gathered twice), checkpointed, then a second epoch resumed from the
+/* One epoch of fit() on 2 threads (4 column steps of 50 rows: the tuner's
+ * first window, OC_TUNE_EARLY steps), checkpointed, then a second epoch resumed from the
  * checkpoint on 1 thread: the bits of 2 epochs on 1 thread. The checkpoint
  * must hold the optimizer state the threads kept in their own blocks. */
 Test(column_split, a_checkpoint_after_column_steps_resumes_on_one_thread)
@@ -326,12 +327,13 @@ Test(column_split, a_checkpoint_after_column_steps_resumes_on_one_thread)
         size_t size[2];
         for (int run = 0; run < 2; run++) {
             onnxc_model *m = load(layouts[pt]);
-            onnxc_fit_options o = {.epochs = run ? 2 : 1, .batch_size = 40};
+            onnxc_fit_options o = {.epochs = run ? 2 : 1, .batch_size = 200 / OC_TUNE_EARLY};
             onnxc_trainer *t = trainer(m, run ? 1 : 2, ONNXC_OPT_ADAM);
             if (!run) o.checkpoint_path = ck;
             cr_assert_eq(onnxc_trainer_fit(t, ds, &o, NULL, 0, &err), ONNXC_OK, "%s", err.message);
             if (!run) {
-                cr_assert_eq(t->column_steps, 5u, "%llu column steps", (unsigned long long)t->column_steps);
+                cr_assert_eq(t->column_steps, (uint64_t)OC_TUNE_EARLY, "%llu column steps",
+                             (unsigned long long)t->column_steps);
                 onnxc_trainer_free(t);
                 onnxc_model_free(m);
                 m = load(layouts[pt]);
@@ -340,7 +342,7 @@ Test(column_split, a_checkpoint_after_column_steps_resumes_on_one_thread)
                 o.checkpoint_path = NULL;
                 o.resume_path = ck;
                 cr_assert_eq(onnxc_trainer_fit(t, ds, &o, NULL, 0, &err), ONNXC_OK, "%s", err.message);
-                cr_assert_eq(onnxc_trainer_iterations(t), 10);
+                cr_assert_eq(onnxc_trainer_iterations(t), 2 * OC_TUNE_EARLY);
             }
             weights(m, &w[run], &size[run]);
             onnxc_trainer_free(t);

@@ -182,9 +182,10 @@ Test(shards, bit_identical_for_one_two_and_three_threads)
             for (int threads = 1; threads <= 3; threads++) {
                 onnxc_model *m = load(pt ? "dense_pt.onnx" : "dense.onnx");
                 onnxc_trainer *t = adam_trainer(m, threads);
-                for (int s = 0; s < 5; s++) step(t, &x, &y);
+                /* The tuner's first window: all of them sharded. */
+                for (int s = 0; s < OC_TUNE_EARLY; s++) step(t, &x, &y);
                 /* One thread and three: unsharded, cut; two: sharded. */
-                cr_assert_eq(t->sharded_steps, threads == 2 ? 5u : 0u);
+                cr_assert_eq(t->sharded_steps, threads == 2 ? (uint64_t)OC_TUNE_EARLY : 0u);
                 char *w;
                 size_t size;
                 weights(m, &w, &size);
@@ -192,8 +193,8 @@ Test(shards, bit_identical_for_one_two_and_three_threads)
                     ref = w, ref_size = size;
                 } else {
                     cr_assert(size == ref_size && !memcmp(w, ref, size),
-                              "%s, batch %d: weights after 5 steps differ between 1 and %d threads",
-                              pt ? "dense_pt" : "dense", batches[b], threads);
+                              "%s, batch %d: weights after %d steps differ between 1 and %d threads",
+                              pt ? "dense_pt" : "dense", batches[b], OC_TUNE_EARLY, threads);
                     free(w);
                 }
                 onnxc_trainer_free(t);
@@ -348,9 +349,9 @@ Test(shards, a_batch_gathered_in_halves_is_the_batch)
 
 Test(shards, switching_ways_mid_training_keeps_the_bits)
 {
-    /* 200 rows: shards, then one thread (a whole window, or OC_TUNE_EARLY
-     * steps when it clearly loses); 100 rows (not cut): every op on two
-     * threads, then one thread. */
+    /* 200 rows: shards, then one thread (a first window of OC_TUNE_EARLY
+     * steps each); 100 rows (not cut): every op on two threads, then one
+     * thread. */
     enum { STEPS = 2 * OC_TUNE_WINDOW + 8 };
     for (int b = 0; b < 2; b++) {
         onnxc_tensor x, y;
@@ -374,7 +375,7 @@ Test(shards, switching_ways_mid_training_keeps_the_bits)
             onnxc_model_free(m);
         }
         if (b == 0) /* the first window ran as shards, then some steps on one thread */
-            cr_assert(sharded >= OC_TUNE_WINDOW && sharded <= STEPS - OC_TUNE_EARLY,
+            cr_assert(sharded >= OC_TUNE_EARLY && sharded <= STEPS - OC_TUNE_EARLY,
                       "%llu sharded steps of %d", (unsigned long long)sharded, STEPS);
         else
             cr_assert_eq(sharded, 0u);

@@ -1,11 +1,13 @@
 /*
  * The thread tuner's schedule (runtime/train/thread_tuner.c), on step times
- * it is told: a window each way, then the fastest, a probe of another way
- * after OC_TUNE_PROBE windows, a switch when it became faster, and a
- * window's median deciding (one slow first step does not), plus what the
- * way's steps lose to stalls (steps that wait now and then do count). Probes of a way that
- * clearly loses stop after OC_TUNE_EARLY steps; the way running growing
- * slower than another way's last figure has that one probed at once.
+ * it is told: a short window each way, then the fastest, a probe of another
+ * way after OC_TUNE_PROBE windows (more after probes that lost), a switch
+ * when it became faster, and a window's median deciding (one slow first
+ * step does not), plus what the way's steps lose to stalls (steps that wait
+ * now and then do count). Probes of a way that clearly loses stop after
+ * OC_TUNE_EARLY steps; any window stops once it has cost more than it could
+ * win back; the way running growing slower than another way's last figure
+ * has that one probed at once.
  */
 #include <criterion/criterion.h>
 
@@ -35,9 +37,9 @@ Test(thread_tuner, runs_the_faster_way_and_probes_the_other)
 {
     oc_thread_tuner t = {0};
     cr_assert_eq(t.way, OC_WAY_PARALLEL, "in parallel first");
-    feed(&t, 100e-6, OC_TUNE_WINDOW);
-    cr_assert_eq(t.way, OC_WAY_ONE_THREAD, "then one window on one thread");
-    feed(&t, 110e-6, OC_TUNE_WINDOW);
+    feed(&t, 100e-6, OC_TUNE_EARLY);
+    cr_assert_eq(t.way, OC_WAY_ONE_THREAD, "then a first short window on one thread");
+    feed(&t, 110e-6, OC_TUNE_EARLY);
     cr_assert_eq(t.way, OC_WAY_PARALLEL, "in parallel was faster (100 vs 110 us)");
     for (int w = 0; w < OC_TUNE_PROBE - 1; w++) {
         feed(&t, 100e-6, OC_TUNE_WINDOW);
@@ -54,11 +56,11 @@ Test(thread_tuner, three_ways_each_timed_then_the_fastest_and_each_other_probed_
 {
     oc_thread_tuner t = oc_thread_tuner_new(three_ways, OC_WAY_PARALLEL);
     cr_assert_eq(t.way, OC_WAY_PARALLEL, "in parallel first");
-    feed(&t, 100e-6, OC_TUNE_WINDOW);
+    feed(&t, 100e-6, OC_TUNE_EARLY);
     cr_assert_eq(t.way, OC_WAY_ONE_THREAD);
-    feed(&t, 115e-6, OC_TUNE_WINDOW);
+    feed(&t, 115e-6, OC_TUNE_EARLY);
     cr_assert_eq(t.way, OC_WAY_COLUMNS);
-    feed(&t, 120e-6, OC_TUNE_WINDOW);
+    feed(&t, 120e-6, OC_TUNE_EARLY);
     cr_assert_eq(t.way, OC_WAY_PARALLEL, "the fastest of 100, 115, 120 us");
     for (int w = 0; w < OC_TUNE_PROBE; w++) feed(&t, 100e-6, OC_TUNE_WINDOW);
     cr_assert_eq(t.way, OC_WAY_ONE_THREAD, "the first probe: the next way after the last timed (columns)");
@@ -68,14 +70,30 @@ Test(thread_tuner, three_ways_each_timed_then_the_fastest_and_each_other_probed_
     cr_assert_eq(t.way, OC_WAY_COLUMNS, "the next probe: the way after one thread");
     feed(&t, 95e-6, OC_TUNE_WINDOW);
     cr_assert_eq(t.way, OC_WAY_ONE_THREAD);
+    cr_assert_eq(t.backoff, 1, "a re-probe lost: the next one comes later");
     for (int w = 0; w < OC_TUNE_PROBE; w++) feed(&t, 90e-6, OC_TUNE_WINDOW);
-    cr_assert_eq(t.way, OC_WAY_PARALLEL, "then parallel");
+    cr_assert_eq(t.way, OC_WAY_ONE_THREAD, "not after %d windows", OC_TUNE_PROBE);
+    for (int w = 0; w < OC_TUNE_PROBE; w++) feed(&t, 90e-6, OC_TUNE_WINDOW);
+    cr_assert_eq(t.way, OC_WAY_PARALLEL, "then parallel, after %d", 2 * OC_TUNE_PROBE);
+}
+
+/* A tuner past its first round, in parallel at 100 us a step (one thread
+ * lost its first window at 300 us), at the start of a re-probe of one
+ * thread. */
+static oc_thread_tuner reprobing_one_thread(void)
+{
+    oc_thread_tuner t = {0};
+    feed(&t, 100e-6, OC_TUNE_EARLY);
+    feed(&t, 300e-6, OC_TUNE_EARLY);
+    for (int w = 0; w < OC_TUNE_PROBE; w++) feed(&t, 100e-6, OC_TUNE_WINDOW);
+    cr_assert(t.way == OC_WAY_ONE_THREAD && t.probing && t.window_steps == 0);
+    return t;
 }
 
 Test(thread_tuner, a_probe_that_clearly_loses_stops_after_its_first_steps)
 {
     oc_thread_tuner t = {0};
-    feed(&t, 100e-6, OC_TUNE_WINDOW);
+    feed(&t, 100e-6, OC_TUNE_EARLY);
     cr_assert_eq(t.way, OC_WAY_ONE_THREAD);
     /* The outlier first, then twice as slow: over after OC_TUNE_EARLY steps. */
     feed(&t, 200e-6, OC_TUNE_EARLY);
@@ -84,18 +102,16 @@ Test(thread_tuner, a_probe_that_clearly_loses_stops_after_its_first_steps)
     cr_assert_eq(t.window_steps, 0);
     cr_assert(!t.probing);
 
-    /* Just under the margin, the probe runs its whole window. */
-    oc_thread_tuner u = {0};
-    feed(&u, 100e-6, OC_TUNE_WINDOW);
+    /* Just under the margin, a re-probe runs its whole window. */
+    oc_thread_tuner u = reprobing_one_thread();
     feed(&u, 0.99 * OC_TUNE_CLEAR_LOSS * 100e-6, OC_TUNE_EARLY);
     cr_assert_eq(u.way, OC_WAY_ONE_THREAD, "not a clear loss: the probe goes on");
     feed(&u, 0.99 * OC_TUNE_CLEAR_LOSS * 100e-6, OC_TUNE_WINDOW - OC_TUNE_EARLY);
     cr_assert_eq(u.way, OC_WAY_PARALLEL, "then the faster way");
 
     /* One fast step among the first is enough to go on. */
-    oc_thread_tuner v = {0};
-    feed(&v, 100e-6, OC_TUNE_WINDOW);
-    for (int i = 0; i < OC_TUNE_EARLY; i++) oc_thread_tuner_record(&v, i == 2 ? 100e-6 : 300e-6);
+    oc_thread_tuner v = reprobing_one_thread();
+    for (int i = 0; i < OC_TUNE_EARLY; i++) oc_thread_tuner_record(&v, i == 2 ? 100e-6 : 190e-6);
     cr_assert_eq(v.way, OC_WAY_ONE_THREAD, "a step as fast as parallel: the probe goes on");
 }
 
@@ -104,8 +120,8 @@ Test(thread_tuner, the_way_running_getting_slower_than_another_has_that_one_prob
     oc_thread_tuner t = oc_thread_tuner_new(three_ways, OC_WAY_PARALLEL);
     run(&t, OC_WAY_PARALLEL, 100e-6, 300e-6, 3 * OC_TUNE_WINDOW);
     cr_assert_eq(t.way, OC_WAY_PARALLEL);
-    cr_assert_eq(t.window_steps, 3 * OC_TUNE_WINDOW - 2 * OC_TUNE_WINDOW - 2 * OC_TUNE_EARLY,
-                 "a window in parallel, 2 probes of %d steps, then parallel again", OC_TUNE_EARLY);
+    cr_assert_eq(t.window_steps, 3 * OC_TUNE_WINDOW - 3 * OC_TUNE_EARLY - 2 * OC_TUNE_WINDOW,
+                 "a first window of each way (%d steps), then two windows in parallel", OC_TUNE_EARLY);
     /* One thread and columns lost clearly (their probes stopped early), and
      * the next probe is OC_TUNE_PROBE windows away. Now the other core gets
      * busy: parallel steps take 400 us a window later, the others' last
@@ -116,24 +132,94 @@ Test(thread_tuner, the_way_running_getting_slower_than_another_has_that_one_prob
     cr_assert(t.way != OC_WAY_PARALLEL, "the faster way runs (way %d)", t.way);
 }
 
+/* Steps of way `way` taking `seconds` but every eighth of them `stall`, and
+ * of every other way `others`, `steps` of them; returns how many ran on
+ * `way` and adds the steps' time to *total. */
+static int run_stalling(oc_thread_tuner *t, oc_way way, double seconds, double stall, double others, int steps,
+                        double *total)
+{
+    int on_way = 0;
+    for (int i = 0; i < steps; i++) {
+        const bool mine = t->way == way;
+        const double s = !mine ? others : on_way % 8 == 7 ? stall : seconds;
+        on_way += mine;
+        *total += s;
+        oc_thread_tuner_record(t, s);
+    }
+    return on_way;
+}
+
 /* Shards whose steps take 100 us but every eighth waits 2 ms (the second
- * thread descheduled while another process has its core) cost ~350 us a
+ * thread descheduled while another process has its core) cost ~340 us a
  * step over an epoch: one thread at a steady 200 us is the faster way,
  * though the shards' median step is half that. When the stalls stop, the
- * shards win again within a few probes. */
+ * shards win again at a later probe. */
 Test(thread_tuner, a_way_that_stalls_now_and_then_loses_to_a_steady_one)
 {
     oc_thread_tuner t = {0};
-    for (int i = 0; i < OC_TUNE_WINDOW; i++) oc_thread_tuner_record(&t, i % 8 == 7 ? 2e-3 : 100e-6);
-    cr_assert_eq(t.way, OC_WAY_ONE_THREAD);
-    cr_assert(t.median[OC_WAY_PARALLEL] + t.stall[OC_WAY_PARALLEL] > 300e-6, "the stalls count: %g + %g",
-              t.median[OC_WAY_PARALLEL], t.stall[OC_WAY_PARALLEL]);
-    feed(&t, 200e-6, OC_TUNE_WINDOW);
+    enum { STEPS = 40 * OC_TUNE_WINDOW };
+    double total = 0.0;
+    const int parallel = run_stalling(&t, OC_WAY_PARALLEL, 100e-6, 2e-3, 200e-6, STEPS, &total);
     cr_assert_eq(t.way, OC_WAY_ONE_THREAD, "one thread (200 us) beats stalling shards");
-    int parallel = 0;
-    for (int w = 0; w < 4 * (OC_TUNE_PROBE + 1); w++) parallel += run(&t, OC_WAY_PARALLEL, 100e-6, 200e-6, OC_TUNE_WINDOW);
+    cr_assert(t.median[OC_WAY_PARALLEL] + t.stall[OC_WAY_PARALLEL] > 200e-6, "the stalls count: %g + %g",
+              t.median[OC_WAY_PARALLEL], t.stall[OC_WAY_PARALLEL]);
+    cr_assert(parallel < STEPS / 8, "%d of %d steps in parallel", parallel, STEPS);
+    cr_assert(total < 1.15 * 200e-6 * STEPS, "%.0f us a step, one thread takes 200", total / STEPS * 1e6);
+    int later = 0;
+    for (int w = 0; w < (OC_TUNE_PROBE << OC_TUNE_BACKOFF_MAX) + 2 * OC_TUNE_PROBE; w++)
+        later += run(&t, OC_WAY_PARALLEL, 100e-6, 200e-6, OC_TUNE_WINDOW);
     cr_assert_eq(t.way, OC_WAY_PARALLEL, "steady shards (100 us) win again");
-    cr_assert(parallel >= OC_TUNE_WINDOW, "%d steps in parallel", parallel);
+    cr_assert(later >= OC_TUNE_WINDOW, "%d steps in parallel", later);
+}
+
+/* Another process has the second core: a two-thread step waits ~20 ms for
+ * its thread (a spinning process pinned to the second vCPU of a Zen 4 VM,
+ * seed model, batch 128), one thread takes 300 us. The first round costs
+ * OC_TUNE_EARLY such steps, each later probe two (its first step, which
+ * may build plans, and one over budget), and the probes space out up to
+ * OC_TUNE_PROBE << OC_TUNE_BACKOFF_MAX windows apart. */
+Test(thread_tuner, steps_that_wait_milliseconds_cost_two_steps_a_probe_and_probes_space_out)
+{
+    oc_thread_tuner t = {0};
+    enum { STEPS = 12 * (OC_TUNE_PROBE << OC_TUNE_BACKOFF_MAX) * OC_TUNE_WINDOW / 10 };
+    int parallel = 0, probes = 0, first_round = -1;
+    for (int s = 0; s < STEPS; s++) {
+        const bool par = t.way == OC_WAY_PARALLEL;
+        probes += par && t.probing && t.window_steps == 0; /* a re-probe starts */
+        parallel += par;
+        if (!par && first_round < 0) first_round = parallel;
+        oc_thread_tuner_record(&t, par ? 20e-3 : 300e-6);
+    }
+    cr_assert_eq(first_round, OC_TUNE_EARLY, "the first round: %d steps in parallel", first_round);
+    cr_assert_eq(parallel, first_round + 2 * probes, "%d re-probes of two steps each, %d steps in parallel",
+                 probes, parallel);
+    cr_assert(probes >= OC_TUNE_BACKOFF_MAX && probes <= OC_TUNE_BACKOFF_MAX + 2,
+              "%d re-probes in %d steps: 15, 30, 60, 120, 240 windows apart", probes, STEPS);
+    cr_assert_eq(t.backoff, OC_TUNE_BACKOFF_MAX);
+
+    /* The core is free again: shards at 150 us win at the next probe, and
+     * probes come every OC_TUNE_PROBE windows again. */
+    for (int w = 0; w <= OC_TUNE_PROBE << OC_TUNE_BACKOFF_MAX && t.way != OC_WAY_PARALLEL; w++)
+        run(&t, OC_WAY_PARALLEL, 150e-6, 300e-6, OC_TUNE_WINDOW);
+    run(&t, OC_WAY_PARALLEL, 150e-6, 300e-6, OC_TUNE_WINDOW);
+    cr_assert(t.way == OC_WAY_PARALLEL && !t.probing && t.backoff == 0, "way %d, backoff %d", t.way, t.backoff);
+}
+
+/* In parallel at 140 us a step (one thread: 240), then the second core gets
+ * busy and steps wait 20 ms: the window ends at the first such step past
+ * its first, and one thread is probed at once. */
+Test(thread_tuner, a_way_that_starts_waiting_milliseconds_is_left_within_two_steps)
+{
+    oc_thread_tuner t = {0};
+    run(&t, OC_WAY_PARALLEL, 140e-6, 240e-6, 2 * OC_TUNE_EARLY + 3 * OC_TUNE_WINDOW + 5);
+    cr_assert(t.way == OC_WAY_PARALLEL && t.window_steps == 5);
+    int waiting = 0;
+    while (t.way == OC_WAY_PARALLEL && waiting < OC_TUNE_WINDOW) {
+        oc_thread_tuner_record(&t, 20e-3);
+        waiting++;
+    }
+    cr_assert_eq(waiting, 1, "%d steps of 20 ms before a probe of one thread", waiting);
+    cr_assert(t.way == OC_WAY_ONE_THREAD && t.probing);
 }
 
 Test(thread_tuner, starts_with_the_way_asked_for_when_it_has_it)

@@ -84,7 +84,7 @@ onnxc_status onnxc_trainer_evaluate(onnxc_trainer *t, const onnxc_dataset *data,
     for (size_t start = 0; st == ONNXC_OK && start < data->n; start += bs) {
         size_t n = data->n - start < bs ? data->n - start : bs;
         for (size_t i = 0; i < n; i++) b.rows[i] = (int64_t)(start + i);
-        oc_dataset_gather(data, b.rows, n, b.x, b.y, t->nthreads);
+        oc_dataset_gather(data, b.rows, n, b.x, b.y, oc_trainer_threads_lately(t));
         onnxc_tensor x, y;
         batch_tensors(data, &b, n, &x, &y);
         onnxc_batch_result r;
@@ -276,7 +276,8 @@ static onnxc_status train_epoch(fit_run *r, int epoch, double sums[3], double *d
         /* Rank r's rows of the global batch (all of it on one process). */
         size_t lo = oc_dist_shard_begin(n, r->rank, r->world), hi = oc_dist_shard_begin(n, r->rank + 1, r->world);
         double t0 = oc_seconds();
-        if (hi > lo) oc_dataset_gather(r->fit_set, r->perm + s * r->bs + lo, hi - lo, r->b.x, r->b.y, t->nthreads);
+        if (hi > lo) oc_dataset_gather(r->fit_set, r->perm + s * r->bs + lo, hi - lo, r->b.x, r->b.y,
+                                       oc_trainer_threads_lately(t));
         *data_seconds += oc_seconds() - t0;
         onnxc_tensor x, y;
         batch_tensors(r->fit_set, &r->b, hi - lo, &x, &y);

@@ -45,22 +45,49 @@ static int fastest_timed(const oc_thread_tuner *t, int except)
 
 static void start_probe(oc_thread_tuner *t, oc_way w)
 {
+    t->reprobe = t->median[w] > 0.0;
     t->way = t->probed = w;
     t->probing = true;
     t->window_steps = 0;
 }
 
-/* The probed way has its figure: the fastest runs next. */
+/* The probed way has its figure: the fastest runs next. A re-probe that
+ * lost spaces the next ones out (one that won brings them back), so that
+ * a way that loses by far, as two threads do while another process has the
+ * second core, is not paid for every OC_TUNE_PROBE windows. */
 static void end_probe(oc_thread_tuner *t)
 {
     const int best = fastest_timed(t, -1);
+    if (t->reprobe)
+        t->backoff = best == (int)t->probed ? 0 : t->backoff < OC_TUNE_BACKOFF_MAX ? t->backoff + 1 : t->backoff;
     t->way = best >= 0 ? (oc_way)best : t->way;
     t->probing = false;
     t->windows = 0;
     t->window_steps = 0;
 }
 
-/* After OC_TUNE_PROBE windows: the next way in turn after the last probed. */
+/* Steps in the window now running: OC_TUNE_EARLY while some way has no
+ * figure yet (the first round: a way that waits milliseconds a step costs
+ * a few of them before the other is timed), then OC_TUNE_WINDOW. */
+static int window_length(const oc_thread_tuner *t)
+{
+    for (int w = 0; w < OC_WAYS; w++)
+        if (allowed(t, w) && t->median[w] == 0.0) return OC_TUNE_EARLY;
+    return OC_TUNE_WINDOW;
+}
+
+/* This window's steps but its first (which may build plans or move state)
+ * have cost more than OC_TUNE_STALL_BUDGET times `steps` steps of the rival
+ * way: it has lost, whatever its remaining steps take. */
+static bool over_budget(const oc_thread_tuner *t, int rival, int steps)
+{
+    double sum = 0.0;
+    for (int i = 1; i < t->window_steps; i++) sum += t->window[i];
+    return sum > OC_TUNE_STALL_BUDGET * steps * cost(t, rival);
+}
+
+/* After OC_TUNE_PROBE windows (more after lost re-probes): the next way in
+ * turn after the last probed. */
 static void probe_in_turn(oc_thread_tuner *t)
 {
     t->windows = 0;
@@ -85,25 +112,31 @@ static void take_window(oc_thread_tuner *t, int n)
     t->window_steps = 0;
 }
 
+/* A probe at its OC_TUNE_EARLY-th step has clearly lost: its fastest step,
+ * plus what the way has been losing to stalls, is OC_TUNE_CLEAR_LOSS times
+ * the rival's cost or more. */
+static bool clear_loss(const oc_thread_tuner *t, int rival)
+{
+    double fastest = t->window[0];
+    for (int i = 1; i < OC_TUNE_EARLY; i++)
+        if (t->window[i] < fastest) fastest = t->window[i];
+    return fastest + t->stall[t->way] >= OC_TUNE_CLEAR_LOSS * cost(t, rival);
+}
+
 void oc_thread_tuner_record(oc_thread_tuner *t, double seconds)
 {
     t->window[t->window_steps++] = seconds;
-    /* A probe that has clearly lost from its first steps on ends early: its
-     * fastest step, plus what the way has been losing to stalls, is
-     * OC_TUNE_CLEAR_LOSS times the fastest other way's cost or more. */
-    const int rival = t->probing && t->window_steps == OC_TUNE_EARLY ? fastest_timed(t, t->way) : -1;
-    if (rival >= 0) {
-        double fastest = t->window[0];
-        for (int i = 1; i < OC_TUNE_EARLY; i++)
-            if (t->window[i] < fastest) fastest = t->window[i];
-        if (fastest + t->stall[t->way] >= OC_TUNE_CLEAR_LOSS * cost(t, rival)) {
-            take_window(t, OC_TUNE_EARLY);
-            end_probe(t);
-            return;
-        }
-    }
-    if (t->window_steps < OC_TUNE_WINDOW) return;
-    take_window(t, OC_TUNE_WINDOW);
+    const int rival = fastest_timed(t, t->way), length = window_length(t);
+    /* A window ends after its length, a probe that clearly lost after its
+     * first steps, and any window as soon as it has cost more than it could
+     * win back (over_budget: steps that wait milliseconds for a descheduled
+     * thread then cost two of them, not a window). */
+    bool done = t->window_steps >= length;
+    if (rival >= 0 && t->probing && t->window_steps == OC_TUNE_EARLY) done |= clear_loss(t, rival);
+    if (rival >= 0 && t->window_steps >= 2)
+        done |= over_budget(t, rival, t->probing && t->window_steps <= OC_TUNE_EARLY ? OC_TUNE_EARLY : length);
+    if (!done) return;
+    take_window(t, t->window_steps);
     for (int w = 0; w < OC_WAYS; w++)
         if (allowed(t, w) && t->median[w] == 0.0) { /* not timed yet: as a probe */
             start_probe(t, (oc_way)w);
@@ -121,5 +154,5 @@ void oc_thread_tuner_record(oc_thread_tuner *t, double seconds)
         t->windows = 0;
         return;
     }
-    if (++t->windows >= OC_TUNE_PROBE && (ways_of(t) & ~(1u << t->way))) probe_in_turn(t);
+    if (++t->windows >= OC_TUNE_PROBE << t->backoff && (ways_of(t) & ~(1u << t->way))) probe_in_turn(t);
 }

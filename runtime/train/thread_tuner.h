@@ -20,20 +20,35 @@
  * before it shards ~200-230, columns ~210-250, one thread ~315). At batch 256
  * shards won on both; at 32, one thread and columns were about even.
  *
- * Schedule: a window of OC_TUNE_WINDOW steps each way (parallel first, the
- * others as probes, below), then the fastest,
- * re-timing another way (in turn) for one window after every OC_TUNE_PROBE
- * windows, so a change of load is noticed. A way's cost is its last
- * window's median step, so that a first step that builds plans does not
- * decide, plus what its steps lose waiting: the mean of a window (its first
- * step left out) over its median, averaged over that way's windows. With a
- * busy process on the second core, two-thread steps take their usual time
- * until the second thread is descheduled, and then one waits milliseconds:
- * the median step stays ~220 us where the mean is ~650-770 (seed model,
- * batch 128, Zen 4 VM; one thread ~340), and the median alone kept such a
- * trainer on two threads at half the speed of one (a spinning process
- * pinned to the second vCPU, the trainer's steps timed as it chose them:
- * mean step ~590 us with this cost, ~860 with the median alone).
+ * Schedule: a first window of OC_TUNE_EARLY steps each way (parallel
+ * first, the others as probes, below), then the fastest in windows of
+ * OC_TUNE_WINDOW steps, re-timing another way (in turn) for one window after
+ * every OC_TUNE_PROBE windows, so a change of load is noticed. A way's cost
+ * is its last window's median step, so that a first step that builds plans
+ * does not decide, plus what its steps lose waiting: the mean of a window
+ * (its first step left out) over its median, averaged over that way's
+ * windows. With a busy process on the second core, two-thread steps take
+ * their usual time until the second thread is descheduled, and then one
+ * waits milliseconds: the median step stays ~220 us where the mean is
+ * ~650-770 (seed model, batch 128, Zen 4 VM; one thread ~340), and the
+ * median alone kept such a trainer on two threads at half the speed of one
+ * (a spinning process pinned to the second vCPU, the trainer's steps timed
+ * as it chose them: mean step ~590 us with this cost, ~860 with the median
+ * alone).
+ *
+ * Waits can be far longer: with the process spinning there, two-thread
+ * steps of the seed model took 7-25 ms now and then (p90 15 ms; Zen 4 VM,
+ * batch 128; one thread: ~300 us). So any window also ends as soon as its steps but the first have
+ * cost OC_TUNE_STALL_BUDGET times what the whole window (a probe: its first
+ * OC_TUNE_EARLY steps) would at the fastest other way's cost: such a probe
+ * costs two steps, not a window, and a way that starts waiting so is left at
+ * its first such step. And a re-probe that loses doubles the windows until
+ * the next (up to OC_TUNE_PROBE << OC_TUNE_BACKOFF_MAX, ~1 s of one-thread
+ * steps there), one that wins brings them back to OC_TUNE_PROBE. With these
+ * (and the gathers and evaluation following the steps' thread count,
+ * trainer.h), such a trainer's second epoch took 0.12 s, as on one thread,
+ * where it had taken 0.32 s; its first 0.29 s (0.37 before), most of it the
+ * first round's two-thread steps and the column probes that followed.
  *
  * A probe costs time where the way it times is slow, so one whose fastest
  * of its first OC_TUNE_EARLY steps, plus the way's known loss to stalls, is
@@ -56,6 +71,8 @@
 #define OC_TUNE_PROBE 15
 #define OC_TUNE_EARLY 4
 #define OC_TUNE_CLEAR_LOSS 1.25
+#define OC_TUNE_STALL_BUDGET 2.0
+#define OC_TUNE_BACKOFF_MAX 4
 
 typedef enum oc_way {
     OC_WAY_PARALLEL = 0,
@@ -76,6 +93,9 @@ typedef struct oc_thread_tuner {
     int windows;                 /* full windows the fastest way ran since the last probe */
     bool probing;                /* this window times a way not chosen */
     oc_way probed;               /* the last way probed (the next probe is the one after it) */
+    bool reprobe;                /* the probe running times a way that had a figure already */
+    int backoff;                 /* re-probes lost in a row (up to OC_TUNE_BACKOFF_MAX): probes come
+                                    every OC_TUNE_PROBE << backoff windows */
 } oc_thread_tuner;
 
 /* A tuner with no measurements for the ways in the mask `ways` (see

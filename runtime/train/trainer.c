@@ -213,6 +213,7 @@ onnxc_status onnxc_trainer_set_threads(onnxc_trainer *t, int threads, onnxc_erro
     if (!t || threads < 0 || threads > 4096)
         return oc_fail(err, ONNXC_ERR_ARGUMENT, "expected 0..4096 threads, got %d", threads);
     t->nthreads = threads ? threads : default_threads();
+    t->threads_lately = 0;
     for (int i = 0; i < OC_PLAN_CACHE; i++) {
         if (t->train_batch[i]) oc_plan_set_threads(&t->train[i].fwd, t->nthreads);
         if (t->eval_batch[i]) oc_plan_set_threads(&t->eval[i], t->nthreads);
@@ -422,6 +423,7 @@ onnxc_status oc_trainer_step_local(onnxc_trainer *t, const onnxc_tensor *x, cons
     tp->row_cut = t->dist ? 0 : t->train_cut[slot];
     if (t->nthreads < 2 || t->dist) {
         oc_column_state_release(t);
+        t->threads_lately = t->nthreads;
         return step_whole(t, tp, &in, n, k, sparse, t->nthreads, result, err);
     }
     /* A dominant layer's columns split over two threads, or in parallel
@@ -429,6 +431,7 @@ onnxc_status oc_trainer_step_local(onnxc_trainer *t, const onnxc_tensor *x, cons
      * one thread, whichever has been fastest lately for this batch shape
      * (thread_tuner.h): the same bits every way. */
     oc_thread_tuner *tuner = &t->tuner[slot];
+    t->threads_lately = tuner->way == OC_WAY_ONE_THREAD ? 1 : t->nthreads;
     const double t0 = oc_seconds();
     bool done = false;
     if (tuner->way == OC_WAY_COLUMNS) {
@@ -478,6 +481,8 @@ static onnxc_status evaluate_batch(onnxc_trainer *t, const onnxc_tensor *x, cons
     int64_t n = in.shape.dims[0];
     oc_plan *p = get_eval_plan(t, &in, err);
     if (!p) return err ? err->status : ONNXC_ERR_RUNTIME;
+    const int threads = oc_trainer_threads_lately(t);
+    oc_plan_set_threads(p, threads);
     int64_t k = 0;
     OC_TRY(loss_view(&p->tensors[t->loss_value], n, &k, err));
     t->classes = k;
@@ -488,7 +493,7 @@ static onnxc_status evaluate_batch(onnxc_trainer *t, const onnxc_tensor *x, cons
     const float *pred = p->tensors[t->loss_value].data;
     oc_loss_args la = {.kind = t->opt.loss, .from_logits = t->from_logits, .pred = pred, .n = n, .k = k,
                        .labels = sparse ? t->labels : NULL, .targets = sparse ? NULL : t->targets,
-                       .row_loss = t->row_loss, .nthreads = t->nthreads};
+                       .row_loss = t->row_loss, .nthreads = threads};
     oc_loss_result lr;
     OC_TRY(oc_loss_compute(&la, &lr, err));
     if (confusion && sparse)

@@ -51,6 +51,7 @@ struct onnxc_trainer {
     oc_column_split split[OC_PLAN_CACHE]; /* per train plan */
     uint64_t column_steps;       /* steps taken split by columns (tests) */
     uint64_t one_thread_steps;   /* steps a trainer with several threads ran on one (epoch logs) */
+    int threads_lately;          /* threads the last step ran on; 0: none since create/set_threads */
     oc_split_state split_state;  /* the split layer's state, per thread (column_split.h) */
     /* NULL, or [2]: the seconds of a whole-batch step's loss and optimizer
      * update (NaN check included) are added here (bench/train_anatomy). Set
@@ -67,6 +68,19 @@ static inline oc_fp_env oc_trainer_fp_enter(const onnxc_trainer *t)
     if (!t || t->opt.keep_denormals) return now;
     oc_fp_env_prime_pool(t->nthreads); /* workers created later would inherit the flush */
     return oc_fp_env_swap(oc_fp_env_flushing(now));
+}
+
+/* Threads for the work around the steps (batch gathers, evaluation): those
+ * the last step ran on. Where the tuner runs the steps on one thread, the
+ * other core is busy (thread_tuner.h), and a two-thread region there waits
+ * for it: with a process spinning on the second vCPU of a Zen 4 VM, the
+ * gathers of a seed-model epoch at batch 128 took 0.10-0.43 s on two
+ * threads against 0.02 on one, and the one-thread steps between them took
+ * 650 us on average against 280 (the gathers' worker thread, spinning
+ * after its region, shared the first core). */
+static inline int oc_trainer_threads_lately(const onnxc_trainer *t)
+{
+    return t->threads_lately > 0 && t->threads_lately < t->nthreads ? t->threads_lately : t->nthreads;
 }
 
 /* Shape x [batch, ...] to the model input (reshaping a sample whose element
