@@ -3,8 +3,8 @@
 seed-model epochs on 1 and 2 threads, with the machine's last CPU free and
 with a process spinning on it, in the same run.
 
-    /usr/bin/python3 bench/train_busy_core.py --build BUILD_DIR [--before OTHER_BUILD_DIR]
-        [--rounds R] [--batch B] [--out bench/RESULTS_BUSY_CORE.md]
+    /usr/bin/python3 bench/train_busy_core.py --build BUILD_DIR [--before OTHER_BUILD_DIR
+        [--before-label TEXT]] [--rounds R] [--batch B] [--out bench/RESULTS_BUSY_CORE.md]
 
 Each round runs, for each load (free, then busy) and each build (--build,
 and --before when given: an older build to compare with) and thread count
@@ -75,6 +75,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", required=True)
     ap.add_argument("--before", help="an older build to compare with, in the same rounds")
+    ap.add_argument("--before-label", default="before", help="its name in the table (say, its commit)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
@@ -84,7 +85,7 @@ def main():
     os.makedirs(a.work, exist_ok=True)
     builds = [("this build", os.path.abspath(a.build))]
     if a.before:
-        builds.append(("before", os.path.abspath(a.before)))
+        builds.append((a.before_label, os.path.abspath(a.before)))
     model = os.path.join(a.work, "seed.onnx")
     measure([os.path.join(builds[0][1], "onnxc"), "init", SPEC, "--seed", "1", "-o", model])
 
@@ -105,7 +106,8 @@ def main():
                     spinner.kill()
                     spinner.wait()
 
-    cmd = f"/usr/bin/python3 bench/train_busy_core.py --build {a.build}" + (f" --before {a.before}" if a.before else "") \
+    cmd = f"/usr/bin/python3 bench/train_busy_core.py --build {a.build}" \
+        + (f" --before {a.before} --before-label '{a.before_label}'" if a.before else "") \
         + f" --rounds {a.rounds} --batch {a.batch}"
     L = ["# Two-thread training with the second core busy", "",
          f"Generated {datetime.date.today()} on {cpu_name()} ({os.cpu_count()} CPUs, {platform.machine()}) by:", "",

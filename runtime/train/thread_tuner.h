@@ -46,9 +46,10 @@
  * the next (up to OC_TUNE_PROBE << OC_TUNE_BACKOFF_MAX, ~1 s of one-thread
  * steps there), one that wins brings them back to OC_TUNE_PROBE. With these
  * (and the gathers and evaluation following the steps' thread count,
- * trainer.h), such a trainer's second epoch took 0.12 s, as on one thread,
- * where it had taken 0.32 s; its first 0.29 s (0.37 before), most of it the
- * first round's two-thread steps and the column probes that followed.
+ * trainer.h), such a trainer's first two epochs took 0.120 and 0.116 s
+ * against 0.115 on one thread, where they had taken 0.138 and 0.192 (medians
+ * of 5 runs, bench/RESULTS_BUSY_CORE.md; single runs up to 0.32); what
+ * remains is mostly the first round's two-thread steps and column probes.
  *
  * A probe costs time where the way it times is slow, so one whose fastest
  * of its first OC_TUNE_EARLY steps, plus the way's known loss to stalls, is

@@ -74,10 +74,11 @@ static inline oc_fp_env oc_trainer_fp_enter(const onnxc_trainer *t)
  * the last step ran on. Where the tuner runs the steps on one thread, the
  * other core is busy (thread_tuner.h), and a two-thread region there waits
  * for it: with a process spinning on the second vCPU of a Zen 4 VM, the
- * gathers of a seed-model epoch at batch 128 took 0.10-0.43 s on two
- * threads against 0.02 on one, and the one-thread steps between them took
- * 650 us on average against 280 (the gathers' worker thread, spinning
- * after its region, shared the first core). */
+ * gathers of a seed-model epoch at batch 128 took 0.13-0.21 s on two
+ * threads against 0.015 on one (medians, bench/RESULTS_BUSY_CORE.md), and
+ * in one timed run the one-thread steps between them took 650 us on
+ * average against 280 (the gathers' worker, spinning after its region,
+ * shared the first core). */
 static inline int oc_trainer_threads_lately(const onnxc_trainer *t)
 {
     return t->threads_lately > 0 && t->threads_lately < t->nthreads ? t->threads_lately : t->nthreads;
