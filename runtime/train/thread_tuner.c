@@ -52,14 +52,18 @@ static void start_probe(oc_thread_tuner *t, oc_way w)
 }
 
 /* The probed way has its figure: the fastest runs next. A re-probe that
- * lost spaces the next ones out (one that won brings them back), so that
- * a way that loses by far, as two threads do while another process has the
- * second core, is not paid for every OC_TUNE_PROBE windows. */
-static void end_probe(oc_thread_tuner *t)
+ * lost clearly on its own steps (its fastest early step past the margin
+ * without the way's earlier stalls, or over budget) spaces that way's next
+ * ones out, and one that won brings them back, so that a way that keeps
+ * losing by far, as two threads do while another process has the second
+ * core, is not paid for every OC_TUNE_PROBE windows; one that lost to the
+ * stalls of its earlier windows, or narrowly, keeps its spacing. */
+static void end_probe(oc_thread_tuner *t, bool own_loss)
 {
     const int best = fastest_timed(t, -1);
-    if (t->reprobe)
-        t->backoff = best == (int)t->probed ? 0 : t->backoff < OC_TUNE_BACKOFF_MAX ? t->backoff + 1 : t->backoff;
+    int *backoff = &t->backoff[t->probed];
+    if (t->reprobe && best == (int)t->probed) *backoff = 0;
+    else if (t->reprobe && own_loss && *backoff < OC_TUNE_BACKOFF_MAX) ++*backoff;
     t->way = best >= 0 ? (oc_way)best : t->way;
     t->probing = false;
     t->windows = 0;
@@ -86,15 +90,17 @@ static bool over_budget(const oc_thread_tuner *t, int rival, int steps)
     return sum > OC_TUNE_STALL_BUDGET * steps * cost(t, rival);
 }
 
-/* After OC_TUNE_PROBE windows (more after lost re-probes): the next way in
- * turn after the last probed. */
-static void probe_in_turn(oc_thread_tuner *t)
+/* The way to probe after OC_TUNE_PROBE windows: the next in turn after the
+ * last probed that has gone untimed for its spacing (OC_TUNE_PROBE <<
+ * its backoff windows), or -1. */
+static int due_in_turn(const oc_thread_tuner *t)
 {
-    t->windows = 0;
-    oc_way w = t->probed;
-    do w = (oc_way)((w + 1) % OC_WAYS);
-    while (!allowed(t, w) || w == t->way);
-    start_probe(t, w);
+    int w = (int)t->probed;
+    for (int i = 0; i < OC_WAYS; i++) {
+        w = (w + 1) % OC_WAYS;
+        if (allowed(t, w) && w != (int)t->way && t->since[w] >= OC_TUNE_PROBE << t->backoff[w]) return w;
+    }
+    return -1;
 }
 
 /* The way's figures from the `n` steps of its window: the median step, and
@@ -105,6 +111,7 @@ static void take_window(oc_thread_tuner *t, int n)
     double sum = 0.0;
     for (int i = 1; i < n; i++) sum += t->window[i];
     qsort(t->window, (size_t)n, sizeof *t->window, cmp_double);
+    t->since[t->way] = 0;
     const double median = t->window[n / 2], mean = sum / (n - 1);
     const double stall = mean > median ? mean - median : 0.0;
     t->stall[t->way] = t->median[t->way] > 0.0 ? 0.5 * (t->stall[t->way] + stall) : stall;
@@ -112,15 +119,15 @@ static void take_window(oc_thread_tuner *t, int n)
     t->window_steps = 0;
 }
 
-/* A probe at its OC_TUNE_EARLY-th step has clearly lost: its fastest step,
- * plus what the way has been losing to stalls, is OC_TUNE_CLEAR_LOSS times
- * the rival's cost or more. */
-static bool clear_loss(const oc_thread_tuner *t, int rival)
+/* The fastest of a probe's first OC_TUNE_EARLY steps. It has clearly lost
+ * when that, plus what the way has been losing to stalls, is
+ * OC_TUNE_CLEAR_LOSS times the rival's cost or more. */
+static double fastest_early(const oc_thread_tuner *t)
 {
     double fastest = t->window[0];
     for (int i = 1; i < OC_TUNE_EARLY; i++)
         if (t->window[i] < fastest) fastest = t->window[i];
-    return fastest + t->stall[t->way] >= OC_TUNE_CLEAR_LOSS * cost(t, rival);
+    return fastest;
 }
 
 void oc_thread_tuner_record(oc_thread_tuner *t, double seconds)
@@ -131,10 +138,15 @@ void oc_thread_tuner_record(oc_thread_tuner *t, double seconds)
      * first steps, and any window as soon as it has cost more than it could
      * win back (over_budget: steps that wait milliseconds for a descheduled
      * thread then cost two of them, not a window). */
-    bool done = t->window_steps >= length;
-    if (rival >= 0 && t->probing && t->window_steps == OC_TUNE_EARLY) done |= clear_loss(t, rival);
-    if (rival >= 0 && t->window_steps >= 2)
-        done |= over_budget(t, rival, t->probing && t->window_steps <= OC_TUNE_EARLY ? OC_TUNE_EARLY : length);
+    bool done = t->window_steps >= length, own_loss = false; /* lost on its own steps, stalls before aside */
+    if (rival >= 0 && t->probing && t->window_steps == OC_TUNE_EARLY) {
+        const double fastest = fastest_early(t), bar = OC_TUNE_CLEAR_LOSS * cost(t, rival);
+        done |= fastest + t->stall[t->way] >= bar;
+        own_loss = fastest >= bar;
+    }
+    if (rival >= 0 && t->window_steps >= 2 &&
+        over_budget(t, rival, t->probing && t->window_steps <= OC_TUNE_EARLY ? OC_TUNE_EARLY : length))
+        done = own_loss = true;
     if (!done) return;
     take_window(t, t->window_steps);
     for (int w = 0; w < OC_WAYS; w++)
@@ -143,7 +155,7 @@ void oc_thread_tuner_record(oc_thread_tuner *t, double seconds)
             return;
         }
     if (t->probing) {
-        end_probe(t);
+        end_probe(t, own_loss);
         return;
     }
     /* The way running got slower than another way's last figure: re-time
@@ -154,5 +166,12 @@ void oc_thread_tuner_record(oc_thread_tuner *t, double seconds)
         t->windows = 0;
         return;
     }
-    if (++t->windows >= OC_TUNE_PROBE << t->backoff && (ways_of(t) & ~(1u << t->way))) probe_in_turn(t);
+    for (int w = 0; w < OC_WAYS; w++)
+        if (w != (int)t->way) t->since[w]++;
+    if (++t->windows < OC_TUNE_PROBE) return;
+    const int due = due_in_turn(t);
+    if (due >= 0) {
+        t->windows = 0;
+        start_probe(t, (oc_way)due);
+    }
 }

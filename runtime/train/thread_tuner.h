@@ -42,9 +42,14 @@
  * cost OC_TUNE_STALL_BUDGET times what the whole window (a probe: its first
  * OC_TUNE_EARLY steps) would at the fastest other way's cost: such a probe
  * costs two steps, not a window, and a way that starts waiting so is left at
- * its first such step. And a re-probe that loses doubles the windows until
- * the next (up to OC_TUNE_PROBE << OC_TUNE_BACKOFF_MAX, ~1 s of one-thread
- * steps there), one that wins brings them back to OC_TUNE_PROBE. With these
+ * its first such step. And a re-probe that loses clearly on its own steps
+ * (not only to the stalls of its way's earlier windows) doubles the windows
+ * until that way's next (up to OC_TUNE_PROBE << OC_TUNE_BACKOFF_MAX, ~1 s
+ * of one-thread steps there), one that wins brings them back to
+ * OC_TUNE_PROBE. Per way: one thread losing clearly to shards on a free
+ * machine does not space out the probes of shards, and a burst of load
+ * that has passed (its stall figure halving at each probe) does not either.
+ * With these
  * (and the gathers and evaluation following the steps' thread count,
  * trainer.h), such a trainer's first two epochs took 0.120 and 0.116 s
  * against 0.115 on one thread, where they had taken 0.138 and 0.192 (medians
@@ -91,12 +96,14 @@ typedef struct oc_thread_tuner {
     double stall[OC_WAYS];       /* each way's mean step over its median, averaged over its windows */
     double window[OC_TUNE_WINDOW]; /* this window's step times so far */
     int window_steps;
-    int windows;                 /* full windows the fastest way ran since the last probe */
+    int windows;                 /* windows the fastest way ran since the last probe */
+    int since[OC_WAYS];          /* windows the fastest way ran since each way was last timed */
     bool probing;                /* this window times a way not chosen */
     oc_way probed;               /* the last way probed (the next probe is the one after it) */
     bool reprobe;                /* the probe running times a way that had a figure already */
-    int backoff;                 /* re-probes lost in a row (up to OC_TUNE_BACKOFF_MAX): probes come
-                                    every OC_TUNE_PROBE << backoff windows */
+    int backoff[OC_WAYS];        /* each way's re-probes lost on their own steps in a row (up to
+                                    OC_TUNE_BACKOFF_MAX): it is probed OC_TUNE_PROBE << backoff
+                                    windows after it was last timed, at the earliest */
 } oc_thread_tuner;
 
 /* A tuner with no measurements for the ways in the mask `ways` (see
