@@ -52,12 +52,12 @@ static void start_probe(oc_thread_tuner *t, oc_way w)
 }
 
 /* The probed way has its figure: the fastest runs next. A re-probe that
- * lost clearly on its own steps (its fastest early step past the margin
- * without the way's earlier stalls, or over budget) spaces that way's next
- * ones out, and one that won brings them back, so that a way that keeps
- * losing by far, as two threads do while another process has the second
- * core, is not paid for every OC_TUNE_PROBE windows; one that lost to the
- * stalls of its earlier windows, or narrowly, keeps its spacing. */
+ * lost clearly on its own steps (its window's median and stall alone,
+ * OC_TUNE_CLEAR_LOSS times the rival's cost or more) spaces that way's
+ * next ones out, and one that won brings them back, so that a way that
+ * keeps losing by far, as two threads do while another process has the
+ * second core, is not paid for every OC_TUNE_PROBE windows; one that lost
+ * to the stalls of its earlier windows, or narrowly, keeps its spacing. */
 static void end_probe(oc_thread_tuner *t, bool own_loss)
 {
     const int best = fastest_timed(t, -1);
@@ -105,8 +105,9 @@ static int due_in_turn(const oc_thread_tuner *t)
 
 /* The way's figures from the `n` steps of its window: the median step, and
  * the mean of the steps but the first (which may build plans or move state)
- * over it, averaged with the way's earlier stall figure. */
-static void take_window(oc_thread_tuner *t, int n)
+ * over it, averaged with the way's earlier stall figure. Returns what this
+ * window alone gives: its median plus its own stall. */
+static double take_window(oc_thread_tuner *t, int n)
 {
     double sum = 0.0;
     for (int i = 1; i < n; i++) sum += t->window[i];
@@ -117,10 +118,11 @@ static void take_window(oc_thread_tuner *t, int n)
     t->stall[t->way] = t->median[t->way] > 0.0 ? 0.5 * (t->stall[t->way] + stall) : stall;
     t->median[t->way] = median;
     t->window_steps = 0;
+    return median + stall;
 }
 
-/* The fastest of a probe's first OC_TUNE_EARLY steps. It has clearly lost
- * when that, plus what the way has been losing to stalls, is
+/* The fastest of a probe's first OC_TUNE_EARLY steps: the probe has
+ * clearly lost when that, plus what the way has been losing to stalls, is
  * OC_TUNE_CLEAR_LOSS times the rival's cost or more. */
 static double fastest_early(const oc_thread_tuner *t)
 {
@@ -138,17 +140,15 @@ void oc_thread_tuner_record(oc_thread_tuner *t, double seconds)
      * first steps, and any window as soon as it has cost more than it could
      * win back (over_budget: steps that wait milliseconds for a descheduled
      * thread then cost two of them, not a window). */
-    bool done = t->window_steps >= length, own_loss = false; /* lost on its own steps, stalls before aside */
-    if (rival >= 0 && t->probing && t->window_steps == OC_TUNE_EARLY) {
-        const double fastest = fastest_early(t), bar = OC_TUNE_CLEAR_LOSS * cost(t, rival);
-        done |= fastest + t->stall[t->way] >= bar;
-        own_loss = fastest >= bar;
-    }
-    if (rival >= 0 && t->window_steps >= 2 &&
-        over_budget(t, rival, t->probing && t->window_steps <= OC_TUNE_EARLY ? OC_TUNE_EARLY : length))
-        done = own_loss = true;
+    bool done = t->window_steps >= length;
+    if (rival >= 0 && t->probing && t->window_steps == OC_TUNE_EARLY)
+        done |= fastest_early(t) + t->stall[t->way] >= OC_TUNE_CLEAR_LOSS * cost(t, rival);
+    if (rival >= 0 && t->window_steps >= 2)
+        done |= over_budget(t, rival, t->probing && t->window_steps <= OC_TUNE_EARLY ? OC_TUNE_EARLY : length);
     if (!done) return;
-    take_window(t, t->window_steps);
+    const double own = take_window(t, t->window_steps);
+    /* Lost clearly on this window's own steps, the way's earlier stalls aside. */
+    const bool own_loss = rival >= 0 && own >= OC_TUNE_CLEAR_LOSS * cost(t, rival);
     for (int w = 0; w < OC_WAYS; w++)
         if (allowed(t, w) && t->median[w] == 0.0) { /* not timed yet: as a probe */
             start_probe(t, (oc_way)w);
