@@ -51,10 +51,11 @@
  * that has passed (its stall figure halving at each probe) does not either.
  * With these
  * (and the gathers and evaluation following the steps' thread count,
- * trainer.h), such a trainer's first two epochs took 0.120 and 0.116 s
- * against 0.115 on one thread, where they had taken 0.138 and 0.192 (medians
- * of 5 runs, bench/RESULTS_BUSY_CORE.md; single runs up to 0.32); what
- * remains is mostly the first round's two-thread steps and column probes.
+ * trainer.h), such a trainer's first two epochs took 0.122 and 0.118 s
+ * against 0.118 and 0.116 on one thread, where they had taken 0.128 and
+ * 0.131 (medians of 5 runs, bench/RESULTS_BUSY_CORE.md; single runs up to
+ * 0.32); what remains is mostly the first round's two-thread steps and the
+ * probes.
  *
  * A probe costs time where the way it times is slow, so one whose fastest
  * of its first OC_TUNE_EARLY steps, plus the way's known loss to stalls, is

@@ -74,8 +74,8 @@ static inline oc_fp_env oc_trainer_fp_enter(const onnxc_trainer *t)
  * the last step ran on. Where the tuner runs the steps on one thread, the
  * other core is busy (thread_tuner.h), and a two-thread region there waits
  * for it: with a process spinning on the second vCPU of a Zen 4 VM, the
- * gathers of a seed-model epoch at batch 128 took 0.13-0.21 s on two
- * threads against 0.015 on one (medians, bench/RESULTS_BUSY_CORE.md), and
+ * gathers of a seed-model epoch at batch 128 took 0.13-0.20 s on two
+ * threads against 0.017 on one (medians, bench/RESULTS_BUSY_CORE.md), and
  * in one timed run the one-thread steps between them took 650 us on
  * average against 280 (the gathers' worker, spinning after its region,
  * shared the first core). */
