@@ -38,24 +38,23 @@
  *
  * Waits can be far longer: with the process spinning there, two-thread
  * steps of the seed model took 7-25 ms now and then (p90 15 ms; Zen 4 VM,
- * batch 128; one thread: ~300 us). So any window also ends as soon as its steps but the first have
- * cost OC_TUNE_STALL_BUDGET times what the whole window (a probe: its first
- * OC_TUNE_EARLY steps) would at the fastest other way's cost: such a probe
- * costs two steps, not a window, and a way that starts waiting so is left at
- * its first such step. And a re-probe that loses clearly on its own steps
- * (not only to the stalls of its way's earlier windows) doubles the windows
- * until that way's next (up to OC_TUNE_PROBE << OC_TUNE_BACKOFF_MAX, ~1 s
- * of one-thread steps there), one that wins brings them back to
- * OC_TUNE_PROBE. Per way: one thread losing clearly to shards on a free
- * machine does not space out the probes of shards, and a burst of load
- * that has passed (its stall figure halving at each probe) does not either.
- * With these
- * (and the gathers and evaluation following the steps' thread count,
- * trainer.h), such a trainer's first two epochs took 0.122 and 0.118 s
- * against 0.118 and 0.116 on one thread, where they had taken 0.128 and
- * 0.131 (medians of 5 runs, bench/RESULTS_BUSY_CORE.md; single runs up to
- * 0.32); what remains is mostly the first round's two-thread steps and the
- * probes.
+ * batch 128; one thread: ~300 us). So any window also ends as soon as its
+ * steps but the first have cost OC_TUNE_STALL_BUDGET times what the whole
+ * window (a probe: its first OC_TUNE_EARLY steps) would at the fastest
+ * other way's cost: such a probe costs two steps, not a window, and a way
+ * that starts waiting so is left at its first such step. And a re-probe
+ * that loses clearly on its own steps (not only to the stalls of its way's
+ * earlier windows) doubles the windows until that way's next (up to
+ * OC_TUNE_PROBE << OC_TUNE_BACKOFF_MAX, ~1 s of one-thread steps there);
+ * one that wins brings them back to OC_TUNE_PROBE. Per way: one thread
+ * losing clearly to shards on a free machine does not space out the probes
+ * of shards, and a burst of load that has passed (its stall figure halving
+ * at each probe) does not either. With these (and the gathers and
+ * evaluation following the steps' thread count, trainer.h), such a
+ * trainer's first two epochs took 0.122 and 0.118 s against 0.118 and
+ * 0.116 on one thread, where they had taken 0.128 and 0.131 (medians of 5
+ * runs, bench/RESULTS_BUSY_CORE.md; single runs up to 0.32); what remains
+ * is mostly the first round's two-thread steps and the probes.
  *
  * A probe costs time where the way it times is slow, so one whose fastest
  * of its first OC_TUNE_EARLY steps, plus the way's known loss to stalls, is
@@ -65,9 +64,9 @@
  * step at batch 128 takes ~100 us longer than shards: 16 of them were ~2%
  * of an epoch (and starting with a window of columns instead of shards, as
  * this tuner once did, ~2% of a first epoch on two threads). And the way
- * running is re-timed every window: when its cost
- * grows past another way's last one (the other core got busy), that way is
- * probed at once rather than in its turn.
+ * running is re-timed every window: when its cost grows past another way's
+ * last one (the other core got busy), that way is probed at once rather
+ * than in its turn.
  */
 #ifndef OC_TRAIN_THREAD_TUNER_H
 #define OC_TRAIN_THREAD_TUNER_H

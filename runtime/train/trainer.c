@@ -358,7 +358,6 @@ static onnxc_status loss_view(const oc_tensor *v, int64_t n, int64_t *k, onnxc_e
 
 static bool all_finite(const float *x, size_t n) { return oc_all_finite(x, (int64_t)n); }
 
-
 onnxc_status onnxc_trainer_step(onnxc_trainer *t, const onnxc_tensor *x, const onnxc_tensor *y,
                                 onnxc_batch_result *result, onnxc_error *err)
 {
