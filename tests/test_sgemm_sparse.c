@@ -244,6 +244,42 @@ Test(sgemm_sparse, nan_in_the_batch_is_multiplied)
     free(x), free(w), free(y), free(dw), free(dz);
 }
 
+/* Which values count as zero: +0 and -0 are skipped (x * w adds +-0 to a
+ * sum, as in the dense product), a subnormal is not (x * w need not be 0
+ * when the caller keeps denormals). Products with both in the batch, at the
+ * start, the middle and the 16-lane tail of a row, equal the dense ones.
+ * (The test process keeps denormals: no DAZ here.) */
+Test(sgemm_sparse, negative_zeros_are_skipped_and_subnormals_are_not)
+{
+    const fwd_case c = {64, 784, 64, 64, 0.5, 1, 1, 1, 0};
+    float *x = sparse_matrix(c.M, c.K, c.K, c.density);
+    const int64_t spots[] = {0, 1, 63, 64, 500, 767, 768, 783};
+    for (int64_t r = 0; r < c.M; r++)
+        for (size_t i = 0; i < sizeof spots / sizeof spots[0]; i++)
+            x[r * c.K + spots[i]] = (r + (int64_t)i) % 3 == 0 ? -0.0f : (r + (int64_t)i) % 3 == 1 ? 0x1p-149f : x[r * c.K + spots[i]];
+    float *w = sparse_matrix(c.K, c.N, c.N, 1.0), *dz = sparse_matrix(c.M, c.N, c.N, 1.0);
+    /* Rows of W under those spots scaled by 2^100, so that a subnormal x
+     * (2^-149) makes a product of 2^-49 or so: skipping it would show. */
+    for (size_t i = 0; i < sizeof spots / sizeof spots[0]; i++)
+        for (int64_t j = 0; j < c.N; j++) w[spots[i] * c.N + j] *= 0x1p100f;
+    float *ys = filled(c.M * c.N, 0.0f), *yd = filled(c.M * c.N, 0.0f);
+    float *gs = filled(c.K * c.N, 0.0f), *gd = filled(c.K * c.N, 0.0f);
+    cr_assert_eq(oc_sgemm_fast_dense_sparse_a(0, c.M, c.N, c.K, x, c.K, w, c.N, NULL, OC_ACT_NONE, ys, c.N, 1),
+                 have_sparse());
+    oc_sgemm_fast_dense(0, c.M, c.N, c.K, x, c.K, w, c.N, NULL, OC_ACT_NONE, yd, c.N, 1);
+    cr_assert_eq(oc_sgemm_fast_cut_sparse_at(c.K, c.N, c.M, 0, x, c.K, dz, c.N, 0.0f, gs, c.N, 1), have_sparse());
+    oc_sgemm_fast_cut(1, 0, c.K, c.N, c.M, 0, x, c.K, dz, c.N, 0.0f, gd, c.N, 1);
+    cr_assert_eq(first_difference(ys, yd, c.M * c.N), -1, "forward differs from the dense product");
+    cr_assert_eq(first_difference(gs, gd, c.K * c.N), -1, "dW differs from the dense product");
+
+    /* The density sample: one row of 4 +0, 4 -0, 4 subnormals, 4 ones,
+     * repeated over 80 columns (five 16-lane blocks, a partial word). */
+    float d[8 * 80];
+    for (int i = 0; i < 8 * 80; i++) d[i] = i % 16 < 4 ? 0.0f : i % 16 < 8 ? -0.0f : i % 16 < 12 ? 0x1p-149f : 1.0f;
+    cr_assert_float_eq(oc_sparse_sample_density(8, 80, d, 80), 0.5, 1e-12);
+    free(x), free(w), free(dz), free(ys), free(yd), free(gs), free(gd);
+}
+
 /* dX = dZ op(W)^T (+ beta dX) both ways, as a layer's input gradient calls
  * it: oc_sgemm_fast(0, transB, ...) with dZ's zeros skipped. */
 static int input_grad_case(int64_t rows, int64_t out, int64_t inner, int transB, float beta, double density, int threads)
