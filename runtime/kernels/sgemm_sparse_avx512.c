@@ -2,8 +2,9 @@
  * AVX-512 kernels that skip the zeros of a batch X (sgemm_sparse.h), built
  * with -mavx512f -mfma -mbmi2 and called only when oc_cpu_isa() is AVX-512.
  *
- * Both find the nonzeros with one compare per 16 floats of X into bit masks,
- * then walk the set bits (count trailing zeros, clear the lowest).
+ * Both find the nonzeros with one test per 16 floats of X into bit masks
+ * (row_mask), then walk the set bits (count trailing zeros, clear the
+ * lowest).
  *
  * Forward, Y = act(X·W + b). Row r's mask is ceil(K/64) words, bit k set
  * when x[r, k] != 0. For one block of 64 output columns (4 zmm accumulators
@@ -26,7 +27,7 @@
  * all not: 62% of Fashion-MNIST's groups of 4 have a nonzero, where 50% of
  * its pixels do). Per set bit: four broadcasts, four loads of B's row r, 16
  * FMAs, the group's zeros multiplied as the dense kernel does. Group masks
- * come from per-row compares (a byte per 32 columns) by 8x8 bit-matrix
+ * come from per-row tests (a byte per 32 columns) by 8x8 bit-matrix
  * transposes. Seed model, batch 128: 83 us against the dense 126 (same run).
  *
  * Each accumulator is one element's sum over one K chunk in ascending k,
@@ -312,7 +313,7 @@ static inline unsigned group_bits(uint64_t m)
 /*
  * Group masks of X's columns [m0, m0 + cols) over the batch rows [q0, q0 +
  * nq), nq <= OC_SPARSE_KC: gm[g] (4 words = 256 bits, bit r for row q0 + r)
- * for columns m0 + 4g .. m0 + 4g + 3. Each row's compares (row_mask) fold
+ * for columns m0 + 4g .. m0 + 4g + 3. Each row's tests (row_mask) fold
  * into a bit per group by pext, a byte per 32 columns (per-byte shifts and
  * masks instead took ~1.6x as long: 12 of the seed model's 84 us for dW at
  * batch 128, Zen 4), and 8x8 transposes of those bytes give 8 rows' bits of
