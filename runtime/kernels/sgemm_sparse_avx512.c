@@ -142,10 +142,22 @@ INLINE void transpose16(const float *src, int64_t lds, int rows, int cols, float
  * Block row r through W's slice w: its partial sums from the scratch row
  * (or zero at a chunk's first slice), then for every nonzero x[k] a
  * broadcast of it, a load of W's row k and NV FMAs, then into the scratch
- * row or, at a chunk's last slice, through the epilogue into Y. (Two rows
- * walking the union of their nonzeros, sharing each load of W, were slower
- * with 4 vectors, where one row is bound by its loads, and no faster with
- * 2, where one row's 2 FMA chains might have waited on their latency.)
+ * row or, at a chunk's last slice, through the epilogue into Y.
+ *
+ * Other walks, timed against this one on the seed layer at batch 128 (Zen 4,
+ * alternating in one process, same bits): rows walking the union of their
+ * nonzeros, sharing each load of W, with the block's rows first sorted by
+ * where their nonzeros start so that unions are small (pairs: 58% of K
+ * instead of 66% unsorted; quads 64% instead of 79%): quads 1-4% slower
+ * (their 16 FMAs and 4 broadcasts take ~22 cycles a union bit: a zmm
+ * broadcast takes an FMA pipe, and folded into the FMA ({1to16}) it took
+ * twice as long), pairs on ymm 1-2% faster (9.5 cycles a bit for 16 ymm
+ * FMAs; needs AVX512VL for 24 ymm registers, without it they spill); two rows
+ * side by side each over its own nonzeros (8 FMA chains): the same time, so
+ * the walk is bound by loads, not FMA latency (on a batch without zeros it
+ * takes ~4 cycles a nonzero, one zmm load of W a cycle); a row on ymm: 10%
+ * slower; 64, 32 or 16 rows a block instead of 128: 2, 4, 9% slower; a row
+ * through a whole 256-row chunk, W from L2, no scratch: 8-13% slower.
  */
 INLINE void fwd_row(const int NV, const int PART, const oc_sparse_fwd *j, int64_t r0, int64_t r,
                     const uint64_t *mask, int64_t words, int64_t w, int64_t w0, int64_t w1, const float *wk,
@@ -379,7 +391,9 @@ static void tile_flush(const oc_sparse_at *j, float (*tile)[AT_COLS], int64_t m,
 /* C rows m .. m + KT - 1, columns [c0, c0 + 16 NV): the sum over the set
  * bits of the group mask gm (batch rows q0 + r), then the epilogue with
  * beta. A group's rows r where some but not all of its KT x values are
- * zero multiply those zeros too, as the dense kernel does. */
+ * zero multiply those zeros too, as the dense kernel does. (Groups of 2
+ * pixels on ymm, 16 accumulators, 55% of the group-rows nonzero: the same
+ * time as these, alternating in one process on the seed layer, Zen 4.) */
 INLINE void at_group(const int NV, const int PART, const int KT, const oc_sparse_at *j, int64_t m, int64_t q0,
                      const uint64_t *gm, int64_t c0, __mmask16 tail, float beta, float (*tile)[AT_COLS],
                      int64_t tile_col)
