@@ -17,9 +17,9 @@
  * replica of the loop, 86 us with it, 72 with x held in a register, 80
  * with ymm FMAs, whose broadcast is a plain load) where the dense tile,
  * which shares each W load between 12 rows, is bound by FMAs: on the seed
- * model's first layer at batch 128, 90 us where the dense GEMM takes 118
+ * model's first layer at batch 128, 86 us where the dense GEMM takes 114
  * at 50% nonzeros, about the same with none (bench/sparse_layer in
- * bench/RESULTS_TRAIN.md, Zen 4).
+ * bench/RESULTS_TRAIN.md as of cffbbc3, Zen 4).
  *
  * Backward, C = X^T·B. Columns of X are taken four at a time (a group: rows
  * m..m+3 of C); a group's mask over the batch rows has bit r set when any

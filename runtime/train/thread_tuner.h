@@ -16,9 +16,11 @@
  * 145 us a step, shards 159, one thread 169 (before the first layer skipped
  * zero pixels, kernels/sgemm_sparse.h); on a Zen 4 VM (half the FMA
  * throughput, so arithmetic outweighs moving lines between cores), shards
- * 139, columns 197, one thread 247 (with the skipping, RESULTS_TRAIN.md;
- * before it shards ~200-230, columns ~210-250, one thread ~315). At batch 256
- * shards won on both; at 32, one thread and columns were about even.
+ * 131, columns 186, one thread 234 (medians with the skipping,
+ * RESULTS_TRAIN.md as of cffbbc3; 180, 268, 316 in a77f511's run on a
+ * busier VM; before the skipping shards ~200-230, columns ~210-250, one
+ * thread ~315). At batch 256 shards won on both; at 32, one thread and
+ * columns were about even.
  *
  * Schedule: a first window of OC_TUNE_EARLY steps each way (parallel
  * first, the others as probes, below), then the fastest in windows of
