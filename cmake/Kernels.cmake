@@ -66,3 +66,11 @@ set_source_files_properties(${CMAKE_SOURCE_DIR}/runtime/kernels/optim_update.c
 # AVX2 and baseline copies from vectorizing). Nothing here reads FP flags.
 set_source_files_properties(${CMAKE_SOURCE_DIR}/runtime/kernels/vexp.c
   PROPERTIES COMPILE_OPTIONS "$<$<C_COMPILER_ID:GNU>:-fvect-cost-model=dynamic>;-fno-trapping-math")
+
+# Softmax cross-entropy (train/loss.c): its block path is multiversioned and
+# must round as the per-row path does, so no family may fuse a multiply and
+# an add (-ffp-contract=off); its loops over a block's rows need the dynamic
+# cost model to vectorize at -O2, and their selects need -fno-trapping-math
+# to be if-converted. Nothing there reads FP flags.
+set_source_files_properties(${CMAKE_SOURCE_DIR}/runtime/train/loss.c
+  PROPERTIES COMPILE_OPTIONS "-ffp-contract=off;$<$<C_COMPILER_ID:GNU>:-fvect-cost-model=dynamic>;-fno-trapping-math")

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cpu_features.h"
 #include "loss.h"
 #include "optim.h"
 
@@ -145,18 +146,20 @@ Test(loss, sparse_ce_many_classes_match_softmax)
     }
 }
 
-/* Up to 64 classes, sparse labels on logits take a batched path (exps of
- * 16 rows in one call, the max from the argmax loop). It must give what
- * the general per-row path gives (tested against torch above) bit for bit:
- * categorical cross-entropy on one-hot targets computes the same sums
- * (lse - z[label], softmax - onehot) there. 37 rows (two blocks and a
- * part), ties (argmax takes the first), huge logits, and NaNs at j = 0 and
- * inside a row. */
+/* Up to 64 classes, sparse labels on logits take a batched path (blocks
+ * of 16 rows held column by column, vectorized per kernel family). It must
+ * give what the general per-row path gives (tested against torch above)
+ * bit for bit, in every family this machine has: categorical
+ * cross-entropy on one-hot targets computes the same sums (lse - z[label],
+ * softmax - onehot) there. 37 rows (two blocks and a part), ties (argmax
+ * takes the first), huge logits, and NaNs at j = 0 and inside a row. */
 Test(loss, batched_sparse_ce_equals_per_row_path)
 {
     enum { N = 37 };
     static const int classes[] = {1, 3, 10, 64};
+    for (int isa = OC_ISA_PORTABLE; isa <= OC_ISA_AVX512; isa++)
     for (size_t c = 0; c < sizeof classes / sizeof *classes; c++) {
+        if (oc_cpu_set_isa(isa) != (oc_isa)isa) continue; /* not on this machine */
         const int k = classes[c];
         float *z = malloc(sizeof(float) * N * (size_t)k), *t = calloc((size_t)(N * k), sizeof(float));
         float *g1 = calloc((size_t)(N * k), sizeof(float)), *g2 = calloc((size_t)(N * k), sizeof(float));
@@ -178,14 +181,14 @@ Test(loss, batched_sparse_ce_equals_per_row_path)
         oc_loss_result r1, r2;
         cr_assert_eq(oc_loss_compute(&a, &r1, NULL), ONNXC_OK);
         cr_assert_eq(oc_loss_compute(&b, &r2, NULL), ONNXC_OK);
-        cr_expect_eq(r1.correct, r2.correct, "k=%d: %zu correct, per-row path %zu", k, r1.correct, r2.correct);
+        cr_expect_eq(r1.correct, r2.correct, "%s k=%d: %zu correct, per-row path %zu", oc_isa_name((oc_isa)isa), k, r1.correct, r2.correct);
         for (int i = 0; i < N; i++) {
             cr_expect(rows1[i] == rows2[i] || (isnan(rows1[i]) && isnan(rows2[i])),
-                      "k=%d row %d: loss %.17g, per-row path %.17g", k, i, rows1[i], rows2[i]);
+                      "%s k=%d row %d: loss %.17g, per-row path %.17g", oc_isa_name((oc_isa)isa), k, i, rows1[i], rows2[i]);
             for (int j = 0; j < k; j++) {
                 const float x = g1[i * k + j], y = g2[i * k + j];
                 cr_expect(memcmp(&x, &y, sizeof x) == 0 || (isnan(x) && isnan(y)),
-                          "k=%d grad[%d][%d] = %.9g, per-row path %.9g", k, i, j, x, y);
+                          "%s k=%d grad[%d][%d] = %.9g, per-row path %.9g", oc_isa_name((oc_isa)isa), k, i, j, x, y);
             }
         }
         cr_expect(isnan(rows1[8]), "k=%d: a NaN logit gives a NaN loss", k);
@@ -194,6 +197,7 @@ Test(loss, batched_sparse_ce_equals_per_row_path)
         free(g1);
         free(g2);
     }
+    oc_cpu_set_isa(-1);
 }
 
 /* Two steps of `kind` with Keras defaults; compare with the numpy trajectory. */

@@ -1,8 +1,10 @@
 #include "loss.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "error.h"
+#include "kernels/multiversion.h"
 #include "kernels/vexp.h"
 #include "parallel.h"
 
@@ -26,10 +28,9 @@ static float max_row(const float *z, int64_t k)
 
 /* Softmax cross-entropy from logits: loss = logsumexp(z) - z[label];
  * dz = softmax(z) - onehot, scaled by 1/n. Stable: shifts by m = max(z).
- * e: scratch of EXP_CHUNK floats; with exps_given (k <= EXP_CHUNK), e
- * already holds exp(z[j] - m). */
-static double softmax_ce_row(const float *z, int64_t k, float m, bool exps_given, const int64_t *label,
-                             const float *target, float *grad, float scale, float *e)
+ * e: scratch of EXP_CHUNK floats. */
+static double softmax_ce_row(const float *z, int64_t k, float m, const int64_t *label, const float *target,
+                             float *grad, float scale, float *e)
 {
     /* exp(z[j] - m) in float, vectorized (within 2 ulp: kernels/vexp.h),
      * once per logit: the sum for the loss and, over the sum, the
@@ -39,7 +40,7 @@ static double softmax_ce_row(const float *z, int64_t k, float m, bool exps_given
     double sum = 0.0;
     for (int64_t j0 = 0; j0 < k; j0 += EXP_CHUNK) {
         const int64_t n = k - j0 < EXP_CHUNK ? k - j0 : EXP_CHUNK;
-        if (!exps_given) oc_exp_shifted(e, z + j0, m, n);
+        oc_exp_shifted(e, z + j0, m, n);
         for (int64_t j = 0; j < n; j++) sum += e[j];
     }
     double lse = log(sum) + m;
@@ -68,36 +69,107 @@ static double softmax_ce_row(const float *z, int64_t k, float m, bool exps_given
 }
 
 /* Rows of the usual classifier at once: softmax cross-entropy from logits
- * with integer labels and at most SPARSE_CE_MAX_K classes, ROWS rows per
- * block. Each block's exps are one vectorized call instead of one call per
- * row (at 10 classes the call cost as much as the exps), and a row's max
- * comes from its argmax loop, which the accuracy needs anyway; the rest is
- * softmax_ce_row's, so the results are bit-identical to the per-row path.
- * NaN logits give the same NaNs: a NaN at j = 0 is the max and argmax,
- * elsewhere it is skipped by both. */
-#define SPARSE_CE_ROWS 16
+ * with integer labels and at most SPARSE_CE_MAX_K classes, a block of
+ * CE_LANES rows at a time, copied column by column so that every step is a
+ * loop over the block's rows that the compiler vectorizes (one copy per
+ * kernel family, multiversion.h). A row at a time, its max, double sum,
+ * log and division were one chain of dependent scalar operations, ~350
+ * instructions a row at 10 classes; 128 rows of 10 took 3.9 us, and 3.0 us
+ * this way (Zen 4, AVX-512, the two alternating in one process; the scalar
+ * log of each row is ~1 us of that). The arithmetic of each row is
+ * softmax_ce_row's, operation for operation: the max by argmax_row's test,
+ * exps by oc_exp_shifted, their sum in double in ascending j, the log, p =
+ * e * (1 / sum), g = p - t; this file is built without FMA contraction, so
+ * no family fuses a multiply and an add (CMake), and the results are the
+ * per-row path's bit for bit. NaN logits give the same NaNs: a NaN at j = 0
+ * is the max and argmax, elsewhere it is skipped by both. */
+#define CE_LANES 16
 #define SPARSE_CE_MAX_K 64
-_Static_assert(SPARSE_CE_MAX_K <= EXP_CHUNK, "a block row's exps fit softmax_ce_row's scratch");
+
+typedef struct ce_block {
+    float z[SPARSE_CE_MAX_K][CE_LANES]; /* logits, [class][row]; then z - max, then its exp */
+    float m[CE_LANES];                  /* each row's max logit */
+    int32_t best[CE_LANES];             /* its first index */
+    int32_t label[CE_LANES];
+    double sum[CE_LANES];               /* sum of the exps */
+} ce_block;
+
+/* The block's logits from z [CE_LANES, k] (a strided gather per class),
+ * each row's max and argmax, then z - max. */
+static inline __attribute__((always_inline)) void ce_shift_body(ce_block *b, const float *restrict z, int64_t k)
+{
+    for (int64_t j = 0; j < k; j++)
+        for (int i = 0; i < CE_LANES; i++) b->z[j][i] = z[i * k + j];
+    for (int i = 0; i < CE_LANES; i++) b->m[i] = b->z[0][i], b->best[i] = 0;
+    for (int64_t j = 1; j < k; j++)
+        for (int i = 0; i < CE_LANES; i++) {
+            const float v = b->z[j][i];
+            const int above = v > b->m[i]; /* argmax_row's test: false for NaN */
+            b->m[i] = above ? v : b->m[i];
+            b->best[i] = above ? (int32_t)j : b->best[i];
+        }
+    for (int64_t j = 0; j < k; j++)
+        for (int i = 0; i < CE_LANES; i++) b->z[j][i] -= b->m[i];
+}
+
+OC_MULTIVERSION(ce_shift, (ce_block *b, const float *z, int64_t k), (b, z, k))
+
+/* The exps' sums, in double, in ascending j. */
+static inline __attribute__((always_inline)) void ce_sum_body(ce_block *b, int64_t k)
+{
+    for (int i = 0; i < CE_LANES; i++) b->sum[i] = 0.0;
+    for (int64_t j = 0; j < k; j++)
+        for (int i = 0; i < CE_LANES; i++) b->sum[i] += b->z[j][i];
+}
+
+OC_MULTIVERSION(ce_sum, (ce_block *b, int64_t k), (b, k))
+
+/* grad [rows, k] += (p - onehot) * scale with p = e * (1 / sum), for the
+ * block's first `rows` rows (a strided scatter per class). */
+static inline __attribute__((always_inline)) void ce_grad_body(ce_block *b, int64_t k, float scale, float *restrict grad,
+                                                              int rows)
+{
+    double inv[CE_LANES];
+    float g[SPARSE_CE_MAX_K][CE_LANES];
+    for (int i = 0; i < CE_LANES; i++) inv[i] = 1.0 / b->sum[i];
+    for (int64_t j = 0; j < k; j++)
+        for (int i = 0; i < CE_LANES; i++)
+            g[j][i] = (float)(((double)b->z[j][i] * inv[i] - (double)(b->label[i] == j)) * scale);
+    if (rows == CE_LANES) /* the same additions either way; this order vectorizes */
+        for (int64_t j = 0; j < k; j++)
+            for (int i = 0; i < CE_LANES; i++) grad[i * k + j] += g[j][i];
+    else
+        for (int i = 0; i < rows; i++)
+            for (int64_t j = 0; j < k; j++) grad[i * k + j] += g[j][i];
+}
+
+OC_MULTIVERSION(ce_grad, (ce_block *b, int64_t k, float scale, float *grad, int rows), (b, k, scale, grad, rows))
 
 static size_t sparse_softmax_ce_rows(const oc_loss_args *a, int64_t lo, int64_t hi, float scale)
 {
     const int64_t k = a->k;
-    float d[SPARSE_CE_ROWS * SPARSE_CE_MAX_K]; /* z - max, then its exp, [rows][k] */
-    float m[SPARSE_CE_ROWS];
+    ce_block b;
     size_t correct = 0;
-    for (int64_t r0 = lo; r0 < hi; r0 += SPARSE_CE_ROWS) {
-        const int64_t rows = hi - r0 < SPARSE_CE_ROWS ? hi - r0 : SPARSE_CE_ROWS;
-        for (int64_t i = 0; i < rows; i++) {
-            const float *z = a->pred + (r0 + i) * k;
-            const int64_t best = argmax_row(z, k);
-            m[i] = z[best];
-            correct += best == a->labels[r0 + i];
-            for (int64_t j = 0; j < k; j++) d[i * k + j] = z[j] - m[i];
+    for (int64_t r0 = lo; r0 < hi; r0 += CE_LANES) {
+        const int rows = hi - r0 < CE_LANES ? (int)(hi - r0) : CE_LANES;
+        const float *z = a->pred + r0 * k;
+        float tail[CE_LANES * SPARSE_CE_MAX_K]; /* a short block, its other rows zero */
+        if (rows < CE_LANES) {
+            memset(tail, 0, sizeof tail);
+            memcpy(tail, z, (size_t)(rows * k) * sizeof(float));
         }
-        oc_exp_shifted(d, d, 0.0f, rows * k);
-        for (int64_t i = 0; i < rows; i++)
-            a->row_loss[r0 + i] = softmax_ce_row(a->pred + (r0 + i) * k, k, m[i], true, &a->labels[r0 + i], NULL,
-                                                 a->grad ? a->grad + (r0 + i) * k : NULL, scale, d + i * k);
+        for (int i = 0; i < CE_LANES; i++)
+            b.label[i] = i < rows ? (int32_t)a->labels[r0 + i] : 0; /* in [0, k): checked by oc_loss_compute */
+        ce_shift(&b, rows < CE_LANES ? tail : z, k);
+        oc_exp_shifted(b.z[0], b.z[0], 0.0f, k * CE_LANES);
+        ce_sum(&b, k);
+        for (int i = 0; i < rows; i++) {
+            correct += b.best[i] == b.label[i];
+            const double lse = log(b.sum[i]) + b.m[i];
+            a->row_loss[r0 + i] = lse - z[i * k + b.label[i]];
+        }
+        if (!a->grad) continue;
+        ce_grad(&b, k, scale, a->grad + r0 * k, rows);
     }
     return correct;
 }
@@ -182,7 +254,7 @@ static size_t loss_rows(const oc_loss_args *a, int64_t lo, int64_t hi, float sca
         switch (a->kind) {
         case ONNXC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY:
         case ONNXC_LOSS_CATEGORICAL_CROSSENTROPY:
-            l = a->from_logits ? softmax_ce_row(x, k, max_row(x, k), false, label, t, g, scale, e)
+            l = a->from_logits ? softmax_ce_row(x, k, max_row(x, k), label, t, g, scale, e)
                                : prob_ce_row(x, k, label, t, g, scale);
             correct += argmax_row(x, k) == (label ? *label : argmax_row(t, k));
             break;
