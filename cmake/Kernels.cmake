@@ -45,6 +45,7 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64|i[3-6]86)$")
   if(ONNXC_CC_AVX512)
     set_source_files_properties(${CMAKE_SOURCE_DIR}/runtime/kernels/sgemm_avx512.c
       ${CMAKE_SOURCE_DIR}/runtime/kernels/sgemm_sparse_avx512.c
+      ${CMAKE_SOURCE_DIR}/runtime/kernels/sgemm_narrow_avx512.c
       PROPERTIES COMPILE_OPTIONS "${ONNXC_KERNEL_AVX512_FLAGS}")
     target_compile_definitions(onnxc_core PRIVATE ONNXC_HAVE_AVX512_KERNELS)
   endif()

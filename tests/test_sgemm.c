@@ -607,6 +607,87 @@ Test(sgemm, env_selects_family)
     cr_assert_str_eq(oc_isa_name(OC_ISA_AVX2), "avx2");
 }
 
+/* One element as the tile kernels compute it (sgemm_internal.h): per K
+ * chunk (256 long, also ending at kcut) one fmaf chain over k from zero,
+ * then x = chain * alpha (alpha != 1), x = fmaf(beta, C, x) (beta != 0; 1
+ * after the first chunk), x + bias (+0 when none, or not the last chunk),
+ * and max(0, x) keeping NaN and -0 as maxps(0, x) does. */
+static float chain_element(int ta, int tb, int64_t i, int64_t j, int64_t K, int64_t kcut, float alpha,
+                           const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float c,
+                           const float *bias, int relu)
+{
+    int64_t q0 = 0;
+    do {
+        int64_t q1 = q0 + 256 < K ? q0 + 256 : K;
+        if (kcut > q0 && kcut < q1) q1 = kcut;
+        float acc = 0.0f;
+        for (int64_t k = q0; k < q1; k++)
+            acc = fmaf(ta ? A[k * lda + i] : A[i * lda + k], tb ? B[j * ldb + k] : B[k * ldb + j], acc);
+        const float b = q0 == 0 ? beta : 1.0f;
+        const int last = q1 >= K;
+        float x = alpha != 1.0f ? acc * alpha : acc;
+        if (b != 0.0f) x = fmaf(b, c, x);
+        x = x + (last && bias ? bias[j] : 0.0f);
+        if (last && relu) x = 0.0f > x ? 0.0f : x;
+        c = x;
+        q0 = q1;
+    } while (q0 < K);
+    return c;
+}
+
+/* Products with at most 16 columns and a transposed A (a classifier
+ * layer's dW), or with at most 16 terms per element (its dX), run
+ * dedicated AVX-512 kernels (sgemm_narrow_avx512.c) on one thread; they
+ * must give the tile kernels' arithmetic bit for bit, so that the thread
+ * count, which decides between them, never shows. Checked against
+ * chain_element, written from that arithmetic, on shapes around their
+ * block edges (16 and 64 lanes, 6 columns a pass, the 256-row K chunk, the
+ * cut, two rows at a time), with exact zeros of both signs among the
+ * values, and in the AVX2 family too, whose tiles compute the same chains. */
+Test(sgemm, narrow_products_are_the_tile_arithmetic)
+{
+    static const int64_t at_m[] = {5, 16, 17, 64, 65, 130}, at_n[] = {1, 5, 6, 7, 10, 16};
+    static const int64_t at_k[][2] = {{1, 0}, {3, 1}, {128, 64}, {256, 0}, {257, 100}, {600, 300}};
+    static const int64_t sk_m[] = {5, 6, 7, 128}, sk_n[] = {1, 10, 17, 64, 65, 130}, sk_k[] = {1, 2, 10, 16};
+    static const float ab[][2] = {{1.0f, 0.0f}, {1.0f, 1.0f}, {0.5f, -2.0f}};
+    for (int isa = OC_ISA_AVX2; isa <= OC_ISA_AVX512; isa++) {
+        if ((int)oc_cpu_set_isa(isa) != isa) continue;
+        rng = 0x5eedull + (uint64_t)isa;
+        for (int t = 0; t < 2 * 6 * 6 * 6; t++) {
+            const int narrow_at = t < 6 * 6 * 6;
+            const int u = narrow_at ? t : t - 6 * 6 * 6;
+            const int64_t M = narrow_at ? at_m[u % 6] : sk_m[u % 4];
+            const int64_t N = narrow_at ? at_n[(u / 6) % 6] : sk_n[(u / 6) % 6];
+            const int64_t K = narrow_at ? at_k[(u / 36) % 6][0] : sk_k[(u / 36) % 4];
+            const int64_t kcut = narrow_at && u % 2 ? at_k[(u / 36) % 6][1] : 0;
+            const int ta = narrow_at, tb = !narrow_at && u % 2, dense = !narrow_at && u % 3 == 0;
+            const float alpha = dense || kcut ? 1.0f : ab[u % 3][0], beta = dense ? 0.0f : ab[u % 3][1];
+            const int64_t lda = (ta ? M : K) + 1, ldb = (tb ? K : N) + 2, ldc = N + 3;
+            float *A = rand_matrix(ta ? K : M, ta ? M : K, lda), *B = rand_matrix(tb ? N : K, tb ? K : N, ldb);
+            float *C = rand_matrix(M, N, ldc), *bias = rand_matrix(1, N, N);
+            float *want = malloc((size_t)M * (size_t)ldc * sizeof(float));
+            for (int64_t e = 0; e < (ta ? K : M) * lda; e += 7) A[e] = e % 14 ? 0.0f : -0.0f;
+            for (int64_t i = 0; i < M; i++)
+                for (int64_t j = 0; j < ldc; j++)
+                    want[i * ldc + j] = j >= N ? C[i * ldc + j]
+                                               : chain_element(ta, tb, i, j, K, kcut, alpha, A, lda, B, ldb, beta,
+                                                               C[i * ldc + j], dense ? bias : NULL, dense);
+            if (dense) oc_sgemm_fast_dense(tb, M, N, K, A, lda, B, ldb, bias, OC_ACT_RELU, C, ldc, 1);
+            else if (kcut) oc_sgemm_fast_cut(ta, tb, M, N, K, kcut, A, lda, B, ldb, beta, C, ldc, 1);
+            else oc_sgemm_fast(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 1);
+            for (int64_t e = 0; e < M * ldc; e++)
+                cr_assert(!memcmp(&C[e], &want[e], sizeof(float)),
+                          "%s %s M=%lld N=%lld K=%lld kcut=%lld tb=%d alpha=%g beta=%g: C[%lld][%lld] = %a, "
+                          "want %a",
+                          oc_isa_name((oc_isa)isa), dense ? "fast_dense" : "fast", (long long)M, (long long)N,
+                          (long long)K, (long long)kcut, tb, alpha, beta, (long long)(e / ldc), (long long)(e % ldc),
+                          C[e], want[e]);
+            free(A), free(B), free(C), free(bias), free(want);
+        }
+    }
+    oc_cpu_set_isa(-1);
+}
+
 #else /* the kernels are not in this build yet */
 
 Test(sgemm, kernels_not_built)

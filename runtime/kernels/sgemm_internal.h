@@ -70,6 +70,37 @@ typedef struct oc_sgemm_kernels {
     oc_sgemm_tile_fn small[2][OC_SGEMM_SMALL_MAX + 1];
 } oc_sgemm_kernels;
 
+/* The K chunk of oc_sgemm_fast: each chunk's products are summed from zero
+ * and then added to C (sgemm.c). */
+#define OC_SGEMM_FAST_KC 256
+
+/*
+ * A whole oc_sgemm_fast product for the narrow AVX-512 kernels
+ * (sgemm_narrow_avx512.c), which give the tile kernels' results bit for
+ * bit where they apply (sgemm.c narrow_kernel says where):
+ *
+ *     narrow_at: C [M, N] = alpha A^T B + beta C, A [K, M], B [K, N],
+ *                N <= 16, K chunks ending at kcut too; no bias, no act
+ *     short_k:   C [M, N] = act(alpha A op(B) + beta C + bias), A [M, K],
+ *                K <= OC_SGEMM_SHORT_K_MAX, one chunk
+ */
+#define OC_SGEMM_SHORT_K_MAX 16
+typedef struct oc_sgemm_narrow_job {
+    int64_t M, N, K, kcut;
+    int transB;
+    float alpha, beta;
+    const float *A, *B;
+    int64_t lda, ldb;
+    float *C;
+    int64_t ldc;
+    const float *bias;        /* [N] or NULL */
+    int relu;
+} oc_sgemm_narrow_job;
+
+/* NULL when the build has no AVX-512 kernels. */
+extern void (*const oc_sgemm_narrow_at_avx512)(const oc_sgemm_narrow_job *j);
+extern void (*const oc_sgemm_short_k_avx512)(const oc_sgemm_narrow_job *j);
+
 /* Each is defined in its own file; a family the build could not compile has
  * a table with nr == 0, which oc_cpu_isa never selects. */
 extern const oc_sgemm_kernels oc_sgemm_kernels_avx512;

@@ -44,6 +44,7 @@
 #include <immintrin.h>
 
 #include "sgemm_avx512_epilogue.h"
+#include "sgemm_avx512_transpose.h"
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -100,35 +101,6 @@ INLINE void store_row(const int NV, const __m512 *acc, float *c, __mmask16 tail,
         const __mmask16 m = v == NV - 1 ? tail : (__mmask16)0xFFFF;
         oc_avx512_epilogue(acc[v], c + 16 * v, m, 0, zero, beta != 0.0f, vbeta,
                            bias ? _mm512_maskz_loadu_ps(m, bias + 16 * v) : zero, relu);
-    }
-}
-
-/* dst[k * ldd + c] = src[c * lds + k] for c < rows, k < cols (both <= 16);
- * dst's other lanes of the 16x16 block get zeros. Three rounds of shuffles:
- * pairs within 128-bit lanes, quads within lanes, then lanes. */
-INLINE void transpose16(const float *src, int64_t lds, int rows, int cols, float *dst, int64_t ldd)
-{
-    const __mmask16 cm = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);
-    __m512 r[16], t[16], u[16];
-    for (int i = 0; i < 16; i++) r[i] = i < rows ? _mm512_maskz_loadu_ps(cm, src + i * lds) : _mm512_setzero_ps();
-    for (int i = 0; i < 8; i++) {
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 4; i++) {
-        u[4 * i + 0] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-        u[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-        u[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-        u[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-    }
-    /* u[4i + j], 128-bit lane L: column 4L + j of rows 4i..4i+3. */
-    for (int j = 0; j < 4; j++) {
-        const __m512 v02 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88), w02 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88);
-        const __m512 v13 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xDD), w13 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xDD);
-        _mm512_storeu_ps(dst + (0 + j) * ldd, _mm512_shuffle_f32x4(v02, w02, 0x88));
-        _mm512_storeu_ps(dst + (8 + j) * ldd, _mm512_shuffle_f32x4(v02, w02, 0xDD));
-        _mm512_storeu_ps(dst + (4 + j) * ldd, _mm512_shuffle_f32x4(v13, w13, 0x88));
-        _mm512_storeu_ps(dst + (12 + j) * ldd, _mm512_shuffle_f32x4(v13, w13, 0xDD));
     }
 }
 
@@ -225,7 +197,7 @@ INLINE void fwd_block(const int NV, const int PART, const oc_sparse_fwd *j, int6
                 const int kw = (int)min64(64, j->K - 64 * w), n = (int)min64(16 * NV, j->N - c0);
                 for (int cb = 0; 16 * cb < n; cb++)
                     for (int kb = 0; 16 * kb < kw; kb++)
-                        transpose16(j->W + (c0 + 16 * cb) * j->ldw + 64 * w + 16 * kb, j->ldw,
+                        oc_avx512_transpose16(j->W + (c0 + 16 * cb) * j->ldw + 64 * w + 16 * kb, j->ldw,
                                     n - 16 * cb < 16 ? n - 16 * cb : 16, kw - 16 * kb < 16 ? kw - 16 * kb : 16,
                                     slice + 16 * kb * FWD_COLS + 16 * cb, FWD_COLS);
                 wk = slice, ldw = FWD_COLS;
@@ -380,7 +352,7 @@ static void tile_flush(const oc_sparse_at *j, float (*tile)[AT_COLS], int64_t m,
         const __mmask16 lm = kw >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << kw) - 1);
         for (int64_t nb = 0; nb < n; nb += 16) {
             const int nw = (int)min64(16, n - nb);
-            transpose16(tile[kb] + nb, AT_COLS, kw, nw, block[0], 16);
+            oc_avx512_transpose16(tile[kb] + nb, AT_COLS, kw, nw, block[0], 16);
             for (int i = 0; i < nw; i++)
                 oc_avx512_epilogue(_mm512_load_ps(block[i]), j->C + (c0 + nb + i) * j->ldc + m + kb, lm, 0, zero,
                                    beta != 0.0f, vbeta, zero, 0);

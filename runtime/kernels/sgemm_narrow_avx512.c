@@ -1,0 +1,204 @@
+/*
+ * AVX-512 kernels for the two products of oc_sgemm_fast whose tiles fit the
+ * 12-row x 32-column tile kernels (sgemm_avx512.c) badly: a classifier
+ * layer's weight gradient and its input gradient. Built with -mavx512f
+ * -mfma; the driver (sgemm.c) calls them for the AVX-512 family only.
+ *
+ *     narrow_at   C [M, N] = alpha A^T B (+ beta C),  A [K, M], B [K, N], N <= 16
+ *                 (dW = H^T dZ of a 64 -> 10 layer: M = 64 features, N = 10
+ *                 classes, K = the batch)
+ *     short_k     C [M, N] = act(alpha A op(B) + beta C + bias),  A [M, K], K <= 16
+ *                 (dX = dZ W^T of the same layer: K = 10)
+ *
+ * Why: the tile kernels broadcast one A value per row and k and feed it to
+ * one vector FMA per 16 columns. With N <= 16 that is a broadcast per FMA;
+ * on Zen 4 a zmm broadcast takes an FP pipe, so half the FP work is
+ * broadcasts (seed model, batch 128: dW 4.2 us and dX 3.9 us for 8192 and
+ * 5120 vector FMAs, ~1.9 and ~2.8 cycles each; figures in sgemm.c). narrow_at keeps the features (M) in the
+ * vector lanes instead and broadcasts dZ: one broadcast per 4 FMAs.
+ * short_k keeps a row's whole output in 4 zmm and runs two rows at once
+ * over an op(B) packed once, with no K loop overhead per 12-row tile and
+ * no per-panel epilogue passes.
+ *
+ * Same results as the tile kernels, bit for bit: each element of C is one
+ * FMA chain over k in ascending order starting from zero (per K chunk of
+ * OC_SGEMM_FAST_KC, and ending at kcut, as oc_sgemm_fast_cut cuts them),
+ * then the same epilogue (sgemm_avx512_epilogue.h). An FMA's product does
+ * not depend on which operand is broadcast, so narrow_at's transposed
+ * chains are the tile kernels' chains. The driver may therefore pick these
+ * kernels or the tiles by shape and thread count without the results ever
+ * showing it.
+ */
+#include "sgemm_internal.h"
+
+#include <stddef.h>
+
+#include "../parallel.h"
+
+#if defined(ONNXC_HAVE_AVX512_KERNELS) && defined(__AVX512F__) && defined(__FMA__)
+
+#include <immintrin.h>
+
+#include "sgemm_avx512_epilogue.h"
+#include "sgemm_avx512_transpose.h"
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* Keep a loaded vector in a register: without this GCC folds the load into
+ * every FMA that uses it, loading it once per row (as in sgemm_avx512.c). */
+#define IN_REGISTER(x) __asm__("" : "+v"(x))
+
+static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* ---- narrow_at: C = A^T B, N <= 16 ------------------------------------------ */
+
+#define AT_FEATURES 64 /* columns of A (rows of C) per block: 4 zmm of lanes */
+#define AT_MAX_NB 6    /* columns of B per pass: 6 x 4 accumulators */
+
+/*
+ * Columns [n0, n0 + NB) of B against the block's features [m0, m0 + mw) of
+ * A, summed over A's rows [q0, q1): acc[n][v] lane i is element (m0 + 16 v
+ * + i, n0 + n) of the chunk's product. Per row of A: 4 loads of A, NB
+ * broadcasts of B, 4 NB FMAs. Into tile[n0 + n][...] ([N][AT_FEATURES]).
+ */
+INLINE void at_pass(const int NB, const float *A, int64_t lda, const float *B, int64_t ldb, int64_t q0,
+                    int64_t q1, int64_t m0, int64_t mw, int64_t n0, float (*tile)[AT_FEATURES])
+{
+    __m512 acc[AT_MAX_NB][4];
+    __mmask16 lanes[4];
+    for (int v = 0; v < 4; v++) lanes[v] = oc_avx512_lane_mask(mw, v);
+    for (int n = 0; n < NB; n++)
+        for (int v = 0; v < 4; v++) acc[n][v] = _mm512_setzero_ps();
+    for (int64_t k = q0; k < q1; k++) {
+        const float *a = A + k * lda + m0, *b = B + k * ldb + n0;
+        __m512 av[4];
+        for (int v = 0; v < 4; v++) av[v] = _mm512_maskz_loadu_ps(lanes[v], a + 16 * v);
+        for (int n = 0; n < NB; n++) {
+            const __m512 bn = _mm512_set1_ps(b[n]);
+            for (int v = 0; v < 4; v++) acc[n][v] = _mm512_fmadd_ps(bn, av[v], acc[n][v]);
+        }
+    }
+    for (int n = 0; n < NB; n++)
+        for (int v = 0; v < 4; v++) _mm512_store_ps(tile[n0 + n] + 16 * v, acc[n][v]);
+}
+
+static void narrow_at(const oc_sgemm_narrow_job *j)
+{
+    _Alignas(64) float tile[16][AT_FEATURES]; /* one chunk's sums, [column of C][row of C] */
+    _Alignas(64) float rows[16][16];          /* 16 rows of C from the tile */
+    const __m512 alpha = _mm512_set1_ps(j->alpha), zero = _mm512_setzero_ps();
+    const __mmask16 cols = oc_avx512_lane_mask(j->N, 0);
+    const int passes = (int)((j->N + AT_MAX_NB - 1) / AT_MAX_NB);
+    for (int64_t m0 = 0; m0 < j->M; m0 += AT_FEATURES) {
+        const int64_t mw = min64(AT_FEATURES, j->M - m0);
+        int64_t q0 = 0;
+        do {
+            /* The dense driver's K chunk (sgemm.c chunk_end). */
+            int64_t q1 = min64(q0 + OC_SGEMM_FAST_KC, j->K);
+            if (j->kcut > q0) q1 = min64(q1, j->kcut);
+            for (int p = 0; p < passes; p++) { /* columns split evenly: 10 = 5 + 5 */
+                int64_t n0, n1;
+                oc_split_range(j->N, passes, p, &n0, &n1);
+                switch (n1 - n0) {
+                case 1: at_pass(1, j->A, j->lda, j->B, j->ldb, q0, q1, m0, mw, n0, tile); break;
+                case 2: at_pass(2, j->A, j->lda, j->B, j->ldb, q0, q1, m0, mw, n0, tile); break;
+                case 3: at_pass(3, j->A, j->lda, j->B, j->ldb, q0, q1, m0, mw, n0, tile); break;
+                case 4: at_pass(4, j->A, j->lda, j->B, j->ldb, q0, q1, m0, mw, n0, tile); break;
+                case 5: at_pass(5, j->A, j->lda, j->B, j->ldb, q0, q1, m0, mw, n0, tile); break;
+                default: at_pass(6, j->A, j->lda, j->B, j->ldb, q0, q1, m0, mw, n0, tile); break;
+                }
+            }
+            /* The tile's columns are C's rows: 16 at a time through a
+             * transpose, then the epilogue on each (beta for the first
+             * chunk, then 1, as the driver gives its tile kernels). */
+            const float beta = q0 == 0 ? j->beta : 1.0f;
+            const __m512 vbeta = _mm512_set1_ps(beta);
+            for (int64_t s = 0; s < mw; s += 16) {
+                const int sw = (int)min64(16, mw - s);
+                oc_avx512_transpose16(tile[0] + s, AT_FEATURES, (int)j->N, sw, rows[0], 16);
+                for (int i = 0; i < sw; i++)
+                    oc_avx512_epilogue(_mm512_load_ps(rows[i]), j->C + (m0 + s + i) * j->ldc, cols,
+                                       j->alpha != 1.0f, alpha, beta != 0.0f, vbeta, zero, 0);
+            }
+            q0 = q1;
+        } while (q0 < j->K);
+    }
+}
+
+/* ---- short_k: C = act(A op(B) + beta C + bias), K <= 16 ------------------------ */
+
+#define SK_COLS 64 /* columns of C per block: 4 zmm */
+
+/*
+ * Rows [r, r + R) (R = 1 or 2) of C, block columns [c0, c0 + 16 NV) (the
+ * last vector masked by the lane masks m): each row's NV accumulators over
+ * the K rows of the packed block ob [K][SK_COLS], then the epilogue.
+ */
+INLINE void sk_rows(const int R, const int NV, const oc_sgemm_narrow_job *j, int64_t r, int64_t c0,
+                    const float (*ob)[SK_COLS], const __mmask16 *m, const __m512 *bias)
+{
+    __m512 acc[2][4];
+    for (int i = 0; i < R; i++)
+        for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
+    const float *a = j->A + r * j->lda;
+    for (int64_t k = 0; k < j->K; k++) {
+        __m512 x[2];
+        for (int i = 0; i < R; i++) x[i] = _mm512_set1_ps(a[i * j->lda + k]);
+        for (int v = 0; v < NV; v++) {
+            __m512 w = _mm512_load_ps(ob[k] + 16 * v);
+            if (R > 1) IN_REGISTER(w);
+            for (int i = 0; i < R; i++) acc[i][v] = _mm512_fmadd_ps(x[i], w, acc[i][v]);
+        }
+    }
+    const __m512 alpha = _mm512_set1_ps(j->alpha), beta = _mm512_set1_ps(j->beta);
+    for (int i = 0; i < R; i++)
+        for (int v = 0; v < NV; v++)
+            oc_avx512_epilogue(acc[i][v], j->C + (r + i) * j->ldc + c0 + 16 * v, m[v], j->alpha != 1.0f, alpha,
+                               j->beta != 0.0f, beta, bias[v], j->relu);
+}
+
+INLINE void sk_block(const int NV, const oc_sgemm_narrow_job *j, int64_t c0, const float (*ob)[SK_COLS],
+                     const __mmask16 *m, const __m512 *bias)
+{
+    int64_t r = 0;
+    for (; r + 2 <= j->M; r += 2) sk_rows(2, NV, j, r, c0, ob, m, bias);
+    if (r < j->M) sk_rows(1, NV, j, r, c0, ob, m, bias);
+}
+
+static void short_k(const oc_sgemm_narrow_job *j)
+{
+    _Alignas(64) float ob[OC_SGEMM_SHORT_K_MAX][SK_COLS]; /* op(B) [K][block columns], zero beyond N */
+    for (int64_t c0 = 0; c0 < j->N; c0 += SK_COLS) {
+        const int64_t nw = min64(SK_COLS, j->N - c0);
+        __mmask16 m[4];
+        __m512 bias[4];
+        for (int v = 0; v < 4; v++) {
+            m[v] = oc_avx512_lane_mask(nw, v);
+            bias[v] = j->bias ? _mm512_maskz_loadu_ps(m[v], j->bias + c0 + 16 * v) : _mm512_setzero_ps();
+        }
+        if (j->transB) /* B [N, K]: 16 of its rows at a time become 16 columns of ob */
+            for (int v = 0; v < 4; v++)
+                oc_avx512_transpose16(j->B + (c0 + 16 * v) * j->ldb, j->ldb, m[v] ? (int)min64(16, nw - 16 * v) : 0,
+                                      (int)j->K, ob[0] + 16 * v, SK_COLS);
+        else
+            for (int64_t k = 0; k < j->K; k++)
+                for (int v = 0; v < 4; v++)
+                    _mm512_store_ps(ob[k] + 16 * v, _mm512_maskz_loadu_ps(m[v], j->B + k * j->ldb + c0 + 16 * v));
+        switch ((nw + 15) / 16) {
+        case 1: sk_block(1, j, c0, (const float(*)[SK_COLS])ob, m, bias); break;
+        case 2: sk_block(2, j, c0, (const float(*)[SK_COLS])ob, m, bias); break;
+        case 3: sk_block(3, j, c0, (const float(*)[SK_COLS])ob, m, bias); break;
+        default: sk_block(4, j, c0, (const float(*)[SK_COLS])ob, m, bias); break;
+        }
+    }
+}
+
+void (*const oc_sgemm_narrow_at_avx512)(const oc_sgemm_narrow_job *j) = narrow_at;
+void (*const oc_sgemm_short_k_avx512)(const oc_sgemm_narrow_job *j) = short_k;
+
+#else
+
+void (*const oc_sgemm_narrow_at_avx512)(const oc_sgemm_narrow_job *j) = NULL;
+void (*const oc_sgemm_short_k_avx512)(const oc_sgemm_narrow_job *j) = NULL;
+
+#endif
