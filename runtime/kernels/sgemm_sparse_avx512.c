@@ -129,7 +129,14 @@ INLINE void store_row(const int NV, const __m512 *acc, float *c, __mmask16 tail,
  * the walk is bound by loads, not FMA latency (on a batch without zeros it
  * takes ~4 cycles a nonzero, one zmm load of W a cycle); a row on ymm: 10%
  * slower; 64, 32 or 16 rows a block instead of 128: 2, 4, 9% slower; a row
- * through a whole 256-row chunk, W from L2, no scratch: 8-13% slower.
+ * through a whole 256-row chunk, W from L2, no scratch: 8-13% slower; 32
+ * output columns a block (2 zmm, the mask walked twice): 1.44-1.5x slower;
+ * a slice walked densely, every k with its zeros (the same bits), when at
+ * least T of its 64 bits are set: slower for every T (T = 32: 1.19-1.26x,
+ * 40: 1.15x, 48: 1.06x, 56: 1.01x), so a nonzero costs the walk no more
+ * than a k of a dense walk; x read from the uint8 batch through a
+ * 256-float table, with masks from byte tests (a quarter of X's traffic):
+ * the same time (0.995-1.024x).
  */
 INLINE void fwd_row(const int NV, const int PART, const oc_sparse_fwd *j, int64_t r0, int64_t r,
                     const uint64_t *mask, int64_t words, int64_t w, int64_t w0, int64_t w1, const float *wk,
@@ -365,7 +372,8 @@ static void tile_flush(const oc_sparse_at *j, float (*tile)[AT_COLS], int64_t m,
  * beta. A group's rows r where some but not all of its KT x values are
  * zero multiply those zeros too, as the dense kernel does. (Groups of 2
  * pixels on ymm, 16 accumulators, 55% of the group-rows nonzero: the same
- * time as these, alternating in one process on the seed layer, Zen 4.) */
+ * time as these, alternating in one process on the seed layer, Zen 4;
+ * single pixels, each over its own nonzeros (50%): 1.49-1.53x slower.) */
 INLINE void at_group(const int NV, const int PART, const int KT, const oc_sparse_at *j, int64_t m, int64_t q0,
                      const uint64_t *gm, int64_t c0, __mmask16 tail, float beta, float (*tile)[AT_COLS],
                      int64_t tile_col)
