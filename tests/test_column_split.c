@@ -293,9 +293,13 @@ Test(column_split, switching_ways_mid_training_keeps_the_bits)
             const oc_thread_tuner *tu = &t->tuner[0];
             for (int way = 0; way < OC_WAYS; way++)
                 cr_assert(tu->median[way] > 0, "way %d was timed", way);
-            cr_assert(t->column_steps >= OC_TUNE_EARLY && t->sharded_steps >= OC_TUNE_EARLY,
-                      "%llu column steps, %llu sharded, of %d", (unsigned long long)t->column_steps,
-                      (unsigned long long)t->sharded_steps, STEPS);
+            /* Both two-thread ways ran, each for at least two steps: a
+             * window whose steps wait on a descheduled second thread ends
+             * at its second step (thread_tuner.h, the stall budget), as
+             * it did under the sanitizer suite's parallel tests (3
+             * sharded steps of 56), so OC_TUNE_EARLY each is not assured. */
+            cr_assert(t->column_steps >= 2 && t->sharded_steps >= 2, "%llu column steps, %llu sharded, of %d",
+                      (unsigned long long)t->column_steps, (unsigned long long)t->sharded_steps, STEPS);
         }
         weights(m, &w[threads - 1], &size[threads - 1]);
         onnxc_trainer_free(t);
