@@ -635,30 +635,31 @@ static float chain_element(int ta, int tb, int64_t i, int64_t j, int64_t K, int6
     return c;
 }
 
-/* Products with at most 16 columns and a transposed A (a classifier
- * layer's dW), or with at most 16 terms per element (its dX), run
- * dedicated AVX-512 kernels (sgemm_narrow_avx512.c) on one thread; they
+/* Products with at most 16 columns (a classifier layer's forward, and its
+ * dW with A transposed), or with at most 16 terms per element (its dX),
+ * run dedicated AVX-512 kernels (sgemm_narrow_avx512.c) on one thread; they
  * must give the tile kernels' arithmetic bit for bit, so that the thread
  * count, which decides between them, never shows. Checked against
  * chain_element, written from that arithmetic, on shapes around their
  * block edges (16 and 64 lanes, 6 columns a pass, the 256-row K chunk, the
- * cut, two rows at a time), with exact zeros of both signs among the
+ * cut, two rows at a time, 16-deep transposes), with exact zeros of both signs among the
  * values, and in the AVX2 family too, whose tiles compute the same chains. */
 Test(sgemm, narrow_products_are_the_tile_arithmetic)
 {
     static const int64_t at_m[] = {5, 16, 17, 64, 65, 130}, at_n[] = {1, 5, 6, 7, 10, 16};
     static const int64_t at_k[][2] = {{1, 0}, {3, 1}, {128, 64}, {256, 0}, {257, 100}, {600, 300}};
     static const int64_t sk_m[] = {5, 6, 7, 128}, sk_n[] = {1, 10, 17, 64, 65, 130}, sk_k[] = {1, 2, 10, 16};
+    static const int64_t nn_m[] = {5, 63, 64, 65, 128, 130}, nn_n[] = {1, 5, 6, 7, 10, 16}, nn_k[] = {17, 33, 64};
     static const float ab[][2] = {{1.0f, 0.0f}, {1.0f, 1.0f}, {0.5f, -2.0f}};
     for (int isa = OC_ISA_AVX2; isa <= OC_ISA_AVX512; isa++) {
         if ((int)oc_cpu_set_isa(isa) != isa) continue;
         rng = 0x5eedull + (uint64_t)isa;
-        for (int t = 0; t < 2 * 6 * 6 * 6; t++) {
-            const int narrow_at = t < 6 * 6 * 6;
-            const int u = narrow_at ? t : t - 6 * 6 * 6;
-            const int64_t M = narrow_at ? at_m[u % 6] : sk_m[u % 4];
-            const int64_t N = narrow_at ? at_n[(u / 6) % 6] : sk_n[(u / 6) % 6];
-            const int64_t K = narrow_at ? at_k[(u / 36) % 6][0] : sk_k[(u / 36) % 4];
+        for (int t = 0; t < 3 * 6 * 6 * 6; t++) {
+            const int narrow_at = t < 6 * 6 * 6, narrow_n = t >= 2 * 6 * 6 * 6;
+            const int u = t % (6 * 6 * 6);
+            const int64_t M = narrow_at ? at_m[u % 6] : narrow_n ? nn_m[u % 6] : sk_m[u % 4];
+            const int64_t N = narrow_at ? at_n[(u / 6) % 6] : narrow_n ? nn_n[(u / 6) % 6] : sk_n[(u / 6) % 6];
+            const int64_t K = narrow_at ? at_k[(u / 36) % 6][0] : narrow_n ? nn_k[(u / 36) % 3] : sk_k[(u / 36) % 4];
             const int64_t kcut = narrow_at && u % 2 ? at_k[(u / 36) % 6][1] : 0;
             const int ta = narrow_at, tb = !narrow_at && u % 2, dense = !narrow_at && u % 3 == 0;
             const float alpha = dense || kcut ? 1.0f : ab[u % 3][0], beta = dense ? 0.0f : ab[u % 3][1];

@@ -46,10 +46,11 @@
  * packed at once and each row tile runs the first half's then the second
  * half's kernels, so that the C tile is still in L1 for the second.
  *
- * Two shapes skip all of this on the AVX-512 family when they run on one
- * thread: C = A^T B with at most 16 columns (a classifier layer's dW) and
- * products with K <= 16 (its dX) go to the narrow kernels of
- * sgemm_narrow_avx512.c, with the same arithmetic (narrow_kernel).
+ * Three shapes skip all of this on the AVX-512 family when they run on one
+ * thread: products with at most 16 columns (a classifier layer's forward,
+ * and its dW = A^T B) and products with K <= 16 (its dX) go to the narrow
+ * kernels of sgemm_narrow_avx512.c, with the same arithmetic
+ * (narrow_kernel).
  *
  * Threads: a product below PAR_MIN multiply-adds runs on the calling thread
  * with no OpenMP region (a team costs microseconds; a small layer takes
@@ -393,14 +394,16 @@ static void fast_part(const fast_job *j, int part)
 
 /*
  * The narrow AVX-512 kernel for this product, or NULL (sgemm_internal.h):
- * narrow_at for C = A^T B with N <= 16 (a classifier layer's dW), short_k
- * for K <= 16 (its dX). Both give the tile kernels' bits, so the choice
+ * narrow_at for C = A^T B with N <= 16 (a classifier layer's dW), narrow_n
+ * for C = A op(B) with N <= 16 and K <= 64 (its forward), short_k for K <=
+ * 16 (its dX). All give the tile kernels' bits, so the choice
  * may depend on the thread count: they run on the calling thread, and
  * only products the tiles would also run on one thread are given to them.
  * Not for M <= 4, where the GEMV kernels sum differently. The seed model's
  * 64 -> 10 layer on Zen 4 (tiles, then these; the dX through the
  * zero-skipping entry point, W [64, 10]): batch 128 dW 4.2 -> 2.0 us, dX
- * 3.9 -> 2.7 us; batch 32 1.3 -> 0.7 and 1.6 -> 0.8 us.
+ * 3.9 -> 2.7 us, forward 3.1 -> 2.35 us; batch 32 1.3 -> 0.7, 1.6 -> 0.8
+ * and 1.2 -> 1.1 us.
  */
 static void (*narrow_kernel(const fast_job *j, int64_t M, int64_t N, int64_t K, int nthreads))(
     const oc_sgemm_narrow_job *)
@@ -409,6 +412,7 @@ static void (*narrow_kernel(const fast_job *j, int64_t M, int64_t N, int64_t K, 
         (nthreads > 1 && (double)M * (double)N * (double)K >= (double)PAR_MIN))
         return NULL;
     if (j->transA && !j->transB && N <= 16 && !j->bias && !j->relu) return oc_sgemm_narrow_at_avx512;
+    if (!j->transA && N <= 16 && K <= OC_SGEMM_NARROW_N_MAX_K && !j->kcut) return oc_sgemm_narrow_n_avx512;
     if (!j->transA && K <= OC_SGEMM_SHORT_K_MAX && !j->kcut) return oc_sgemm_short_k_avx512;
     return NULL;
 }

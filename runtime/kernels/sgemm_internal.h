@@ -83,8 +83,10 @@ typedef struct oc_sgemm_kernels {
  *                N <= 16, K chunks ending at kcut too; no bias, no act
  *     short_k:   C [M, N] = act(alpha A op(B) + beta C + bias), A [M, K],
  *                K <= OC_SGEMM_SHORT_K_MAX, one chunk
+ *     narrow_n:  the same with N <= 16 and K <= OC_SGEMM_NARROW_N_MAX_K
  */
 #define OC_SGEMM_SHORT_K_MAX 16
+#define OC_SGEMM_NARROW_N_MAX_K 64
 typedef struct oc_sgemm_narrow_job {
     int64_t M, N, K, kcut;
     int transB;
@@ -100,6 +102,7 @@ typedef struct oc_sgemm_narrow_job {
 /* NULL when the build has no AVX-512 kernels. */
 extern void (*const oc_sgemm_narrow_at_avx512)(const oc_sgemm_narrow_job *j);
 extern void (*const oc_sgemm_short_k_avx512)(const oc_sgemm_narrow_job *j);
+extern void (*const oc_sgemm_narrow_n_avx512)(const oc_sgemm_narrow_job *j);
 
 /* Each is defined in its own file; a family the build could not compile has
  * a table with nr == 0, which oc_cpu_isa never selects. */

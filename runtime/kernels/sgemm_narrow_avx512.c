@@ -9,6 +9,7 @@
  *                 classes, K = the batch)
  *     short_k     C [M, N] = act(alpha A op(B) + beta C + bias),  A [M, K], K <= 16
  *                 (dX = dZ W^T of the same layer: K = 10)
+ *     narrow_n    the same with N <= 16, K <= 64 (the layer's forward: N = 10)
  *
  * Why: the tile kernels broadcast one A value per row and k and feed it to
  * one vector FMA per 16 columns. With N <= 16 that is a broadcast per FMA;
@@ -18,7 +19,9 @@
  * vector lanes instead and broadcasts dZ: one broadcast per 4 FMAs.
  * short_k keeps a row's whole output in 4 zmm and runs two rows at once
  * over an op(B) packed once, with no K loop overhead per 12-row tile and
- * no per-panel epilogue passes.
+ * no per-panel epilogue passes. narrow_n transposes 64 rows of A so that
+ * they fill the lanes, and broadcasts op(B): one broadcast per 4 FMAs,
+ * every lane used, where the tiles use 10 of 16.
  *
  * Same results as the tile kernels, bit for bit: each element of C is one
  * FMA chain over k in ascending order starting from zero (per K chunk of
@@ -193,12 +196,83 @@ static void short_k(const oc_sgemm_narrow_job *j)
     }
 }
 
+/* ---- narrow_n: C = act(A op(B) + beta C + bias), N <= 16, K <= 64 -------------- */
+
+#define NN_ROWS 64    /* rows of A (and C) per block: 4 zmm of lanes */
+#define NN_MAX_NB 6   /* columns of C per pass: 6 x 4 accumulators */
+
+/*
+ * Columns [n0, n0 + NB) of C for the block's rows (lanes of at[k], A's
+ * block transposed): per k, 4 loads of at[k], NB broadcasts of op(B)'s
+ * row k, 4 NB FMAs. acc[n][v] lane i is row 16 v + i's sum, into
+ * tile[n0 + n] ([N][NN_ROWS]).
+ */
+INLINE void nn_pass(const int NB, const oc_sgemm_narrow_job *j, const float (*at)[NN_ROWS], int64_t n0,
+                    float (*tile)[NN_ROWS])
+{
+    __m512 acc[NN_MAX_NB][4];
+    for (int n = 0; n < NB; n++)
+        for (int v = 0; v < 4; v++) acc[n][v] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < j->K; k++) {
+        __m512 a[4];
+        for (int v = 0; v < 4; v++) a[v] = _mm512_load_ps(at[k] + 16 * v);
+        for (int n = 0; n < NB; n++) {
+            const float w = j->transB ? j->B[(n0 + n) * j->ldb + k] : j->B[k * j->ldb + n0 + n];
+            const __m512 wn = _mm512_set1_ps(w);
+            for (int v = 0; v < 4; v++) acc[n][v] = _mm512_fmadd_ps(wn, a[v], acc[n][v]);
+        }
+    }
+    for (int n = 0; n < NB; n++)
+        for (int v = 0; v < 4; v++) _mm512_store_ps(tile[n0 + n] + 16 * v, acc[n][v]);
+}
+
+static void narrow_n(const oc_sgemm_narrow_job *j)
+{
+    _Alignas(64) float at[OC_SGEMM_NARROW_N_MAX_K][NN_ROWS]; /* the block of A transposed, [k][row] */
+    _Alignas(64) float tile[16][NN_ROWS];                     /* its sums, [column of C][row] */
+    _Alignas(64) float rows[16][16];                          /* 16 rows of C from the tile */
+    const __mmask16 cols = oc_avx512_lane_mask(j->N, 0);
+    const __m512 alpha = _mm512_set1_ps(j->alpha), beta = _mm512_set1_ps(j->beta);
+    const __m512 bias = j->bias ? _mm512_maskz_loadu_ps(cols, j->bias) : _mm512_setzero_ps();
+    const int passes = (int)((j->N + NN_MAX_NB - 1) / NN_MAX_NB);
+    for (int64_t r0 = 0; r0 < j->M; r0 += NN_ROWS) {
+        const int64_t mr = min64(NN_ROWS, j->M - r0);
+        for (int64_t k = 0; k < j->K; k += 16) /* rows past mr come out zero */
+            for (int v = 0; v < 4; v++) {
+                const int rows_v = 16 * v < mr ? (int)min64(16, mr - 16 * v) : 0;
+                oc_avx512_transpose16(rows_v ? j->A + (r0 + 16 * v) * j->lda + k : j->A, j->lda, rows_v,
+                                      (int)min64(16, j->K - k), at[k] + 16 * v, NN_ROWS);
+            }
+        for (int p = 0; p < passes; p++) {
+            int64_t n0, n1;
+            oc_split_range(j->N, passes, p, &n0, &n1);
+            switch (n1 - n0) {
+            case 1: nn_pass(1, j, (const float(*)[NN_ROWS])at, n0, tile); break;
+            case 2: nn_pass(2, j, (const float(*)[NN_ROWS])at, n0, tile); break;
+            case 3: nn_pass(3, j, (const float(*)[NN_ROWS])at, n0, tile); break;
+            case 4: nn_pass(4, j, (const float(*)[NN_ROWS])at, n0, tile); break;
+            case 5: nn_pass(5, j, (const float(*)[NN_ROWS])at, n0, tile); break;
+            default: nn_pass(6, j, (const float(*)[NN_ROWS])at, n0, tile); break;
+            }
+        }
+        for (int64_t s = 0; s < mr; s += 16) {
+            const int sw = (int)min64(16, mr - s);
+            oc_avx512_transpose16(tile[0] + s, NN_ROWS, (int)j->N, sw, rows[0], 16);
+            for (int i = 0; i < sw; i++)
+                oc_avx512_epilogue(_mm512_load_ps(rows[i]), j->C + (r0 + s + i) * j->ldc, cols, j->alpha != 1.0f,
+                                   alpha, j->beta != 0.0f, beta, bias, j->relu);
+        }
+    }
+}
+
 void (*const oc_sgemm_narrow_at_avx512)(const oc_sgemm_narrow_job *j) = narrow_at;
 void (*const oc_sgemm_short_k_avx512)(const oc_sgemm_narrow_job *j) = short_k;
+void (*const oc_sgemm_narrow_n_avx512)(const oc_sgemm_narrow_job *j) = narrow_n;
 
 #else
 
 void (*const oc_sgemm_narrow_at_avx512)(const oc_sgemm_narrow_job *j) = NULL;
 void (*const oc_sgemm_short_k_avx512)(const oc_sgemm_narrow_job *j) = NULL;
+void (*const oc_sgemm_narrow_n_avx512)(const oc_sgemm_narrow_job *j) = NULL;
 
 #endif
