@@ -13,7 +13,8 @@
 /* dst[k * ldd + c] = src[c * lds + k] for c < rows, k < cols (both <= 16);
  * dst's other lanes of the 16x16 block get zeros. Three rounds of shuffles:
  * pairs within 128-bit lanes, quads within lanes, then lanes. */
-static inline __attribute__((always_inline)) void oc_avx512_transpose16(const float *src, int64_t lds, int rows, int cols, float *dst, int64_t ldd)
+static inline __attribute__((always_inline)) void oc_avx512_transpose16(const float *src, int64_t lds, int rows,
+                                                                     int cols, float *dst, int64_t ldd)
 {
     const __mmask16 cm = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);
     __m512 r[16], t[16], u[16];
@@ -30,8 +31,10 @@ static inline __attribute__((always_inline)) void oc_avx512_transpose16(const fl
     }
     /* u[4i + j], 128-bit lane L: column 4L + j of rows 4i..4i+3. */
     for (int j = 0; j < 4; j++) {
-        const __m512 v02 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88), w02 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88);
-        const __m512 v13 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xDD), w13 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xDD);
+        const __m512 v02 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88);
+        const __m512 w02 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88);
+        const __m512 v13 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xDD);
+        const __m512 w13 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xDD);
         _mm512_storeu_ps(dst + (0 + j) * ldd, _mm512_shuffle_f32x4(v02, w02, 0x88));
         _mm512_storeu_ps(dst + (8 + j) * ldd, _mm512_shuffle_f32x4(v02, w02, 0xDD));
         _mm512_storeu_ps(dst + (4 + j) * ldd, _mm512_shuffle_f32x4(v13, w13, 0x88));

@@ -1,8 +1,8 @@
 /*
- * AVX-512 kernels for the two products of oc_sgemm_fast whose tiles fit the
- * 12-row x 32-column tile kernels (sgemm_avx512.c) badly: a classifier
- * layer's weight gradient and its input gradient. Built with -mavx512f
- * -mfma; the driver (sgemm.c) calls them for the AVX-512 family only.
+ * AVX-512 kernels for the three products of oc_sgemm_fast that the 12-row x
+ * 32-column tile kernels (sgemm_avx512.c) fit badly: those of a classifier
+ * layer (at most 16 outputs). Built with -mavx512f -mfma; the driver
+ * (sgemm.c narrow_kernel) calls them for the AVX-512 family only.
  *
  *     narrow_at   C [M, N] = alpha A^T B (+ beta C),  A [K, M], B [K, N], N <= 16
  *                 (dW = H^T dZ of a 64 -> 10 layer: M = 64 features, N = 10
@@ -12,25 +12,26 @@
  *     narrow_n    the same with N <= 16, K <= 64 (the layer's forward: N = 10)
  *
  * Why: the tile kernels broadcast one A value per row and k and feed it to
- * one vector FMA per 16 columns. With N <= 16 that is a broadcast per FMA;
- * on Zen 4 a zmm broadcast takes an FP pipe, so half the FP work is
- * broadcasts (seed model, batch 128: dW 4.2 us and dX 3.9 us for 8192 and
- * 5120 vector FMAs, ~1.9 and ~2.8 cycles each; figures in sgemm.c). narrow_at keeps the features (M) in the
- * vector lanes instead and broadcasts dZ: one broadcast per 4 FMAs.
- * short_k keeps a row's whole output in 4 zmm and runs two rows at once
- * over an op(B) packed once, with no K loop overhead per 12-row tile and
- * no per-panel epilogue passes. narrow_n transposes 64 rows of A so that
- * they fill the lanes, and broadcasts op(B): one broadcast per 4 FMAs,
- * every lane used, where the tiles use 10 of 16.
+ * one vector FMA per 16 columns. With N <= 16 that is a broadcast per FMA,
+ * and on Zen 4 a zmm broadcast takes an FP pipe, so half the FP work is
+ * broadcasts (seed model, batch 128: dW 4.2 us for 8192 vector FMAs, ~1.9
+ * cycles each); with K = 10 a 12-row tile does 10 steps between its setup
+ * and its epilogue (dX 3.9 us for 5120 FMAs). narrow_at keeps the features
+ * (M) in the vector lanes and broadcasts dZ: one broadcast per 4 FMAs.
+ * narrow_n transposes 64 rows of A at a time so that the rows fill the
+ * lanes, and broadcasts op(B): the same ratio, and every lane used where
+ * the tiles use 10 of 16. short_k keeps a row's whole output in 4 zmm and
+ * runs two rows at once over an op(B) packed once. Figures: sgemm.c.
  *
  * Same results as the tile kernels, bit for bit: each element of C is one
  * FMA chain over k in ascending order starting from zero (per K chunk of
  * OC_SGEMM_FAST_KC, and ending at kcut, as oc_sgemm_fast_cut cuts them),
- * then the same epilogue (sgemm_avx512_epilogue.h). An FMA's product does
- * not depend on which operand is broadcast, so narrow_at's transposed
- * chains are the tile kernels' chains. The driver may therefore pick these
- * kernels or the tiles by shape and thread count without the results ever
- * showing it.
+ * then the same epilogue (sgemm_avx512_epilogue.h), which narrow_at and
+ * narrow_n apply element by element after transposing their sums back. An
+ * FMA's product does not depend on which operand is broadcast, so their
+ * transposed chains are the tiles' chains. The driver may therefore pick
+ * these kernels or the tiles by shape and thread count without the results
+ * ever showing it.
  */
 #include "sgemm_internal.h"
 

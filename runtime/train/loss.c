@@ -126,8 +126,8 @@ OC_MULTIVERSION(ce_sum, (ce_block *b, int64_t k), (b, k))
 
 /* grad [rows, k] += (p - onehot) * scale with p = e * (1 / sum), for the
  * block's first `rows` rows (a strided scatter per class). */
-static inline __attribute__((always_inline)) void ce_grad_body(ce_block *b, int64_t k, float scale, float *restrict grad,
-                                                              int rows)
+static inline __attribute__((always_inline)) void ce_grad_body(ce_block *b, int64_t k, float scale,
+                                                              float *restrict grad, int rows)
 {
     double inv[CE_LANES];
     float g[SPARSE_CE_MAX_K][CE_LANES];
