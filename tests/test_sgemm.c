@@ -649,7 +649,8 @@ Test(sgemm, narrow_products_are_the_tile_arithmetic)
     static const int64_t at_m[] = {5, 16, 17, 64, 65, 130}, at_n[] = {1, 5, 6, 7, 10, 16};
     static const int64_t at_k[][2] = {{1, 0}, {3, 1}, {128, 64}, {256, 0}, {257, 100}, {600, 300}};
     static const int64_t sk_m[] = {5, 6, 7, 128}, sk_n[] = {1, 10, 17, 64, 65, 130}, sk_k[] = {1, 2, 10, 16};
-    static const int64_t nn_m[] = {5, 63, 64, 65, 128, 130}, nn_n[] = {1, 5, 6, 7, 10, 16}, nn_k[] = {17, 33, 64};
+    static const int64_t nn_m[] = {5, 63, 64, 65, 128, 130}, nn_n[] = {1, 5, 6, 7, 10, 16};
+    static const int64_t nn_k[] = {17, 33, 64, 128, 255, 256};
     static const float ab[][2] = {{1.0f, 0.0f}, {1.0f, 1.0f}, {0.5f, -2.0f}};
     for (int isa = OC_ISA_AVX2; isa <= OC_ISA_AVX512; isa++) {
         if ((int)oc_cpu_set_isa(isa) != isa) continue;
@@ -659,7 +660,8 @@ Test(sgemm, narrow_products_are_the_tile_arithmetic)
             const int u = t % (6 * 6 * 6);
             const int64_t M = narrow_at ? at_m[u % 6] : narrow_n ? nn_m[u % 6] : sk_m[u % 4];
             const int64_t N = narrow_at ? at_n[(u / 6) % 6] : narrow_n ? nn_n[(u / 6) % 6] : sk_n[(u / 6) % 6];
-            const int64_t K = narrow_at ? at_k[(u / 36) % 6][0] : narrow_n ? nn_k[(u / 36) % 3] : sk_k[(u / 36) % 4];
+            const int64_t K =
+                narrow_at ? at_k[(u / 36) % 6][0] : narrow_n ? nn_k[(u / 36) % 6] : sk_k[(u / 36) % 4];
             const int64_t kcut = narrow_at && u % 2 ? at_k[(u / 36) % 6][1] : 0;
             const int ta = narrow_at, tb = !narrow_at && u % 2, dense = !narrow_at && u % 3 == 0;
             const float alpha = dense || kcut ? 1.0f : ab[u % 3][0], beta = dense ? 0.0f : ab[u % 3][1];

@@ -86,7 +86,7 @@ typedef struct oc_sgemm_kernels {
  *     narrow_n:  the same with N <= 16 and K <= OC_SGEMM_NARROW_N_MAX_K
  */
 #define OC_SGEMM_SHORT_K_MAX 16
-#define OC_SGEMM_NARROW_N_MAX_K 64
+#define OC_SGEMM_NARROW_N_MAX_K OC_SGEMM_FAST_KC /* one K chunk */
 typedef struct oc_sgemm_narrow_job {
     int64_t M, N, K, kcut;
     int transB;

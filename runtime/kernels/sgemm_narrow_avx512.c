@@ -9,7 +9,7 @@
  *                 classes, K = the batch)
  *     short_k     C [M, N] = act(alpha A op(B) + beta C + bias),  A [M, K], K <= 16
  *                 (dX = dZ W^T of the same layer: K = 10)
- *     narrow_n    the same with N <= 16, K <= 64 (the layer's forward: N = 10)
+ *     narrow_n    the same with N <= 16, K <= 256 (the layer's forward: N = 10)
  *
  * Why: the tile kernels broadcast one A value per row and k and feed it to
  * one vector FMA per 16 columns. With N <= 16 that is a broadcast per FMA,
@@ -197,7 +197,7 @@ static void short_k(const oc_sgemm_narrow_job *j)
     }
 }
 
-/* ---- narrow_n: C = act(A op(B) + beta C + bias), N <= 16, K <= 64 -------------- */
+/* ---- narrow_n: C = act(A op(B) + beta C + bias), N <= 16, K <= 256 ------------- */
 
 #define NN_ROWS 64    /* rows of A (and C) per block: 4 zmm of lanes */
 #define NN_MAX_NB 6   /* columns of C per pass: 6 x 4 accumulators */
@@ -229,7 +229,7 @@ INLINE void nn_pass(const int NB, const oc_sgemm_narrow_job *j, const float (*at
 
 static void narrow_n(const oc_sgemm_narrow_job *j)
 {
-    _Alignas(64) float at[OC_SGEMM_NARROW_N_MAX_K][NN_ROWS]; /* the block of A transposed, [k][row] */
+    _Alignas(64) float at[OC_SGEMM_NARROW_N_MAX_K][NN_ROWS]; /* the block of A transposed, [k][row]: 64 KiB */
     _Alignas(64) float tile[16][NN_ROWS];                     /* its sums, [column of C][row] */
     _Alignas(64) float rows[16][16];                          /* 16 rows of C from the tile */
     const __mmask16 cols = oc_avx512_lane_mask(j->N, 0);
