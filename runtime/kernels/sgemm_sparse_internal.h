@@ -7,10 +7,12 @@
 
 #include <stdint.h>
 
-/* K chunk of the dense oc_sgemm_fast (sgemm.c FAST_KC): each chunk's
- * products are summed from zero and then added to C, so the sparse kernels
- * cut their sums at the same places. */
-#define OC_SPARSE_KC 256
+#include "sgemm_internal.h"
+
+/* K chunk of the dense oc_sgemm_fast: each chunk's products are summed from
+ * zero and then added to C, so the sparse kernels cut their sums at the
+ * same places. */
+#define OC_SPARSE_KC OC_SGEMM_FAST_KC
 
 /* Y [M, N] = act(X [M, K] · op(W) + beta Y + bias): rows [r0, r1), K
  * summed in chunks of OC_SPARSE_KC (beta for the first, then 1). */
