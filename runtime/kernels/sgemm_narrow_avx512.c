@@ -54,76 +54,97 @@
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-/* ---- narrow_at: C = A^T B, N <= 16 ------------------------------------------ */
+/* ---- shared by narrow_at and narrow_n: C's rows in the vector lanes ---------- */
 
-#define AT_FEATURES 64 /* columns of A (rows of C) per block: 4 zmm of lanes */
-#define AT_MAX_NB 6    /* columns of B per pass: 6 x 4 accumulators */
+#define LANES 64  /* rows of C per block: 4 zmm of lanes */
+#define MAX_NB 6  /* columns of C per pass: 6 x 4 accumulators */
 
 /*
- * Columns [n0, n0 + NB) of B against the block's features [m0, m0 + mw) of
- * A, summed over A's rows [q0, q1): acc[n][v] lane i is element (m0 + 16 v
- * + i, n0 + n) of the chunk's product. Per row of A: 4 loads of A, NB
- * broadcasts of B, 4 NB FMAs. Into tile[n0 + n][...] ([N][AT_FEATURES]).
+ * Columns [n0, n0 + NB) of a block of C whose rows are the lanes: for k in
+ * [k0, k1), the lane vector l(k) at L + k * ldl (lanes [0, width); MASKED:
+ * masked loads, else aligned full ones) times the scalar s(k, n) at S + k
+ * * sk + (n0 + n) * sn, broadcast. acc[n][v] lane i is row 16 v + i's sum,
+ * into tile[n0 + n] ([N][LANES]). Per k: 4 loads, NB broadcasts, 4 NB FMAs.
  */
-INLINE void at_pass(const int NB, const float *A, int64_t lda, const float *B, int64_t ldb, int64_t q0,
-                    int64_t q1, int64_t m0, int64_t mw, int64_t n0, float (*tile)[AT_FEATURES])
+INLINE void lanes_pass(const int NB, const int MASKED, const float *L, int64_t ldl, int64_t width, const float *S,
+                       int64_t sk, int64_t sn, int64_t k0, int64_t k1, int64_t n0, float (*tile)[LANES])
 {
-    __m512 acc[AT_MAX_NB][4];
+    __m512 acc[MAX_NB][4];
     __mmask16 lanes[4];
-    for (int v = 0; v < 4; v++) lanes[v] = oc_avx512_lane_mask(mw, v);
+    for (int v = 0; v < 4; v++) lanes[v] = oc_avx512_lane_mask(width, v);
     for (int n = 0; n < NB; n++)
         for (int v = 0; v < 4; v++) acc[n][v] = _mm512_setzero_ps();
-    for (int64_t k = q0; k < q1; k++) {
-        const float *a = A + k * lda + m0, *b = B + k * ldb + n0;
-        __m512 av[4];
-        for (int v = 0; v < 4; v++) av[v] = _mm512_maskz_loadu_ps(lanes[v], a + 16 * v);
+    for (int64_t k = k0; k < k1; k++) {
+        const float *l = L + k * ldl, *s = S + k * sk + n0 * sn;
+        __m512 lv[4];
+        for (int v = 0; v < 4; v++)
+            lv[v] = MASKED ? _mm512_maskz_loadu_ps(lanes[v], l + 16 * v) : _mm512_load_ps(l + 16 * v);
         for (int n = 0; n < NB; n++) {
-            const __m512 bn = _mm512_set1_ps(b[n]);
-            for (int v = 0; v < 4; v++) acc[n][v] = _mm512_fmadd_ps(bn, av[v], acc[n][v]);
+            const __m512 sv = _mm512_set1_ps(s[n * sn]);
+            for (int v = 0; v < 4; v++) acc[n][v] = _mm512_fmadd_ps(sv, lv[v], acc[n][v]);
         }
     }
     for (int n = 0; n < NB; n++)
         for (int v = 0; v < 4; v++) _mm512_store_ps(tile[n0 + n] + 16 * v, acc[n][v]);
 }
 
+/* All N columns of the block, in passes of at most MAX_NB, split evenly
+ * (10 = 5 + 5). */
+INLINE void lanes_passes(const int MASKED, int64_t N, const float *L, int64_t ldl, int64_t width, const float *S,
+                         int64_t sk, int64_t sn, int64_t k0, int64_t k1, float (*tile)[LANES])
+{
+    const int passes = (int)((N + MAX_NB - 1) / MAX_NB);
+    for (int p = 0; p < passes; p++) {
+        int64_t n0, n1;
+        oc_split_range(N, passes, p, &n0, &n1);
+#define PASS(nb) lanes_pass(nb, MASKED, L, ldl, width, S, sk, sn, k0, k1, n0, tile)
+        switch (n1 - n0) {
+        case 1: PASS(1); break;
+        case 2: PASS(2); break;
+        case 3: PASS(3); break;
+        case 4: PASS(4); break;
+        case 5: PASS(5); break;
+        default: PASS(6); break;
+        }
+#undef PASS
+    }
+}
+
+/* The tile's first `rows` lanes are rows of C (C points at the first):
+ * 16 at a time through a transpose, then the epilogue on each row's N
+ * columns, as the tile kernels apply it. */
+INLINE void lanes_flush(float (*tile)[LANES], int64_t rows, int64_t N, float *C, int64_t ldc, float alpha,
+                        float beta, __m512 bias, int relu)
+{
+    _Alignas(64) float row[16][16];
+    const __mmask16 cols = oc_avx512_lane_mask(N, 0);
+    const __m512 valpha = _mm512_set1_ps(alpha), vbeta = _mm512_set1_ps(beta);
+    for (int64_t s = 0; s < rows; s += 16) {
+        const int sw = (int)min64(16, rows - s);
+        oc_avx512_transpose16(tile[0] + s, LANES, (int)N, sw, row[0], 16);
+        for (int i = 0; i < sw; i++)
+            oc_avx512_epilogue(_mm512_load_ps(row[i]), C + (s + i) * ldc, cols, alpha != 1.0f, valpha, beta != 0.0f,
+                               vbeta, bias, relu);
+    }
+}
+
+/* ---- narrow_at: C = A^T B, N <= 16 ------------------------------------------ */
+
+/* Features (columns of A, rows of C) in the lanes, dZ (B) broadcast; K in
+ * the dense driver's chunks (sgemm.c chunk_end), each flushed with beta
+ * for the first and 1 after, as the driver gives its tile kernels. */
 static void narrow_at(const oc_sgemm_narrow_job *j)
 {
-    _Alignas(64) float tile[16][AT_FEATURES]; /* one chunk's sums, [column of C][row of C] */
-    _Alignas(64) float rows[16][16];          /* 16 rows of C from the tile */
-    const __m512 alpha = _mm512_set1_ps(j->alpha), zero = _mm512_setzero_ps();
-    const __mmask16 cols = oc_avx512_lane_mask(j->N, 0);
-    const int passes = (int)((j->N + AT_MAX_NB - 1) / AT_MAX_NB);
-    for (int64_t m0 = 0; m0 < j->M; m0 += AT_FEATURES) {
-        const int64_t mw = min64(AT_FEATURES, j->M - m0);
+    _Alignas(64) float tile[16][LANES]; /* one chunk's sums, [column of C][row of C] */
+    for (int64_t m0 = 0; m0 < j->M; m0 += LANES) {
+        const int64_t mw = min64(LANES, j->M - m0);
         int64_t q0 = 0;
         do {
-            /* The dense driver's K chunk (sgemm.c chunk_end). */
             int64_t q1 = min64(q0 + OC_SGEMM_FAST_KC, j->K);
             if (j->kcut > q0) q1 = min64(q1, j->kcut);
-            for (int p = 0; p < passes; p++) { /* columns split evenly: 10 = 5 + 5 */
-                int64_t n0, n1;
-                oc_split_range(j->N, passes, p, &n0, &n1);
-                switch (n1 - n0) {
-                case 1: at_pass(1, j->A, j->lda, j->B, j->ldb, q0, q1, m0, mw, n0, tile); break;
-                case 2: at_pass(2, j->A, j->lda, j->B, j->ldb, q0, q1, m0, mw, n0, tile); break;
-                case 3: at_pass(3, j->A, j->lda, j->B, j->ldb, q0, q1, m0, mw, n0, tile); break;
-                case 4: at_pass(4, j->A, j->lda, j->B, j->ldb, q0, q1, m0, mw, n0, tile); break;
-                case 5: at_pass(5, j->A, j->lda, j->B, j->ldb, q0, q1, m0, mw, n0, tile); break;
-                default: at_pass(6, j->A, j->lda, j->B, j->ldb, q0, q1, m0, mw, n0, tile); break;
-                }
-            }
-            /* The tile's columns are C's rows: 16 at a time through a
-             * transpose, then the epilogue on each (beta for the first
-             * chunk, then 1, as the driver gives its tile kernels). */
-            const float beta = q0 == 0 ? j->beta : 1.0f;
-            const __m512 vbeta = _mm512_set1_ps(beta);
-            for (int64_t s = 0; s < mw; s += 16) {
-                const int sw = (int)min64(16, mw - s);
-                oc_avx512_transpose16(tile[0] + s, AT_FEATURES, (int)j->N, sw, rows[0], 16);
-                for (int i = 0; i < sw; i++)
-                    oc_avx512_epilogue(_mm512_load_ps(rows[i]), j->C + (m0 + s + i) * j->ldc, cols,
-                                       j->alpha != 1.0f, alpha, beta != 0.0f, vbeta, zero, 0);
-            }
+            lanes_passes(1, j->N, j->A + m0, j->lda, mw, j->B, j->ldb, 1, q0, q1, tile);
+            lanes_flush(tile, mw, j->N, j->C + m0 * j->ldc, j->ldc, j->alpha, q0 == 0 ? j->beta : 1.0f,
+                        _mm512_setzero_ps(), 0);
             q0 = q1;
         } while (q0 < j->K);
     }
@@ -199,70 +220,24 @@ static void short_k(const oc_sgemm_narrow_job *j)
 
 /* ---- narrow_n: C = act(A op(B) + beta C + bias), N <= 16, K <= 256 ------------- */
 
-#define NN_ROWS 64    /* rows of A (and C) per block: 4 zmm of lanes */
-#define NN_MAX_NB 6   /* columns of C per pass: 6 x 4 accumulators */
-
-/*
- * Columns [n0, n0 + NB) of C for the block's rows (lanes of at[k], A's
- * block transposed): per k, 4 loads of at[k], NB broadcasts of op(B)'s
- * row k, 4 NB FMAs. acc[n][v] lane i is row 16 v + i's sum, into
- * tile[n0 + n] ([N][NN_ROWS]).
- */
-INLINE void nn_pass(const int NB, const oc_sgemm_narrow_job *j, const float (*at)[NN_ROWS], int64_t n0,
-                    float (*tile)[NN_ROWS])
-{
-    __m512 acc[NN_MAX_NB][4];
-    for (int n = 0; n < NB; n++)
-        for (int v = 0; v < 4; v++) acc[n][v] = _mm512_setzero_ps();
-    for (int64_t k = 0; k < j->K; k++) {
-        __m512 a[4];
-        for (int v = 0; v < 4; v++) a[v] = _mm512_load_ps(at[k] + 16 * v);
-        for (int n = 0; n < NB; n++) {
-            const float w = j->transB ? j->B[(n0 + n) * j->ldb + k] : j->B[k * j->ldb + n0 + n];
-            const __m512 wn = _mm512_set1_ps(w);
-            for (int v = 0; v < 4; v++) acc[n][v] = _mm512_fmadd_ps(wn, a[v], acc[n][v]);
-        }
-    }
-    for (int n = 0; n < NB; n++)
-        for (int v = 0; v < 4; v++) _mm512_store_ps(tile[n0 + n] + 16 * v, acc[n][v]);
-}
-
+/* 64 rows of A at a time transposed into the lanes, op(B) broadcast. */
 static void narrow_n(const oc_sgemm_narrow_job *j)
 {
-    _Alignas(64) float at[OC_SGEMM_NARROW_N_MAX_K][NN_ROWS]; /* the block of A transposed, [k][row]: 64 KiB */
-    _Alignas(64) float tile[16][NN_ROWS];                     /* its sums, [column of C][row] */
-    _Alignas(64) float rows[16][16];                          /* 16 rows of C from the tile */
-    const __mmask16 cols = oc_avx512_lane_mask(j->N, 0);
-    const __m512 alpha = _mm512_set1_ps(j->alpha), beta = _mm512_set1_ps(j->beta);
-    const __m512 bias = j->bias ? _mm512_maskz_loadu_ps(cols, j->bias) : _mm512_setzero_ps();
-    const int passes = (int)((j->N + NN_MAX_NB - 1) / NN_MAX_NB);
-    for (int64_t r0 = 0; r0 < j->M; r0 += NN_ROWS) {
-        const int64_t mr = min64(NN_ROWS, j->M - r0);
+    _Alignas(64) float at[OC_SGEMM_NARROW_N_MAX_K][LANES]; /* the block of A transposed, [k][row]: 64 KiB */
+    _Alignas(64) float tile[16][LANES];                     /* its sums, [column of C][row] */
+    const __m512 bias = j->bias ? _mm512_maskz_loadu_ps(oc_avx512_lane_mask(j->N, 0), j->bias) : _mm512_setzero_ps();
+    /* op(B)[k][n]: B [N, K] with transB, else B [K, N]. */
+    const int64_t sk = j->transB ? 1 : j->ldb, sn = j->transB ? j->ldb : 1;
+    for (int64_t r0 = 0; r0 < j->M; r0 += LANES) {
+        const int64_t mr = min64(LANES, j->M - r0);
         for (int64_t k = 0; k < j->K; k += 16) /* rows past mr come out zero */
             for (int v = 0; v < 4; v++) {
                 const int rows_v = 16 * v < mr ? (int)min64(16, mr - 16 * v) : 0;
                 oc_avx512_transpose16(rows_v ? j->A + (r0 + 16 * v) * j->lda + k : j->A, j->lda, rows_v,
-                                      (int)min64(16, j->K - k), at[k] + 16 * v, NN_ROWS);
+                                      (int)min64(16, j->K - k), at[k] + 16 * v, LANES);
             }
-        for (int p = 0; p < passes; p++) {
-            int64_t n0, n1;
-            oc_split_range(j->N, passes, p, &n0, &n1);
-            switch (n1 - n0) {
-            case 1: nn_pass(1, j, (const float(*)[NN_ROWS])at, n0, tile); break;
-            case 2: nn_pass(2, j, (const float(*)[NN_ROWS])at, n0, tile); break;
-            case 3: nn_pass(3, j, (const float(*)[NN_ROWS])at, n0, tile); break;
-            case 4: nn_pass(4, j, (const float(*)[NN_ROWS])at, n0, tile); break;
-            case 5: nn_pass(5, j, (const float(*)[NN_ROWS])at, n0, tile); break;
-            default: nn_pass(6, j, (const float(*)[NN_ROWS])at, n0, tile); break;
-            }
-        }
-        for (int64_t s = 0; s < mr; s += 16) {
-            const int sw = (int)min64(16, mr - s);
-            oc_avx512_transpose16(tile[0] + s, NN_ROWS, (int)j->N, sw, rows[0], 16);
-            for (int i = 0; i < sw; i++)
-                oc_avx512_epilogue(_mm512_load_ps(rows[i]), j->C + (r0 + s + i) * j->ldc, cols, j->alpha != 1.0f,
-                                   alpha, j->beta != 0.0f, beta, bias, j->relu);
-        }
+        lanes_passes(0, j->N, at[0], LANES, LANES, j->B, sk, sn, 0, j->K, tile);
+        lanes_flush(tile, mr, j->N, j->C + r0 * j->ldc, j->ldc, j->alpha, j->beta, bias, j->relu);
     }
 }
 
