@@ -46,11 +46,11 @@ static int run_pair(int which, int s, int batch, const float *x, const float *w,
         float *out = sparse ? out_sparse : out_dense;
         const double t0 = bench_now_us();
         if (which == 0 && sparse)
-            oc_sgemm_fast_dense_sparse_a(0, batch, OUT, IN, x, IN, w, OUT, b, OC_ACT_RELU, out, OUT, 1);
+            oc_sgemm_fast_dense_sparse_a(0, batch, OUT, IN, x, IN, w, OUT, b, OC_ACT_RELU, out, OUT, 1, NULL);
         else if (which == 0)
             oc_sgemm_fast_dense(0, batch, OUT, IN, x, IN, w, OUT, b, OC_ACT_RELU, out, OUT, 1);
         else if (sparse)
-            oc_sgemm_fast_cut_sparse_at(IN, OUT, batch, batch / 2, x, IN, dz, OUT, 0.0f, out, OUT, 1);
+            oc_sgemm_fast_cut_sparse_at(IN, OUT, batch, batch / 2, x, IN, dz, OUT, 0.0f, out, OUT, 1, NULL);
         else
             oc_sgemm_fast_cut(1, 0, IN, OUT, batch, batch / 2, x, IN, dz, OUT, 0.0f, out, OUT, 1);
         (sparse ? t->sparse : t->dense)[s] = bench_now_us() - t0;

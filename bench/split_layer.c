@@ -129,12 +129,12 @@ int main(int argc, char **argv)
 #pragma omp barrier
                 double t0 = bench_now_us();
                 if (active)
-                    oc_sgemm_fast_dense_sparse_a(0, batch, nc, IN, xs, IN, w + c0, OUT, b + c0, OC_ACT_RELU, hs + c0, OUT, 1);
+                    oc_sgemm_fast_dense_sparse_a(0, batch, nc, IN, xs, IN, w + c0, OUT, b + c0, OC_ACT_RELU, hs + c0, OUT, 1, NULL);
                 double t1 = bench_now_us();
 #pragma omp barrier
                 double t2 = bench_now_us();
                 if (active)
-                    oc_sgemm_fast_cut_sparse_at(IN, nc, batch, cut, xs, IN, dz + c0, OUT, 0.0f, dws + c0, OUT, 1);
+                    oc_sgemm_fast_cut_sparse_at(IN, nc, batch, cut, xs, IN, dz + c0, OUT, 0.0f, dws + c0, OUT, 1, NULL);
                 double t3 = bench_now_us();
 #pragma omp barrier
                 if (active) {

@@ -218,6 +218,7 @@ static void build_fused_train(oc_plan *p, const match *m)
     st->ctx.n_in = f->node.n_in;
     st->ctx.n_out = 1;
     ((oc_tensor **)st->ctx.out)[0] = &p->tensors[m->y];
+    st->ctx.saved_bytes = oc_dense_train_saved_bytes(oc_shape_numel(&p->tensors[m->x].shape) / m->K, m->K);
 }
 
 onnxc_status oc_fuse_dense(oc_plan *p, const oc_plan_options *opt, size_t *ws_bytes,

@@ -76,7 +76,7 @@ static int forward_case(const fwd_case *c)
     float *ys = filled(c->M * ldy, -7.0f), *yd = filled(c->M * ldy, -7.0f);
     const oc_act act = c->relu ? OC_ACT_RELU : OC_ACT_NONE;
     const int ran = oc_sgemm_fast_dense_sparse_a(c->transB, c->M, c->N, c->K, x, c->K + 3, w, c->ldw, b, act, ys,
-                                                 ldy, c->threads);
+                                                 ldy, c->threads, NULL);
     oc_sgemm_fast_dense(c->transB, c->M, c->N, c->K, x, c->K + 3, w, c->ldw, b, act, yd, ldy, 1);
     const int64_t d = first_difference(ys, yd, c->M * ldy);
     cr_assert_eq(d, -1,
@@ -117,9 +117,28 @@ typedef struct at_case {
     int threads;
 } at_case;
 
+/* X's masks as a forward product over it leaves them (with `threads`
+ * threads), or NULL when that ran the dense GEMM. Free with free(). */
+static uint64_t *forward_masks(const float *x, int64_t rows, int64_t features, int64_t ldx, int threads)
+{
+    enum { N = 32 };
+    const size_t bytes = oc_sparse_masks_bytes(rows, features);
+    if (!bytes) return NULL;
+    uint64_t *masks = malloc(bytes);
+    float *w = sparse_matrix(features, N, N, 1.0), *y = malloc((size_t)(rows * N) * sizeof(float));
+    cr_assert(masks && y);
+    memset(masks, 0xA5, bytes); /* garbage the forward must overwrite */
+    const int ran = oc_sgemm_fast_dense_sparse_a(0, rows, N, features, x, ldx, w, N, NULL, OC_ACT_NONE, y, N,
+                                                 threads, masks);
+    free(w), free(y);
+    if (!ran) free(masks), masks = NULL;
+    return masks;
+}
+
 /* A layer's weight gradient both ways: dW [features, N] = X^T dZ (+ beta
- * dW), or with `transposed` (a transB layer's) dW [N, features] = dZ^T X.
- * Returns whether the sparse kernels ran. */
+ * dW), or with `transposed` (a transB layer's) dW [N, features] = dZ^T X;
+ * the sparse way twice, finding X's zeros itself and taking them from a
+ * forward pass's masks. Returns whether the sparse kernels ran. */
 static int weight_grad_both(const at_case *c, int transposed)
 {
     const int64_t ldx = c->features + 1;
@@ -127,28 +146,36 @@ static int weight_grad_both(const at_case *c, int transposed)
     float *x = sparse_matrix(c->rows, c->features, ldx, c->density);
     float *dz = sparse_matrix(c->rows, c->N, c->N, 0.8);
     float *start = sparse_matrix(rows_c, ldc, ldc, 1.0);
+    uint64_t *masks = forward_masks(x, c->rows, c->features, ldx, c->threads);
     const size_t bytes = (size_t)(rows_c * ldc) * sizeof(float);
-    float *cs = malloc(bytes), *cd = malloc(bytes);
-    memcpy(cs, start, bytes);
+    float *cd = malloc(bytes), *cs = malloc(bytes);
     memcpy(cd, start, bytes);
-    int ran;
-    if (transposed) {
-        ran = oc_sgemm_fast_cut_sparse_b(c->N, c->features, c->rows, c->cut, dz, c->N, x, ldx, c->beta, cs, ldc,
-                                         c->threads);
+    if (transposed)
         oc_sgemm_fast_cut(1, 0, c->N, c->features, c->rows, c->cut, dz, c->N, x, ldx, c->beta, cd, ldc, 1);
-    } else {
-        ran = oc_sgemm_fast_cut_sparse_at(c->features, c->N, c->rows, c->cut, x, ldx, dz, c->N, c->beta, cs, ldc,
-                                          c->threads);
+    else
         oc_sgemm_fast_cut(1, 0, c->features, c->N, c->rows, c->cut, x, ldx, dz, c->N, c->beta, cd, ldc, 1);
+    int ran = -1;
+    for (int with_masks = 0; with_masks < 2; with_masks++) {
+        const uint64_t *m = with_masks ? masks : NULL;
+        if (with_masks && !masks) break;
+        memcpy(cs, start, bytes);
+        const int r = transposed ? oc_sgemm_fast_cut_sparse_b(c->N, c->features, c->rows, c->cut, dz, c->N, x,
+                                                              ldx, c->beta, cs, ldc, c->threads, m)
+                                 : oc_sgemm_fast_cut_sparse_at(c->features, c->N, c->rows, c->cut, x, ldx, dz,
+                                                               c->N, c->beta, cs, ldc, c->threads, m);
+        cr_assert(ran < 0 || r == ran, "the sparse kernels ran %d with masks, %d without", r, ran);
+        ran = r;
+        const int64_t d = first_difference(cs, cd, rows_c * ldc);
+        cr_assert_eq(d, -1,
+                     "%s rows=%lld features=%lld N=%lld cut %lld beta %g density %.2f threads %d masks %d: element "
+                     "%lld is %a, dense %a (sparse kernels ran: %d)",
+                     transposed ? "dW^T" : "dW", (long long)c->rows, (long long)c->features, (long long)c->N,
+                     (long long)c->cut, (double)c->beta, c->density, c->threads, with_masks, (long long)d,
+                     d >= 0 ? (double)cs[d] : 0.0, d >= 0 ? (double)cd[d] : 0.0, ran);
     }
-    const int64_t d = first_difference(cs, cd, rows_c * ldc);
-    cr_assert_eq(d, -1,
-                 "%s rows=%lld features=%lld N=%lld cut %lld beta %g density %.2f threads %d: element %lld is %a, "
-                 "dense %a (sparse kernels ran: %d)",
-                 transposed ? "dW^T" : "dW", (long long)c->rows, (long long)c->features, (long long)c->N,
-                 (long long)c->cut, (double)c->beta, c->density, c->threads, (long long)d,
-                 d >= 0 ? (double)cs[d] : 0.0, d >= 0 ? (double)cd[d] : 0.0, ran);
-    free(x), free(dz), free(start), free(cs), free(cd);
+    /* The forward pass decides on the same sample of X. */
+    cr_assert(!ran || masks, "the sparse kernels ran but the forward pass left no masks");
+    free(x), free(dz), free(start), free(cs), free(cd), free(masks);
     return ran;
 }
 
@@ -186,6 +213,57 @@ Test(sgemm_sparse, weight_gradient_is_the_dense_result_bit_for_bit)
     }
 }
 
+/* The masks the forward pass leaves are the documented bits: bit k % 64 of
+ * word k / 64 of row r set exactly when x[r, k] is neither +0 nor -0
+ * (NaN and subnormals count as nonzero), with every thread count. */
+Test(sgemm_sparse, forward_masks_mark_exactly_the_nonzeros)
+{
+    if (!have_sparse()) return; /* nothing to check: no masks are made */
+    enum { M = 300, K = 150, LDX = 153 }; /* M N K over a thread team's minimum */
+    float *x = sparse_matrix(M, K, LDX, 0.4);
+    x[3 * LDX + 5] = -0.0f, x[4 * LDX + 64] = NAN, x[5 * LDX + 149] = 1e-40f, x[6 * LDX + 63] = -INFINITY;
+    const int64_t words = oc_sparse_mask_words(K);
+    cr_assert_eq(words, 3);
+    cr_assert_eq(oc_sparse_masks_bytes(M, K), (size_t)(M * words) * sizeof(uint64_t));
+    for (int threads = 1; threads <= 2; threads++) {
+        uint64_t *masks = forward_masks(x, M, K, LDX, threads);
+        cr_assert_not_null(masks);
+        for (int64_t r = 0; r < M; r++)
+            for (int64_t k = 0; k < words * 64; k++) {
+                uint32_t u = 0;
+                if (k < K) memcpy(&u, x + r * LDX + k, sizeof u);
+                const int want = (u & 0x7fffffffu) != 0, got = (int)(masks[r * words + k / 64] >> (k % 64) & 1);
+                cr_assert_eq(got, want, "threads %d: row %lld column %lld: bit %d, x = %a", threads, (long long)r,
+                             (long long)k, got, k < K ? (double)x[r * LDX + k] : 0.0);
+            }
+        free(masks);
+    }
+    free(x);
+}
+
+/* The weight gradient takes the zeros from the masks it is given, not from
+ * X: masks with no bits set leave dW = beta dW whatever X holds, and masks
+ * marking one row give that row's outer product alone. */
+Test(sgemm_sparse, weight_gradient_reads_the_masks_it_is_given)
+{
+    if (!have_sparse()) return;
+    enum { ROWS = 16, F = 100, N = 32 };
+    float *x = sparse_matrix(ROWS, F, F, 1.0), *dz = sparse_matrix(ROWS, N, N, 1.0);
+    const int64_t words = oc_sparse_mask_words(F);
+    uint64_t masks[ROWS * 2];
+    cr_assert_eq(words, 2);
+    memset(masks, 0, sizeof masks);
+    float *dw = filled(F * N, 3.0f);
+    cr_assert_eq(oc_sgemm_fast_cut_sparse_at(F, N, ROWS, 0, x, F, dz, N, 1.0f, dw, N, 1, masks), 1);
+    for (int64_t i = 0; i < F * N; i++) cr_assert_eq(dw[i], 3.0f, "element %lld: %a", (long long)i, (double)dw[i]);
+    masks[7 * 2] = ~0ull, masks[7 * 2 + 1] = (1ull << (F - 64)) - 1; /* row 7 */
+    cr_assert_eq(oc_sgemm_fast_cut_sparse_at(F, N, ROWS, 0, x, F, dz, N, 0.0f, dw, N, 2, masks), 1);
+    for (int64_t k = 0; k < F; k++)
+        for (int64_t n = 0; n < N; n++)
+            cr_assert_eq(dw[k * N + n], x[7 * F + k] * dz[7 * N + n], "dW[%lld, %lld]", (long long)k, (long long)n);
+    free(x), free(dz), free(dw);
+}
+
 /* One-hot rows: row r has a single nonzero, s[r] at column k[r]. Then
  * Y[r, :] = relu(s[r] W[k[r], :] + b) and dW[k, :] = sum over the rows r with
  * k[r] = k of s[r] dZ[r, :], exact with small integers. */
@@ -203,8 +281,8 @@ Test(sgemm_sparse, one_hot_batches_give_the_hand_computed_products)
     for (int64_t j = 0; j < N; j++) b[j] = (float)(j % 4) - 1.0f;
     for (int64_t i = 0; i < M * N; i++) dz[i] = (float)(i % 7) - 3.0f;
 
-    const int ran_f = oc_sgemm_fast_dense_sparse_a(0, M, N, K, x, K, w, N, b, OC_ACT_RELU, y, N, 1);
-    const int ran_b = oc_sgemm_fast_cut_sparse_at(K, N, M, M / 2, x, K, dz, N, 0.0f, dw, N, 1);
+    const int ran_f = oc_sgemm_fast_dense_sparse_a(0, M, N, K, x, K, w, N, b, OC_ACT_RELU, y, N, 1, NULL);
+    const int ran_b = oc_sgemm_fast_cut_sparse_at(K, N, M, M / 2, x, K, dz, N, 0.0f, dw, N, 1, NULL);
     cr_assert_eq(ran_f, have_sparse());
     cr_assert_eq(ran_b, have_sparse());
     for (int64_t r = 0; r < M; r++)
@@ -233,9 +311,9 @@ Test(sgemm_sparse, nan_in_the_batch_is_multiplied)
     x[5 * c.K + 17] = NAN;
     float *w = sparse_matrix(c.K, c.N, c.N, 1.0), *y = filled(c.M * c.N, 0.0f), *dw = filled(c.K * c.N, 0.0f);
     float *dz = sparse_matrix(c.M, c.N, c.N, 1.0);
-    cr_assert_eq(oc_sgemm_fast_dense_sparse_a(0, c.M, c.N, c.K, x, c.K, w, c.N, NULL, OC_ACT_NONE, y, c.N, 1),
+    cr_assert_eq(oc_sgemm_fast_dense_sparse_a(0, c.M, c.N, c.K, x, c.K, w, c.N, NULL, OC_ACT_NONE, y, c.N, 1, NULL),
                  have_sparse());
-    cr_assert_eq(oc_sgemm_fast_cut_sparse_at(c.K, c.N, c.M, 0, x, c.K, dz, c.N, 0.0f, dw, c.N, 1), have_sparse());
+    cr_assert_eq(oc_sgemm_fast_cut_sparse_at(c.K, c.N, c.M, 0, x, c.K, dz, c.N, 0.0f, dw, c.N, 1, NULL), have_sparse());
     for (int64_t j = 0; j < c.N; j++) {
         cr_assert(isnan(y[5 * c.N + j]), "Y[5, %lld] = %g, want NaN", (long long)j, (double)y[5 * c.N + j]);
         cr_assert(isnan(dw[17 * c.N + j]), "dW[17, %lld] = %g, want NaN", (long long)j, (double)dw[17 * c.N + j]);
@@ -264,10 +342,10 @@ Test(sgemm_sparse, negative_zeros_are_skipped_and_subnormals_are_not)
         for (int64_t j = 0; j < c.N; j++) w[spots[i] * c.N + j] *= 0x1p100f;
     float *ys = filled(c.M * c.N, 0.0f), *yd = filled(c.M * c.N, 0.0f);
     float *gs = filled(c.K * c.N, 0.0f), *gd = filled(c.K * c.N, 0.0f);
-    cr_assert_eq(oc_sgemm_fast_dense_sparse_a(0, c.M, c.N, c.K, x, c.K, w, c.N, NULL, OC_ACT_NONE, ys, c.N, 1),
+    cr_assert_eq(oc_sgemm_fast_dense_sparse_a(0, c.M, c.N, c.K, x, c.K, w, c.N, NULL, OC_ACT_NONE, ys, c.N, 1, NULL),
                  have_sparse());
     oc_sgemm_fast_dense(0, c.M, c.N, c.K, x, c.K, w, c.N, NULL, OC_ACT_NONE, yd, c.N, 1);
-    cr_assert_eq(oc_sgemm_fast_cut_sparse_at(c.K, c.N, c.M, 0, x, c.K, dz, c.N, 0.0f, gs, c.N, 1), have_sparse());
+    cr_assert_eq(oc_sgemm_fast_cut_sparse_at(c.K, c.N, c.M, 0, x, c.K, dz, c.N, 0.0f, gs, c.N, 1, NULL), have_sparse());
     oc_sgemm_fast_cut(1, 0, c.K, c.N, c.M, 0, x, c.K, dz, c.N, 0.0f, gd, c.N, 1);
     cr_assert_eq(first_difference(ys, yd, c.M * c.N), -1, "forward differs from the dense product");
     cr_assert_eq(first_difference(gs, gd, c.K * c.N), -1, "dW differs from the dense product");

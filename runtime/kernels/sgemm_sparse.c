@@ -37,13 +37,23 @@ double oc_sparse_sample_density(int64_t M, int64_t K, const float *A, int64_t ld
     return (double)nonzero / (double)(rows * K);
 }
 
+int64_t oc_sparse_mask_words(int64_t K) { return (K + 63) / 64; }
+
+size_t oc_sparse_masks_bytes(int64_t rows, int64_t K)
+{
+    if (!oc_sparse_fwd_rows_avx512 || rows <= OC_SGEMM_SMALL_MAX || K <= 0 || K > MAX_K) return 0;
+    return (size_t)rows * (size_t)oc_sparse_mask_words(K) * sizeof(uint64_t);
+}
+
 /* Can the sparse kernels reproduce the dense family in effect for a batch
- * of `rows` rows and `features` columns? */
-static int sparse_applies(int64_t rows, int64_t features, const float *A, int64_t lda)
+ * of `rows` rows and `features` columns? With masks (from a forward call
+ * that ran the sparse kernels on the same batch) the density was sampled
+ * there already. */
+static int sparse_applies(int64_t rows, int64_t features, const float *A, int64_t lda, const uint64_t *masks)
 {
     return oc_sparse_fwd_rows_avx512 && oc_cpu_isa() == OC_ISA_AVX512 && rows > OC_SGEMM_SMALL_MAX &&
            features > 0 && features <= MAX_K &&
-           oc_sparse_sample_density(rows, features, A, lda) <= MAX_DENSITY;
+           (masks || oc_sparse_sample_density(rows, features, A, lda) <= MAX_DENSITY);
 }
 
 static int parts_for(int64_t M, int64_t N, int64_t K, int64_t units, int nthreads)
@@ -80,50 +90,53 @@ static int run_at(const oc_sparse_at *j, int nthreads)
 
 int oc_sgemm_fast_dense_sparse_a(int transB, int64_t M, int64_t N, int64_t K, const float *A,
                                   int64_t lda, const float *B, int64_t ldb, const float *bias,
-                                  oc_act act, float *C, int64_t ldc, int nthreads)
+                                  oc_act act, float *C, int64_t ldc, int nthreads, uint64_t *masks)
 {
-    if (N < MIN_N || !sparse_applies(M, K, A, lda)) {
+    if (N < MIN_N || !sparse_applies(M, K, A, lda, NULL)) {
         oc_sgemm_fast_dense(transB, M, N, K, A, lda, B, ldb, bias, act, C, ldc, nthreads);
         return 0;
     }
     const oc_sparse_fwd j = {.M = M, .N = N, .K = K, .X = A, .ldx = lda, .W = B, .ldw = ldb, .transB = transB != 0,
-                             .bias = bias, .relu = act == OC_ACT_RELU, .Y = C, .ldy = ldc};
+                             .bias = bias, .relu = act == OC_ACT_RELU, .Y = C, .ldy = ldc, .masks = masks};
     return run_fwd(&j, nthreads);
 }
 
 int oc_sgemm_fast_cut_sparse_at(int64_t M, int64_t N, int64_t K, int64_t kcut, const float *A,
                                  int64_t lda, const float *B, int64_t ldb, float beta, float *C,
-                                 int64_t ldc, int nthreads)
+                                 int64_t ldc, int nthreads, const uint64_t *masks)
 {
     /* A is [K, M]: the batch has K rows of M features. */
-    if (M <= OC_SGEMM_SMALL_MAX || N < MIN_N || K <= 0 || !sparse_applies(K, M, A, lda)) {
+    if (M <= OC_SGEMM_SMALL_MAX || N < MIN_N || K <= 0 || !sparse_applies(K, M, A, lda, masks)) {
         oc_sgemm_fast_cut(1, 0, M, N, K, kcut, A, lda, B, ldb, beta, C, ldc, nthreads);
         return 0;
     }
     const oc_sparse_at j = {.M = M, .N = N, .K = K, .kcut = kcut > 0 && kcut < K ? kcut : 0,
-                            .X = A, .ldx = lda, .B = B, .ldb = ldb, .beta = beta, .C = C, .ldc = ldc};
+                            .X = A, .ldx = lda, .B = B, .ldb = ldb, .beta = beta, .C = C, .ldc = ldc,
+                            .masks = masks};
     return run_at(&j, nthreads);
 }
 
 int oc_sgemm_fast_cut_sparse_b(int64_t M, int64_t N, int64_t K, int64_t kcut, const float *A, int64_t lda,
-                               const float *B, int64_t ldb, float beta, float *C, int64_t ldc, int nthreads)
+                               const float *B, int64_t ldb, float beta, float *C, int64_t ldc, int nthreads,
+                               const uint64_t *masks)
 {
     /* B is [K, N]: the batch has K rows of N features; A is dZ [K, M]. */
-    if (M < MIN_N || N <= OC_SGEMM_SMALL_MAX || K <= 0 || !sparse_applies(K, N, B, ldb)) {
+    if (M < MIN_N || N <= OC_SGEMM_SMALL_MAX || K <= 0 || !sparse_applies(K, N, B, ldb, masks)) {
         oc_sgemm_fast_cut(1, 0, M, N, K, kcut, A, lda, B, ldb, beta, C, ldc, nthreads);
         return 0;
     }
     /* The same walk as oc_sgemm_fast_cut_sparse_at with the batch's
      * features as the rows of its C, which is stored transposed here. */
     const oc_sparse_at j = {.M = N, .N = M, .K = K, .kcut = kcut > 0 && kcut < K ? kcut : 0, .X = B,
-                            .ldx = ldb, .B = A, .ldb = lda, .beta = beta, .C = C, .ldc = ldc, .trans_c = 1};
+                            .ldx = ldb, .B = A, .ldb = lda, .beta = beta, .C = C, .ldc = ldc, .trans_c = 1,
+                            .masks = masks};
     return run_at(&j, nthreads);
 }
 
 int oc_sgemm_fast_sparse_a(int transB, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
                            int64_t ldb, float beta, float *C, int64_t ldc, int nthreads)
 {
-    if (N < MIN_N || K <= 0 || !sparse_applies(M, K, A, lda)) {
+    if (N < MIN_N || K <= 0 || !sparse_applies(M, K, A, lda, NULL)) {
         oc_sgemm_fast(0, transB, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc, nthreads);
         return 0;
     }

@@ -28,6 +28,7 @@ typedef struct oc_sparse_fwd {
     float beta;             /* 0: Y is not read */
     float *Y;
     int64_t ldy;
+    uint64_t *masks;        /* NULL, or [M][ceil(K/64)]: X's masks are written there */
 } oc_sparse_fwd;
 
 /* C [M, N] = X^T · B + beta C, X [K, M], B [K, N], K summed in chunks of
@@ -44,6 +45,7 @@ typedef struct oc_sparse_at {
     float *C;
     int64_t ldc;
     int trans_c;
+    const uint64_t *masks;  /* NULL, or [K][ceil(M/64)]: X's masks, read instead of X's zeros */
 } oc_sparse_at;
 
 /* NULL when the build has no AVX-512 kernels. density: the fraction of

@@ -17,6 +17,12 @@ typedef struct oc_dense_params {
     int64_t K, N;                /* K > 0, N > 0 */
 } oc_dense_params;
 
+/* Bytes of forward-to-backward state (ctx->saved) a training Dense step
+ * over a batch of `rows` rows of K features wants: room for the batch's
+ * nonzero masks, which dW then takes from the forward pass; 0 when the
+ * zero-skipping kernels can never run for the shape. */
+size_t oc_dense_train_saved_bytes(int64_t rows, int64_t K);
+
 /* Not in any group table: files cannot name them. */
 extern const oc_op_def oc_op_dense;
 extern const oc_op_def oc_op_dense_train;

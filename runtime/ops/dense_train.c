@@ -27,7 +27,9 @@
  * kernels/sgemm_sparse.h, which skips X's zeros when it has many (an image
  * batch's black background, a ReLU layer's output), and dX skips dZ's (the
  * ReLU mask's); otherwise they run the dense GEMM. The bits are the same
- * either way, so the choice never shows.
+ * either way, so the choice never shows. The forward keeps X's nonzero
+ * masks in ctx->saved for dW (layout below), which then need not read X
+ * again.
  *
  * Determinism: the GEMMs are oc_sgemm_fast/oc_sgemm_run (thread-count
  * independent), the column sums add rows in ascending order whoever owns
@@ -52,16 +54,54 @@ static const float *bias_of(const oc_op_ctx *ctx)
     return ctx->n_in > 2 && ctx->in[2] ? ctx->in[2]->data : NULL;
 }
 
-/* Y[:, c0:c1] = act(X · op(W)[:, c0:c1] + b[c0:c1]) on `threads` threads. */
+/*
+ * ctx->saved, when the plan gave it (oc_dense_train_saved_bytes): a header
+ * of SAVED_HEADER bytes whose first word is 1 when the forward pass of this
+ * step left X's masks after it, then those masks (sgemm_sparse.h:
+ * [rows][oc_sparse_mask_words(K)]).
+ */
+enum { SAVED_HEADER = 64 };
+
+size_t oc_dense_train_saved_bytes(int64_t rows, int64_t K)
+{
+    const size_t masks = oc_sparse_masks_bytes(rows, K);
+    return masks ? SAVED_HEADER + masks : 0;
+}
+
+static int64_t rows_of(const oc_op_ctx *ctx)
+{
+    const oc_dense_params *p = ctx->node->params;
+    return oc_tensor_numel(ctx->in[0]) / p->K; /* K > 0: checked when fused */
+}
+
+/* Where the forward may write X's masks: NULL when the plan gave no room. */
+static uint64_t *masks_room(const oc_op_ctx *ctx)
+{
+    const oc_dense_params *p = ctx->node->params;
+    if (!ctx->saved || ctx->saved_bytes < oc_dense_train_saved_bytes(rows_of(ctx), p->K)) return NULL;
+    return (uint64_t *)((char *)ctx->saved + SAVED_HEADER);
+}
+
+/* X's masks from this step's forward pass, or NULL (dW then reads X). */
+static const uint64_t *saved_masks(const oc_op_ctx *ctx)
+{
+    uint64_t *room = masks_room(ctx);
+    return room && ((const uint64_t *)ctx->saved)[0] == 1 ? room : NULL;
+}
+
+/* Y[:, c0:c1] = act(X · op(W)[:, c0:c1] + b[c0:c1]) on `threads` threads.
+ * The call for column 0 (there is one each step) records X's masks. */
 static void forward_cols(const oc_op_ctx *ctx, int64_t c0, int64_t c1, int threads)
 {
     const oc_dense_params *p = ctx->node->params;
     const float *x = ctx->in[0]->data, *w = ctx->in[1]->data, *b = bias_of(ctx);
-    const int64_t rows = oc_tensor_numel(ctx->in[0]) / p->K; /* K > 0: checked when fused */
     /* op(W)'s columns c0.. start at row c0 of W [N, K] (transB), else at column c0 of W [K, N]. */
     const float *wc = p->transB ? w + c0 * p->K : w + c0;
-    oc_sgemm_fast_dense_sparse_a(p->transB, rows, c1 - c0, p->K, x, p->K, wc, p->transB ? p->K : p->N,
-                                 b ? b + c0 : NULL, p->act, (float *)ctx->out[0]->data + c0, p->N, threads);
+    uint64_t *masks = c0 == 0 ? masks_room(ctx) : NULL;
+    const int ran = oc_sgemm_fast_dense_sparse_a(p->transB, rows_of(ctx), c1 - c0, p->K, x, p->K, wc,
+                                                 p->transB ? p->K : p->N, b ? b + c0 : NULL, p->act,
+                                                 (float *)ctx->out[0]->data + c0, p->N, threads, masks);
+    if (masks) ((uint64_t *)ctx->saved)[0] = ran ? 1 : 0;
 }
 
 static onnxc_status dense_train_run(oc_op_ctx *ctx)
@@ -127,10 +167,13 @@ static onnxc_status param_grads_cols(oc_op_ctx *ctx, const oc_tensor *const *dou
         const float beta = (ctx->din_overwrite & 2u) ? 0.0f : 1.0f;
         if (!dw_part) /* in dW itself: rows c0.. of [N, K], columns c0.. of [K, N] */
             dw_part = (float *)dw->data + (p->transB ? c0 * K : c0), ldw = p->transB ? K : N;
+        const uint64_t *masks = saved_masks(ctx);
         if (p->transB) /* dW [N, K] (+)= dZ^T [N, rows] · X [rows, K]: rows c0..c1 */
-            oc_sgemm_fast_cut_sparse_b(c1 - c0, K, rows, cut, dz + c0, N, x->data, K, beta, dw_part, ldw, threads);
+            oc_sgemm_fast_cut_sparse_b(c1 - c0, K, rows, cut, dz + c0, N, x->data, K, beta, dw_part, ldw, threads,
+                                       masks);
         else           /* dW [K, N] (+)= X^T [K, rows] · dZ [rows, N]: columns c0..c1 */
-            oc_sgemm_fast_cut_sparse_at(K, c1 - c0, rows, cut, x->data, K, dz + c0, N, beta, dw_part, ldw, threads);
+            oc_sgemm_fast_cut_sparse_at(K, c1 - c0, rows, cut, x->data, K, dz + c0, N, beta, dw_part, ldw, threads,
+                                        masks);
     }
     return ONNXC_OK;
 }
