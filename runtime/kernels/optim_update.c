@@ -2,6 +2,15 @@
  * Optimizer update kernels (optim_update.h): one portable body compiled for
  * each kernel family (multiversion.h), vectorized 4, 8 or 16 wide. This file
  * is built with -fno-math-errno so that sqrtf is one instruction.
+ *
+ * Adam is bound by the divider, which its sqrt and division share: on Zen 4
+ * a zmm vsqrtps takes 2.77 ns, a vdivps 1.67 ns and the two 4.43 ns a
+ * vector of 16 (independent chains, measured alone), so the seed model's
+ * 55k parameters need >= 15 us a step. Interleaving the first layer's
+ * update into the next forward pass (bound by loads, its divider idle),
+ * 1, 2 or 4 vectors after each row's walk, saved nothing: forward and
+ * update 107.7, 109.1 and 126.9 us interleaved against 108.7, 111.6 and
+ * 122.9 apart (alternating in one process).
  */
 #include "optim_update.h"
 
