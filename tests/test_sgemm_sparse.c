@@ -313,7 +313,8 @@ Test(sgemm_sparse, nan_in_the_batch_is_multiplied)
     float *dz = sparse_matrix(c.M, c.N, c.N, 1.0);
     cr_assert_eq(oc_sgemm_fast_dense_sparse_a(0, c.M, c.N, c.K, x, c.K, w, c.N, NULL, OC_ACT_NONE, y, c.N, 1, NULL),
                  have_sparse());
-    cr_assert_eq(oc_sgemm_fast_cut_sparse_at(c.K, c.N, c.M, 0, x, c.K, dz, c.N, 0.0f, dw, c.N, 1, NULL), have_sparse());
+    cr_assert_eq(oc_sgemm_fast_cut_sparse_at(c.K, c.N, c.M, 0, x, c.K, dz, c.N, 0.0f, dw, c.N, 1, NULL),
+                 have_sparse());
     for (int64_t j = 0; j < c.N; j++) {
         cr_assert(isnan(y[5 * c.N + j]), "Y[5, %lld] = %g, want NaN", (long long)j, (double)y[5 * c.N + j]);
         cr_assert(isnan(dw[17 * c.N + j]), "dW[17, %lld] = %g, want NaN", (long long)j, (double)dw[17 * c.N + j]);
@@ -342,10 +343,12 @@ Test(sgemm_sparse, negative_zeros_are_skipped_and_subnormals_are_not)
         for (int64_t j = 0; j < c.N; j++) w[spots[i] * c.N + j] *= 0x1p100f;
     float *ys = filled(c.M * c.N, 0.0f), *yd = filled(c.M * c.N, 0.0f);
     float *gs = filled(c.K * c.N, 0.0f), *gd = filled(c.K * c.N, 0.0f);
-    cr_assert_eq(oc_sgemm_fast_dense_sparse_a(0, c.M, c.N, c.K, x, c.K, w, c.N, NULL, OC_ACT_NONE, ys, c.N, 1, NULL),
-                 have_sparse());
+    cr_assert_eq(
+        oc_sgemm_fast_dense_sparse_a(0, c.M, c.N, c.K, x, c.K, w, c.N, NULL, OC_ACT_NONE, ys, c.N, 1, NULL),
+        have_sparse());
     oc_sgemm_fast_dense(0, c.M, c.N, c.K, x, c.K, w, c.N, NULL, OC_ACT_NONE, yd, c.N, 1);
-    cr_assert_eq(oc_sgemm_fast_cut_sparse_at(c.K, c.N, c.M, 0, x, c.K, dz, c.N, 0.0f, gs, c.N, 1, NULL), have_sparse());
+    cr_assert_eq(oc_sgemm_fast_cut_sparse_at(c.K, c.N, c.M, 0, x, c.K, dz, c.N, 0.0f, gs, c.N, 1, NULL),
+                 have_sparse());
     oc_sgemm_fast_cut(1, 0, c.K, c.N, c.M, 0, x, c.K, dz, c.N, 0.0f, gd, c.N, 1);
     cr_assert_eq(first_difference(ys, yd, c.M * c.N), -1, "forward differs from the dense product");
     cr_assert_eq(first_difference(gs, gd, c.K * c.N), -1, "dW differs from the dense product");

@@ -264,8 +264,7 @@ typedef struct fast_job {
  * at the cut. */
 static int64_t chunk_end(const fast_job *j, int64_t pc)
 {
-    int64_t end = min64(pc + FAST_KC, j->g.K);
-    return j->kcut > pc ? min64(end, j->kcut) : end;
+    return oc_sgemm_fast_chunk_end(pc, j->g.K, j->kcut);
 }
 
 /* op(A)'s tile of rows [r0, r0 + m) and K range [pc, pc + kc), for the

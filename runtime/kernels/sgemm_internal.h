@@ -74,6 +74,16 @@ typedef struct oc_sgemm_kernels {
  * and then added to C (sgemm.c). */
 #define OC_SGEMM_FAST_KC 256
 
+/* End of the K chunk that starts at pc: OC_SGEMM_FAST_KC on, but no further
+ * than K, nor past a cut kcut (0: none) that lies after pc. Every kernel
+ * that must give oc_sgemm_fast's bits (the tiles, the narrow and the
+ * zero-skipping ones) cuts its sums here. */
+static inline int64_t oc_sgemm_fast_chunk_end(int64_t pc, int64_t K, int64_t kcut)
+{
+    const int64_t end = pc + OC_SGEMM_FAST_KC < K ? pc + OC_SGEMM_FAST_KC : K;
+    return kcut > pc && kcut < end ? kcut : end;
+}
+
 /*
  * A whole oc_sgemm_fast product for the narrow AVX-512 kernels
  * (sgemm_narrow_avx512.c), which give the tile kernels' results bit for

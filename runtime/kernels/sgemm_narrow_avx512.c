@@ -131,7 +131,7 @@ INLINE void lanes_flush(float (*tile)[LANES], int64_t rows, int64_t N, float *C,
 /* ---- narrow_at: C = A^T B, N <= 16 ------------------------------------------ */
 
 /* Features (columns of A, rows of C) in the lanes, dZ (B) broadcast; K in
- * the dense driver's chunks (sgemm.c chunk_end), each flushed with beta
+ * the dense driver's chunks (oc_sgemm_fast_chunk_end), each flushed with beta
  * for the first and 1 after, as the driver gives its tile kernels. */
 static void narrow_at(const oc_sgemm_narrow_job *j)
 {
@@ -140,8 +140,7 @@ static void narrow_at(const oc_sgemm_narrow_job *j)
         const int64_t mw = min64(LANES, j->M - m0);
         int64_t q0 = 0;
         do {
-            int64_t q1 = min64(q0 + OC_SGEMM_FAST_KC, j->K);
-            if (j->kcut > q0) q1 = min64(q1, j->kcut);
+            const int64_t q1 = oc_sgemm_fast_chunk_end(q0, j->K, j->kcut);
             lanes_passes(1, j->N, j->A + m0, j->lda, mw, j->B, j->ldb, 1, q0, q1, tile);
             lanes_flush(tile, mw, j->N, j->C + m0 * j->ldc, j->ldc, j->alpha, q0 == 0 ? j->beta : 1.0f,
                         _mm512_setzero_ps(), 0);

@@ -37,8 +37,6 @@ double oc_sparse_sample_density(int64_t M, int64_t K, const float *A, int64_t ld
     return (double)nonzero / (double)(rows * K);
 }
 
-int64_t oc_sparse_mask_words(int64_t K) { return (K + 63) / 64; }
-
 size_t oc_sparse_masks_bytes(int64_t rows, int64_t K)
 {
     if (!oc_sparse_fwd_rows_avx512 || rows <= OC_SGEMM_SMALL_MAX || K <= 0 || K > MAX_K) return 0;

@@ -48,7 +48,7 @@
  * nonzero). A buffer of oc_sparse_masks_bytes(rows, K) bytes holds them;
  * that is 0 when the sparse kernels can never run for the shape.
  */
-int64_t oc_sparse_mask_words(int64_t K);
+static inline int64_t oc_sparse_mask_words(int64_t K) { return (K + 63) / 64; }
 size_t oc_sparse_masks_bytes(int64_t rows, int64_t K);
 
 /* oc_sgemm_fast_dense(transB, M, N, K, A, lda, B, ldb, bias, act, C, ldc,

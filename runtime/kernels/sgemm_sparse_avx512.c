@@ -29,7 +29,8 @@
  * FMAs, the group's zeros multiplied as the dense kernel does. Group masks
  * come from per-row tests (a byte per 32 columns) by 8x8 bit-matrix
  * transposes (a 32-bit word per 128 columns and one vptestmd per group and
- * 16 rows instead: the same time). Seed model, batch 128: 83 us against the dense 126 (same run).
+ * 16 rows instead: the same time). Seed model, batch 128: 83 us against the
+ * dense 126 (same run).
  *
  * The forward can leave its masks in the caller's buffer (j->masks) and
  * the weight gradient of the same step take them from there instead of
@@ -42,6 +43,8 @@
  * by an FMA with beta, + bias (zero when none), max(0, .) for ReLU.
  */
 #include "sgemm_sparse_internal.h"
+
+#include "sgemm_sparse.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -260,7 +263,7 @@ static inline int64_t row_mask(const float *x, int64_t n, uint64_t *mw)
 
 static void fwd_rows(const oc_sparse_fwd *j, int64_t r0, int64_t r1)
 {
-    const int64_t words = (j->K + 63) / 64;
+    const int64_t words = oc_sparse_mask_words(j->K);
     int64_t rows_at_once = FWD_MASK_WORDS / words;
     if (rows_at_once > FWD_ROWS) rows_at_once = FWD_ROWS;
     if (rows_at_once < 1) rows_at_once = 1; /* K <= 64 * FWD_MASK_WORDS: the caller's test */
@@ -330,10 +333,11 @@ static inline void mask_bits(const uint64_t *mw, int64_t m0, int64_t cols, uint6
  * Group masks of X's columns [m0, m0 + cols) over the batch rows [q0, q0 +
  * nq), nq <= OC_SPARSE_KC: gm[g] (4 words = 256 bits, bit r for row q0 + r)
  * for columns m0 + 4g .. m0 + 4g + 3. Each row's tests (row_mask, or the
- * forward's masks when the caller kept them) fold into a bit per group by pext, a byte per 32 columns (per-byte shifts and
- * masks instead took ~1.6x as long: 12 of the seed model's 84 us for dW at
- * batch 128, Zen 4), and 8x8 transposes of those bytes give 8 rows' bits of
- * 8 groups at a time. blocks: [cols/32][AT_ROW_BYTES] bytes of scratch.
+ * forward's masks when the caller kept them) fold into a bit per group by
+ * pext, a byte per 32 columns (per-byte shifts and masks instead took ~1.6x
+ * as long: 12 of the seed model's 84 us for dW at batch 128, Zen 4), and
+ * 8x8 transposes of those bytes give 8 rows' bits of 8 groups at a time.
+ * blocks: [cols/32][AT_ROW_BYTES] bytes of scratch.
  */
 static void group_masks(const oc_sparse_at *j, int64_t q0, int64_t nq, int64_t m0, int64_t cols,
                         uint8_t *blocks, uint64_t (*gm)[4])
@@ -342,7 +346,7 @@ static void group_masks(const oc_sparse_at *j, int64_t q0, int64_t nq, int64_t m
     for (int64_t r = 0; r < nq; r++) {
         uint64_t words[AT_SLAB / 64];
         if (j->masks)
-            mask_bits(j->masks + (q0 + r) * ((j->M + 63) / 64), m0, cols, words);
+            mask_bits(j->masks + (q0 + r) * oc_sparse_mask_words(j->M), m0, cols, words);
         else
             row_mask(j->X + (q0 + r) * j->ldx + m0, cols, words);
         for (int64_t b = 0; b < nb; b += 2) {
@@ -464,10 +468,8 @@ static void at_cols(const oc_sparse_at *j, int64_t m0, int64_t m1)
     _Alignas(64) float tile[AT_TILE_K][AT_COLS]; /* trans_c only */
     int64_t q0 = 0;
     do {
-        /* The K chunk of the dense driver (sgemm.c chunk_end): at most
-         * OC_SPARSE_KC rows, ending at the cut too. */
-        int64_t q1 = min64(q0 + OC_SPARSE_KC, j->K);
-        if (j->kcut > q0) q1 = min64(q1, j->kcut);
+        /* The dense driver's K chunk (oc_sgemm_fast_chunk_end). */
+        const int64_t q1 = oc_sgemm_fast_chunk_end(q0, j->K, j->kcut);
         const float beta = q0 == 0 ? j->beta : 1.0f;
         for (int64_t s0 = m0; s0 < m1; s0 += AT_SLAB) {
             const int64_t cols = min64(AT_SLAB, m1 - s0);
