@@ -34,9 +34,10 @@
  *
  * The forward can leave its masks in the caller's buffer (j->masks) and
  * the weight gradient of the same step take them from there instead of
- * reading X again: in bench/train_anatomy at batch 128 the seed model's
- * first-layer backward went from 82.5 to 78.7 us (medians of five runs
- * alternating with the previous build, Zen 4).
+ * reading X again: the seed model's first-layer backward at batch 128,
+ * bench/train_anatomy in bench/RESULTS_TRAIN.md, took 83.0 us as of 083db44
+ * and 79.2 as of 0dedd56 (Zen 4; 82.5 and 78.7, medians of five runs of
+ * the two builds alternating).
  *
  * Each accumulator is one element's sum over one K chunk in ascending k,
  * with the dense epilogue, the same code (sgemm_avx512_epilogue.h): +C
