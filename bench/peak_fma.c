@@ -6,6 +6,7 @@
  *
  *     peak_fma [--threads T] [--seconds S] [--isa avx512|avx2]
  *     peak_fma --read-kb KB
+ *     peak_fma --divider
  *
  * Prints one line per ISA: "peak <isa> threads=T gflops=G", the best of many
  * ~2 ms blocks over S seconds (default 1) per ISA. The AVX-512 and
@@ -16,6 +17,13 @@
  * buffer that stays in cache between passes (256: L2 on this machine), the
  * best and the median pass of many: "read kb=KB gbps=G median_gbps=M". That
  * bounds a batch-1 dense layer, which reads every weight once per call.
+ *
+ * --divider instead measures one thread's throughput of what Adam needs per
+ * parameter besides FMAs: a square root and a division, exact (vsqrtps and
+ * vdivps, 16 floats each), on independent chains so that their latency
+ * never stalls the unit: "divider avx512 ns_per_16=N", the best of many ~2
+ * ms blocks. An exact Adam step over P parameters needs at least
+ * P / 16 * N ns, whatever else it overlaps with.
  */
 #include <immintrin.h>
 #include <stdio.h>
@@ -67,6 +75,53 @@ __attribute__((target("avx2,fma"))) static float fma_loop_avx2(long rounds)
     float v[8];
     _mm256_storeu_ps(v, t);
     return v[0] + v[7];
+}
+
+#define DIV_CHAINS 8 /* sqrt + div latency is ~40 cycles; each pair occupies the unit ~16 */
+
+/* rounds * STEPS * DIV_CHAINS sqrt-div pairs: x = 0.5 / (sqrt(x) + eps) +
+ * 1, which stays near 1.4 (no subnormals, no special values). */
+__attribute__((target("avx512f"))) static float div_loop_avx512(long rounds)
+{
+    __m512 x[DIV_CHAINS];
+    const __m512 half = _mm512_set1_ps(0.5f), eps = _mm512_set1_ps(1e-7f), one = _mm512_set1_ps(1.0f);
+    for (int c = 0; c < DIV_CHAINS; c++) x[c] = _mm512_set1_ps(1.0f + 0.1f * (float)c);
+    for (long r = 0; r < rounds; r++)
+        for (int s = 0; s < STEPS; s++) {
+#pragma GCC unroll 8
+            for (int c = 0; c < DIV_CHAINS; c++)
+                x[c] = _mm512_add_ps(_mm512_div_ps(half, _mm512_add_ps(_mm512_sqrt_ps(x[c]), eps)), one);
+        }
+    __m512 t = x[0];
+    for (int c = 1; c < DIV_CHAINS; c++) t = _mm512_add_ps(t, x[c]);
+    return _mm512_reduce_add_ps(t);
+}
+
+static int divider(double seconds)
+{
+    if (!__builtin_cpu_supports("avx512f")) {
+        printf("divider avx512 unsupported\n");
+        return 0;
+    }
+    float sink = 0;
+    /* Volatile: GCC finds div_loop_avx512 pure and would otherwise call it
+     * once for a whole timing loop of equal arguments. */
+    volatile long rounds = 1;
+    while (1) { /* blocks of ~2 ms, as the FMA loops */
+        double t0 = now_s();
+        sink += div_loop_avx512(rounds);
+        if (now_s() - t0 > 0.002) break;
+        rounds *= 2;
+    }
+    double best = 1e30, t_end = now_s() + seconds;
+    do {
+        double t0 = now_s();
+        sink += div_loop_avx512(rounds);
+        const double ns = (now_s() - t0) * 1e9 / ((double)rounds * STEPS * DIV_CHAINS);
+        if (ns < best) best = ns;
+    } while (now_s() < t_end);
+    printf("divider avx512 ns_per_16=%.2f\n", best);
+    return sink == 12345.0f;
 }
 
 /* Runs `rounds` on each of `threads` threads at once; returns GFLOP/s. */
@@ -149,8 +204,12 @@ int main(int argc, char **argv)
             __builtin_cpu_init();
             return read_bandwidth(atol(argv[++i]));
         }
+        else if (!strcmp(argv[i], "--divider")) {
+            __builtin_cpu_init();
+            return divider(seconds);
+        }
         else {
-            fprintf(stderr, "usage: %s [--threads T] [--seconds S] [--isa avx512|avx2] | --read-kb KB\n",
+            fprintf(stderr, "usage: %s [--threads T] [--seconds S] [--isa avx512|avx2] | --read-kb KB | --divider\n",
                     argv[0]);
             return 2;
         }

@@ -45,7 +45,10 @@ BUILD_DIR is a CMake build with the onnxc CLI and bench/bench_load.
     the zeros of the training images and gives onnxc's own floor, and
     bench/sparse_layer's one-thread timing of those two products, zeros
     skipped against dense, and bench/train_anatomy's split of a one-thread
-    step into its ops, the loss and the optimizer update.
+    step into its ops, the loss and the optimizer update. Adam's exact
+    square root and division per parameter share one unit whose throughput
+    bench/peak_fma --divider measures; with it, onnxc's floor per batch size
+    (its multiply-adds at the FMA peak plus its updates at the divider's).
 
 The machine is shared and noisy: compare only figures from the same run.
 """
@@ -100,6 +103,21 @@ def peak_gflops(build, threads):
     out = measure([exe, "--threads", str(threads)])[0]
     vals = [float(w.split("=", 1)[1]) for line in out.splitlines() for w in line.split() if w.startswith("gflops=")]
     return max(vals) if vals else None
+
+
+def divider_ns(build):
+    """Nanoseconds of one exact square root and one division of 16 floats
+    on one thread (bench/peak_fma --divider), or None."""
+    exe = os.path.join(build, "bench", "peak_fma")
+    if not os.path.exists(exe):
+        return None
+    out = measure([exe, "--divider"])[0]
+    vals = [float(w.split("=", 1)[1]) for w in out.split() if w.startswith("ns_per_16=")]
+    return vals[0] if vals else None
+
+
+def param_count(widths):
+    return sum(a * b + b for a, b in zip(widths, widths[1:]))
 
 
 def log(msg):
@@ -257,12 +275,13 @@ def main():
             ways_argv += ["--batch", str(b)]
         ways_out = measure(ways_argv)[0].strip().splitlines()
     peak = {str(t): peak_gflops(build, t) for t in threads}
+    div_ns = divider_ns(build)
     load_end = os.getloadavg()
     raw = {"command": command, "started": started, "load_start": load_start, "load_end": load_end,
            "rounds": rounds, "batches": batches, "threads": threads,
            "points": {f"{b}|{t}": v for (b, t), v in points.items()}, "loads": loads, "main_job": jobs,
            "cross_core": cross_out, "split_layer": split_out, "pytorch_layout": layouts,
-           "train_ways": ways_out, "peak_gflops": peak, "cpu": cpu_name(),
+           "train_ways": ways_out, "peak_gflops": peak, "divider_ns": div_ns, "cpu": cpu_name(),
            "flop_per_epoch": flop_per_sample(WIDTHS) * TRAIN_SAMPLES, "sparse_layer": sparse_out,
            "train_anatomy": anatomy_out, "pixel_densities": pixel_densities(args.data)}
     with open(os.path.join(work, "results.json"), "w") as f:
@@ -307,6 +326,7 @@ def write_report(path, raw):
              "same way; both are in the gather columns), and the validation pass after the epoch. onnxc's "
              "figures are the `seconds` and `data_seconds` of its `--log` JSONL record.\n")
     peak1 = (raw.get("peak_gflops") or {}).get("1")
+    own_floor = {}  # batch size -> onnxc's one-thread floor, seconds an epoch
     floor = raw["flop_per_epoch"] / (peak1 * 1e9) if peak1 and raw.get("flop_per_epoch") else None
     if floor:
         peaks = ", ".join(f"{g:.0f} GFLOP/s on {t} thread{'s' if t != '1' else ''}"
@@ -325,11 +345,23 @@ def write_report(path, raw):
                      f"pixels are nonzero (the forward product's share) and {dens[1]:.1%} of groups of 4 "
                      f"neighbouring pixels have one (the weight gradient's), so it does ~{own / 1e9:.1f} GFLOP an "
                      f"epoch, a floor of {own / (peak1 * 1e9):.3f} s.")
+            div = raw.get("divider_ns")
+            if div:
+                params = param_count(WIDTHS)
+                update = {b: -(-TRAIN_SAMPLES // b) * params / 16 * div * 1e-9 for b in raw["batches"]}
+                own_floor = {b: own / (peak1 * 1e9) + u for b, u in update.items()}
+                L.append(f"  Adam's update takes an exact square root and a division per parameter (as PyTorch's "
+                         f"does), which share one unit: `bench/peak_fma --divider` measures the pair for 16 floats "
+                         f"at {div:.2f} ns on one thread here, so the {params:,} parameters' updates need at least "
+                         + ", ".join(f"{u:.4f} s an epoch at batch {b}" for b, u in sorted(update.items()))
+                         + ". Both together give onnxc's own floor: "
+                         + ", ".join(f"{f:.3f} s at batch {b}" for b, f in sorted(own_floor.items()))
+                         + " (the `onnxc floor / PyTorch` column; it counts no loads, stores or other work).")
         L.append("")
     L.append("## Epoch time\n")
     L.append("| batch | threads | onnxc s/epoch (fastest) | PyTorch s/epoch (fastest) | onnxc / PyTorch | target | "
-             "met | dense floor / PyTorch | onnxc gather s | torch gather s | onnxc val acc | torch val acc |")
-    L.append("|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
+             "met | dense floor / PyTorch | onnxc floor / PyTorch | onnxc gather s | torch gather s | onnxc val acc | torch val acc |")
+    L.append("|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|")
     for (b, t), rows in sorted(pts.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         o, p = med(rows["onnxc"], "epoch_s"), med(rows["torch"], "epoch_s")
         target = TARGETS.get((b, t))
@@ -338,7 +370,9 @@ def write_report(path, raw):
                  f"{p:.3f} ({min(r['epoch_s'] for r in rows['torch']):.3f}) | {ratio:.2f} | "
                  f"{'≤ %.2f' % target if target else '—'} | "
                  f"{('yes' if ratio <= target else 'no') if target else '—'} | "
-                 f"{'%.2f' % (floor / p) if floor and t == 1 else '—'} | {med(rows['onnxc'], 'gather_s'):.3f} | "
+                 f"{'%.2f' % (floor / p) if floor and t == 1 else '—'} | "
+                 f"{'%.2f' % (own_floor[b] / p) if own_floor.get(b) and t == 1 else '—'} | "
+                 f"{med(rows['onnxc'], 'gather_s'):.3f} | "
                  f"{med(rows['torch'], 'gather_s'):.3f} | "
                  f"{med(rows['onnxc'], 'val_accuracy'):.3f} | {med(rows['torch'], 'val_accuracy'):.3f} |")
     L.append("")
