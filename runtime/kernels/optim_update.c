@@ -5,7 +5,8 @@
  *
  * Adam is bound by the divider, which its sqrt and division share: on Zen 4
  * a zmm vsqrtps takes 2.77 ns, a vdivps 1.67 ns and the two 4.43 ns a
- * vector of 16 (independent chains, measured alone), so the seed model's
+ * vector of 16 (independent chains, measured alone; bench/peak_fma
+ * --divider times the pair in every training report), so the seed model's
  * 55k parameters need >= 15 us a step. Interleaving the first layer's
  * update into the next forward pass (bound by loads, its divider idle),
  * 1, 2 or 4 vectors after each row's walk, saved nothing: forward and
