@@ -2,15 +2,19 @@
  * The trainer end to end, through the public API: learning a separable
  * problem, bit-identical weights for 1 and 2 threads, write-back that changes
  * only initializer values (checked by python onnx on the two files),
- * checkpoint/resume equal to an uninterrupted run, and NaN detection.
+ * checkpoint/resume equal to an uninterrupted run, NaN detection, and no
+ * allocation in a step once its batch shape's plans exist (the one test
+ * that reaches inside: it forces each way of running a step).
  */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "onnxc.h"
 #include "testutil.h"
+#include "train/trainer.h"
 
 /* 4 features, 2 classes: class = (x0 + x1 - x2 > 0); 512 samples. */
 static onnxc_dataset *separable(uint64_t seed, size_t n, bool poison)
@@ -227,4 +231,60 @@ Test(trainer, nan_stops_with_the_step_and_keeps_weights)
     onnxc_trainer_free(t);
     onnxc_model_free(m);
     onnxc_dataset_free(ds);
+}
+
+/* Every cached train plan's tuner runs `way` only (as bench/train_ways). */
+static void force_way(onnxc_trainer *t, oc_way way)
+{
+    for (int i = 0; i < OC_PLAN_CACHE; i++) {
+        t->tuner[i].ways = 1u << way;
+        t->tuner[i].way = way;
+    }
+}
+
+static bool columns_usable(const onnxc_trainer *t)
+{
+    for (int i = 0; i < OC_PLAN_CACHE; i++)
+        if (t->train_batch[i] && t->split[i].usable) return true;
+    return false;
+}
+
+/* Issue #6: nothing is allocated per step. The seed network at batch 128
+ * on an image-like batch (half its pixels zero, so the first layer takes
+ * the zero-skipping kernels and keeps their masks), on two threads, each
+ * way a step can run (one thread, two shards, the first layer's columns
+ * split) forced in turn: after a few steps to build that way's plans, 20
+ * more make no allocation through the library's wrappers (alloc.h), which
+ * every allocation of the library goes through. */
+Test(trainer, steps_allocate_nothing_once_warm)
+{
+    enum { ROWS = 128, FEATURES = 784, WARM = 3, COUNTED = 20 };
+    float *x = malloc((size_t)ROWS * FEATURES * sizeof *x);
+    int64_t y[ROWS];
+    tu_rng r = {42};
+    for (size_t i = 0; i < (size_t)ROWS * FEATURES; i++)
+        x[i] = tu_rng_uniform(&r, 0, 1) < 0.5 ? 0.0f : (float)(1 + (int)tu_rng_uniform(&r, 0, 255)) / 255.0f;
+    for (int i = 0; i < ROWS; i++) y[i] = i % 10;
+    onnxc_tensor xt = {.dtype = ONNXC_FLOAT, .rank = 2, .dims = {ROWS, FEATURES}, .data = x};
+    onnxc_tensor yt = {.dtype = ONNXC_INT64, .rank = 1, .dims = {ROWS}, .data = y};
+    onnxc_model *m = spec_model("784,64:relu,64:relu,10:softmax", 1);
+    onnxc_trainer *t = trainer(m, 2, 0);
+    onnxc_batch_result res;
+    onnxc_error err;
+    cr_assert_eq(onnxc_trainer_step(t, &xt, &yt, &res, &err), ONNXC_OK, "%s", err.message);
+    cr_assert(columns_usable(t), "the seed network's first layer should be splittable by columns");
+    const oc_way ways[] = {OC_WAY_ONE_THREAD, OC_WAY_PARALLEL, OC_WAY_COLUMNS};
+    for (size_t w = 0; w < sizeof ways / sizeof ways[0]; w++) {
+        force_way(t, ways[w]);
+        for (int i = 0; i < WARM; i++)
+            cr_assert_eq(onnxc_trainer_step(t, &xt, &yt, &res, &err), ONNXC_OK, "%s", err.message);
+        oc_alloc_fail_after(-1); /* restarts the count */
+        for (int i = 0; i < COUNTED; i++)
+            cr_assert_eq(onnxc_trainer_step(t, &xt, &yt, &res, &err), ONNXC_OK, "%s", err.message);
+        const long made = oc_alloc_fail_after(-1);
+        cr_expect_eq(made, 0, "way %d: %ld allocations in %d steps", (int)ways[w], made, COUNTED);
+    }
+    onnxc_trainer_free(t);
+    onnxc_model_free(m);
+    free(x);
 }
