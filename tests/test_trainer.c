@@ -288,3 +288,32 @@ Test(trainer, steps_allocate_nothing_once_warm)
     onnxc_model_free(m);
     free(x);
 }
+
+/* Allocations of a warm trainer's 2-epoch fit of n samples at batch 32. */
+static long fit_allocations(size_t n, int threads)
+{
+    onnxc_dataset *ds = separable(3, n, false);
+    onnxc_model *m = spec_model("4,16:relu,2:softmax", 2);
+    onnxc_trainer *t = trainer(m, threads, 0);
+    onnxc_fit_options fo = {.epochs = 1, .batch_size = 32};
+    onnxc_error err;
+    cr_assert_eq(onnxc_trainer_fit(t, ds, &fo, NULL, 0, &err), ONNXC_OK, "%s", err.message);
+    fo.epochs = 2;
+    oc_alloc_fail_after(-1);
+    cr_assert_eq(onnxc_trainer_fit(t, ds, &fo, NULL, 0, &err), ONNXC_OK, "%s", err.message);
+    const long made = oc_alloc_fail_after(-1);
+    onnxc_trainer_free(t);
+    onnxc_model_free(m);
+    onnxc_dataset_free(ds);
+    return made;
+}
+
+/* fit() allocates per call (the shuffle order, the batch buffers), never
+ * per batch: 10 and 40 steps an epoch make as many allocations. */
+Test(trainer, fit_allocates_per_call_not_per_batch)
+{
+    for (int threads = 1; threads <= 2; threads++) {
+        const long few = fit_allocations(320, threads), many = fit_allocations(1280, threads);
+        cr_expect_eq(few, many, "%d threads: %ld allocations for 20 steps, %ld for 80", threads, few, many);
+    }
+}
