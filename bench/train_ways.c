@@ -57,22 +57,6 @@ static int by_value(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Every cached train plan's tuner runs `way` only. */
-static void force_way(onnxc_trainer *t, oc_way way)
-{
-    for (int i = 0; i < OC_PLAN_CACHE; i++) {
-        t->tuner[i].ways = 1u << way;
-        t->tuner[i].way = way;
-    }
-}
-
-static bool columns_usable(const onnxc_trainer *t)
-{
-    for (int i = 0; i < OC_PLAN_CACHE; i++)
-        if (t->train_batch[i] && t->split[i].usable) return true;
-    return false;
-}
-
 static uint64_t next_random(uint64_t *s)
 {
     *s ^= *s << 13;
@@ -173,7 +157,7 @@ static int run_batch(const char *model_path, const onnxc_dataset *ds, int batch,
             for (int s = 0; s < (window < 0 ? 2 : steps); s++) {
                 for (int i = 0; i < batch; i++) rows[i] = (int64_t)(next_random(&seed) % n);
                 oc_dataset_gather(ds, rows, (size_t)batch, x, y, 2);
-                if (window >= 0 && row != TUNER) force_way(t, (oc_way)row);
+                if (window >= 0 && row != TUNER) oc_trainer_force_way(t, (oc_way)row);
                 const double t0 = oc_seconds();
                 onnxc_error err;
                 onnxc_batch_result r;
@@ -184,7 +168,7 @@ static int run_batch(const char *model_path, const onnxc_dataset *ds, int batch,
                 }
                 if (window >= 0) times[row][count[row]++] = oc_seconds() - t0;
             }
-            if (window < 0) columns = columns_usable(pair.trainer[0]);
+            if (window < 0) columns = oc_trainer_columns_usable(pair.trainer[0]);
         }
     }
     double one = 0.0;

@@ -233,22 +233,6 @@ Test(trainer, nan_stops_with_the_step_and_keeps_weights)
     onnxc_dataset_free(ds);
 }
 
-/* Every cached train plan's tuner runs `way` only (as bench/train_ways). */
-static void force_way(onnxc_trainer *t, oc_way way)
-{
-    for (int i = 0; i < OC_PLAN_CACHE; i++) {
-        t->tuner[i].ways = 1u << way;
-        t->tuner[i].way = way;
-    }
-}
-
-static bool columns_usable(const onnxc_trainer *t)
-{
-    for (int i = 0; i < OC_PLAN_CACHE; i++)
-        if (t->train_batch[i] && t->split[i].usable) return true;
-    return false;
-}
-
 /* Issue #6: nothing is allocated per step. The seed network at batch 128
  * on an image-like batch (half its pixels zero, so the first layer takes
  * the zero-skipping kernels and keeps their masks), on two threads, each
@@ -272,10 +256,10 @@ Test(trainer, steps_allocate_nothing_once_warm)
     onnxc_batch_result res;
     onnxc_error err;
     cr_assert_eq(onnxc_trainer_step(t, &xt, &yt, &res, &err), ONNXC_OK, "%s", err.message);
-    cr_assert(columns_usable(t), "the seed network's first layer should be splittable by columns");
+    cr_assert(oc_trainer_columns_usable(t), "the seed network's first layer should be splittable by columns");
     const oc_way ways[] = {OC_WAY_ONE_THREAD, OC_WAY_PARALLEL, OC_WAY_COLUMNS};
     for (size_t w = 0; w < sizeof ways / sizeof ways[0]; w++) {
-        force_way(t, ways[w]);
+        oc_trainer_force_way(t, ways[w]);
         for (int i = 0; i < WARM; i++)
             cr_assert_eq(onnxc_trainer_step(t, &xt, &yt, &res, &err), ONNXC_OK, "%s", err.message);
         oc_alloc_fail_after(-1); /* restarts the count */

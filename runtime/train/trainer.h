@@ -84,6 +84,24 @@ static inline int oc_trainer_threads_lately(const onnxc_trainer *t)
     return t->threads_lately > 0 && t->threads_lately < t->nthreads ? t->threads_lately : t->nthreads;
 }
 
+/* Tests and benchmarks: every cached train plan's tuner runs `way` only
+ * (a plan built later starts with its own tuner). */
+static inline void oc_trainer_force_way(onnxc_trainer *t, oc_way way)
+{
+    for (int i = 0; i < OC_PLAN_CACHE; i++) {
+        t->tuner[i].ways = 1u << way;
+        t->tuner[i].way = way;
+    }
+}
+
+/* Whether a cached train plan can split a layer's columns (OC_WAY_COLUMNS). */
+static inline bool oc_trainer_columns_usable(const onnxc_trainer *t)
+{
+    for (int i = 0; i < OC_PLAN_CACHE; i++)
+        if (t->train_batch[i] && t->split[i].usable) return true;
+    return false;
+}
+
 /* Shape x [batch, ...] to the model input (reshaping a sample whose element
  * count matches, e.g. 28x28 -> 784). */
 onnxc_status oc_trainer_bind_input(const onnxc_trainer *t, const onnxc_tensor *x, oc_tensor *in,
